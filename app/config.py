@@ -1,0 +1,52 @@
+"""The service's settings, read from the environment and `.env` (documented in `.env.example`)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL_ENGINES = {"model1": "viseme", "model2": "wav2lip", "model3": "wav2lip_gan"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    upload_dir: Path = Path("/tmp/uploads")
+    max_upload_mb: int = Field(500, gt=0)
+    max_video_seconds: float = Field(600.0, gt=0)
+    # Comma-separated list of allowed origins; "*" allows any (development default).
+    cors_origins: str = "*"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    weights_dir: Path = Path("weights")
+    max_concurrent_jobs: int = Field(1, ge=1)
+    max_queued: int = Field(16, ge=0)
+    task_ttl_hours: float = Field(24.0, gt=0)
+    api_key: str | None = None
+    # Which engine serves each model choice of the API.
+    model_engines: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODEL_ENGINES))
+    encoder_preset: str = "veryfast"
+    # 18 keeps re-encoded areas visually lossless (about 40 dB PSNR on faces).
+    encoder_crf: int = Field(18, ge=0, le=51)
+    # Frames decoded, rendered and encoded together; bounds memory per job.
+    chunk_frames: int = Field(32, ge=1)
+    # Full-range face detection runs every this many frames; landmarks run on every frame.
+    face_detect_interval: int = Field(5, ge=1)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def results_dir(self) -> Path:
+        return self.upload_dir / "results"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

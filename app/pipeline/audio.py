@@ -1,0 +1,30 @@
+"""Decode any audio ffmpeg reads to 16 kHz mono float32, the rate the audio features work at."""
+
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+from app.errors import MediaError
+from app.pipeline.ffmpeg_binary import ffmpeg_exe
+
+SAMPLE_RATE = 16_000
+
+
+def decode_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    stream = ffmpeg.input(str(path)).output(
+        "pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sample_rate, loglevel="error"
+    )
+    try:
+        raw, _ = stream.run(cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as error:
+        raise MediaError(f"could not decode the audio: {_last_line(error.stderr)}") from error
+    samples = np.frombuffer(raw, dtype=np.float32)
+    if samples.size == 0:
+        raise MediaError("the audio file holds no samples")
+    return samples
+
+
+def _last_line(stderr: bytes | None) -> str:
+    lines = (stderr or b"").decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "ffmpeg failed"

@@ -1,0 +1,60 @@
+"""Per-video-frame mouth openness from the speech band energy of the audio."""
+
+import numpy as np
+
+# Speech formants carry most of the energy that goes with jaw opening.
+_BAND_HZ = (250.0, 4000.0)
+_WINDOW_S = 0.025
+_HOP_S = 0.005
+# Frames quieter than this below the clip's loud level, or than an absolute floor, are silence.
+_DYNAMIC_RANGE_DB = 30.0
+_SILENCE_FLOOR_DB = -55.0
+_LOUD_PERCENTILE = 95
+# Smoothing of the openness over time, in seconds (standard deviation of a Gaussian).
+_SMOOTHING_S = 0.03
+
+
+def speech_band_db(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Speech-band energy in dBFS per short window, and the windows' hop in seconds."""
+    window = int(_WINDOW_S * sample_rate)
+    hop = int(_HOP_S * sample_rate)
+    padded = np.pad(samples.astype(np.float32), (window // 2, window))
+    count = max(1, (len(padded) - window) // hop)
+    frames = np.lib.stride_tricks.as_strided(
+        padded, shape=(count, window), strides=(padded.strides[0] * hop, padded.strides[0])
+    )
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(window).astype(np.float32), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(window, 1.0 / sample_rate)
+    band = (freqs >= _BAND_HZ[0]) & (freqs <= _BAND_HZ[1])
+    # Normalised so that a full-scale sine in the band reads about 0 dBFS.
+    power = spectrum[:, band].sum(axis=1) * 2 / (window * np.hanning(window).sum() / 2)
+    return 10 * np.log10(power + 1e-10), hop / sample_rate
+
+
+def mouth_openness(samples: np.ndarray, sample_rate: int, fps: float, frame_count: int) -> np.ndarray:
+    """Openness in [0, 1] for each of `frame_count` video frames; silence gives 0 (closed)."""
+    levels_db, hop_s = speech_band_db(samples, sample_rate)
+    power = 10 ** (levels_db / 10)
+    # Each video frame averages the power of the windows inside its own time span.
+    edges = np.round(np.arange(frame_count + 1) / fps / hop_s).astype(int)
+    edges = np.clip(edges, 0, len(power))
+    cumulative = np.concatenate([[0.0], np.cumsum(power)])
+    spans = np.maximum(edges[1:] - edges[:-1], 1)
+    frame_power = (cumulative[np.minimum(edges[:-1] + spans, len(power))] - cumulative[edges[:-1]]) / spans
+    frame_db = 10 * np.log10(frame_power + 1e-10)
+    loud = np.percentile(frame_db, _LOUD_PERCENTILE) if frame_count else 0.0
+    floor = max(loud - _DYNAMIC_RANGE_DB, _SILENCE_FLOOR_DB)
+    if loud <= floor:
+        return np.zeros(frame_count, dtype=np.float32)
+    openness = np.clip((frame_db - floor) / (loud - floor), 0.0, 1.0)
+    return _smooth(openness, _SMOOTHING_S * fps).astype(np.float32)
+
+
+def _smooth(values: np.ndarray, sigma_frames: float) -> np.ndarray:
+    if sigma_frames < 0.3 or len(values) < 3:
+        return values
+    radius = int(np.ceil(3 * sigma_frames))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
+    taps /= taps.sum()
+    padded = np.pad(values, radius, mode="edge")
+    return np.convolve(padded, taps, mode="valid")

@@ -1,0 +1,44 @@
+"""The protocol every lip-sync engine follows, and how the registry describes an engine."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from app.pipeline.faces import FaceLandmarks
+
+
+class Engine(Protocol):
+    """A loaded engine: shared by every task in the process, so `render` must not keep task state."""
+
+    def audio_features(
+        self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int
+    ) -> np.ndarray:
+        """Per output frame features (first axis: frame) from 16 kHz mono audio."""
+        ...
+
+    def render(
+        self, frames: np.ndarray, faces: Sequence[FaceLandmarks | None], features: np.ndarray
+    ) -> np.ndarray:
+        """Return `frames` (n, h, w, 3 uint8 RGB) with mouths driven by `features` (n, ...)."""
+        ...
+
+
+@dataclass(frozen=True)
+class EngineAvailability:
+    available: bool
+    reason: str | None = None
+
+
+class EngineSpec(Protocol):
+    """Registry entry: what the engine is, whether it can run here, and how to load it."""
+
+    name: str
+    description: str
+
+    def availability(self, weights_dir: Path) -> EngineAvailability: ...
+
+    def load(self, weights_dir: Path, device: torch.device) -> Engine: ...

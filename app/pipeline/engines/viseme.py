@@ -1,0 +1,123 @@
+"""`viseme`, the embedded engine: audio-driven mouth opening rendered with a torch warp. No weights."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from app.pipeline import faces as mesh
+from app.pipeline.audio_features import mouth_openness
+from app.pipeline.engines.base import EngineAvailability
+from app.pipeline.faces import FaceLandmarks
+from app.pipeline.mouth_warp import MouthParams, open_mouths
+
+# Widest opening between the lips, as a fraction of the mouth's width (about a relaxed "ah").
+_MAX_OPENING = 0.4
+# The jaw cannot drop further than this fraction of the mouth-to-chin distance.
+_MAX_OPENING_OF_CHIN = 0.6
+# Below this openness the frame is left as it is.
+_MIN_OPENNESS = 0.02
+# Outer share of the crop over which the render fades into the original frame.
+_FEATHER = 0.08
+
+
+class VisemeEngine:
+    def __init__(self, device: torch.device) -> None:
+        self._device = device
+
+    def audio_features(
+        self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int
+    ) -> np.ndarray:
+        return mouth_openness(samples, sample_rate, fps, frame_count)
+
+    def render(
+        self, frames: np.ndarray, faces: Sequence[FaceLandmarks | None], features: np.ndarray
+    ) -> np.ndarray:
+        active = [i for i, face in enumerate(faces) if face is not None and features[i] > _MIN_OPENNESS]
+        if not active:
+            return frames
+        geometry = np.stack([_mouth_geometry(faces[i]) for i in active])
+        openness = features[active].astype(np.float32)
+        height, width = frames.shape[1:3]
+        side = _window_side(geometry, openness, height, width)
+        origins = _window_origins(geometry[:, 0:2], side, height, width)
+        crops = np.stack([frames[i, y:y + side[0], x:x + side[1]] for i, (x, y) in zip(active, origins)])
+        rendered = self._render_crops(crops, geometry, openness, origins)
+        frames = frames.copy()
+        for (x, y), index, crop in zip(origins, active, rendered):
+            frames[index, y:y + side[0], x:x + side[1]] = crop
+        return frames
+
+    def _render_crops(
+        self, crops: np.ndarray, geometry: np.ndarray, openness: np.ndarray, origins: np.ndarray
+    ) -> np.ndarray:
+        to_tensor = lambda array: torch.from_numpy(np.ascontiguousarray(array)).to(self._device)
+        with torch.inference_mode():
+            images = to_tensor(crops).permute(0, 3, 1, 2).float() / 255
+            geo = to_tensor(geometry)
+            params = MouthParams(
+                center=geo[:, 0:2] - to_tensor(origins.astype(np.float32)),
+                along=geo[:, 2:4],
+                half_width=geo[:, 4],
+                chin_depth=geo[:, 5],
+                lip_depth=geo[:, 6],
+                opening=to_tensor(_opening_pixels(geometry, openness)),
+            )
+            opened = open_mouths(images, params)
+            mask = _feather_mask(images.shape[2], images.shape[3], images.device)
+            blended = images * (1 - mask) + opened * mask
+            return (blended * 255).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _mouth_geometry(face: FaceLandmarks) -> np.ndarray:
+    """[mouth line x, y, along x, y, half width, chin depth, lip depth] of one face, in frame pixels."""
+    corner_a, corner_b = face.point(mesh.MOUTH_CORNER_A), face.point(mesh.MOUTH_CORNER_B)
+    # The mouth opens at the lower lip's inner edge: the upper lip (and teeth shown in a smile) stay.
+    center = face.point(mesh.LOWER_LIP_INNER)
+    along = corner_b - corner_a
+    half_width = max(float(np.linalg.norm(along)) / 2, 1.0)
+    along = along / (2 * half_width)
+    chin_depth = max(float(np.linalg.norm(face.point(mesh.CHIN) - center)), 2.0)
+    lip_depth = max(float(np.linalg.norm(face.point(mesh.LOWER_LIP_OUTER) - center)), 1.0)
+    return np.array([*center, *along, half_width, chin_depth, lip_depth], dtype=np.float32)
+
+
+def _opening_pixels(geometry: np.ndarray, openness: np.ndarray) -> np.ndarray:
+    widest = np.minimum(_MAX_OPENING * 2 * geometry[:, 4], _MAX_OPENING_OF_CHIN * geometry[:, 5])
+    return (openness * widest).astype(np.float32)
+
+
+def _window_side(geometry: np.ndarray, openness: np.ndarray, height: int, width: int) -> tuple[int, int]:
+    """One square window size for the chunk: it covers the jaw's reach around every mouth."""
+    reach = np.maximum(2.4 * geometry[:, 4], 1.8 * geometry[:, 5] + _opening_pixels(geometry, openness))
+    side = int(np.ceil(2 * reach.max() / (1 - _FEATHER))) + 2
+    return min(side, height), min(side, width)
+
+
+def _window_origins(centers: np.ndarray, side: tuple[int, int], height: int, width: int) -> np.ndarray:
+    """Top-left corners of windows centred on the mouths, moved inside the frame where needed."""
+    x = np.clip(np.round(centers[:, 0] - side[1] / 2), 0, width - side[1])
+    y = np.clip(np.round(centers[:, 1] - side[0] / 2), 0, height - side[0])
+    return np.stack([x, y], axis=1).astype(int)
+
+
+def _feather_mask(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """1 inside, falling linearly to 0 over the outer `_FEATHER` of each side."""
+    ramp_y = torch.clamp(torch.minimum(torch.arange(height), torch.arange(height).flip(0)) / (_FEATHER * height), 0, 1)
+    ramp_x = torch.clamp(torch.minimum(torch.arange(width), torch.arange(width).flip(0)) / (_FEATHER * width), 0, 1)
+    return (ramp_y[:, None] * ramp_x[None, :]).to(device)[None, None]
+
+
+class VisemeSpec:
+    name = "viseme"
+    description = (
+        "Embedded engine: mediapipe face mesh, mouth opening driven by the speech band energy, "
+        "torch warp of the lips and jaw with a synthesized mouth interior. Needs no weights."
+    )
+
+    def availability(self, weights_dir: Path) -> EngineAvailability:
+        return EngineAvailability(available=True)
+
+    def load(self, weights_dir: Path, device: torch.device) -> VisemeEngine:
+        return VisemeEngine(device)

@@ -1,0 +1,129 @@
+"""Face tracking: full-range detection every few frames, face-mesh landmarks on a crop, smoothed over time.
+
+Face mesh alone misses small faces (a 100 px face in a 720p frame), so the full-range detector
+finds the face and the mesh runs on a crop around it; between detections the crop follows the
+last landmarks. Both models ship inside the mediapipe wheel.
+"""
+
+from dataclasses import dataclass
+
+import mediapipe as mp
+import numpy as np
+
+# Indices into mediapipe's 468-point canonical face mesh.
+NOSE_TIP = 1
+UPPER_LIP_OUTER = 0
+UPPER_LIP_INNER = 13
+LOWER_LIP_INNER = 14
+LOWER_LIP_OUTER = 17
+MOUTH_CORNER_A = 61
+MOUTH_CORNER_B = 291
+CHIN = 152
+
+_DETECTION_CONFIDENCE = 0.5
+# The mesh crop is this many times the detector's face box, or the landmarks' extent.
+_DETECTION_CROP_SCALE = 1.8
+_LANDMARK_CROP_SCALE = 1.5
+# Weight of the newest landmarks in the exponential smoothing (lower = smoother, laggier).
+_SMOOTHING = 0.55
+# A jump larger than this fraction of the face size is a cut: smoothing restarts.
+_JUMP_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class FaceLandmarks:
+    """468 landmark positions in frame pixels, shape (468, 2) as (x, y)."""
+
+    points: np.ndarray
+
+    def point(self, index: int) -> np.ndarray:
+        return self.points[index]
+
+    @property
+    def size(self) -> float:
+        extent = self.points.max(axis=0) - self.points.min(axis=0)
+        return float(extent.max())
+
+
+class FaceTracker:
+    """Tracks one face through consecutive frames; keeps state across chunks. Not thread-safe."""
+
+    def __init__(self, detect_interval: int = 5) -> None:
+        self._detect_interval = detect_interval
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=_DETECTION_CONFIDENCE
+        )
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=1, refine_landmarks=False,
+            min_detection_confidence=_DETECTION_CONFIDENCE, min_tracking_confidence=0.5,
+        )
+        self._frame_index = 0
+        self._last: FaceLandmarks | None = None
+
+    def close(self) -> None:
+        self._detector.close()
+        self._mesh.close()
+
+    def track(self, frames: np.ndarray) -> list[FaceLandmarks | None]:
+        return [self._track_frame(frame) for frame in frames]
+
+    def _track_frame(self, frame: np.ndarray) -> FaceLandmarks | None:
+        due = self._frame_index % self._detect_interval == 0
+        self._frame_index += 1
+        box = self._detect(frame) if due or self._last is None else None
+        if box is None and self._last is not None:
+            box = _square_box(self._last.points.min(axis=0), self._last.points.max(axis=0),
+                              _LANDMARK_CROP_SCALE, frame.shape)
+        if box is None:
+            self._last = None
+            return None
+        points = self._landmarks_in(frame, box)
+        if points is None:
+            self._last = None
+            return None
+        self._last = self._smooth(points)
+        return self._last
+
+    def _detect(self, frame: np.ndarray) -> tuple[int, int, int, int] | None:
+        result = self._detector.process(frame)
+        if not result.detections:
+            return None
+        best = max(result.detections, key=lambda detection: detection.score[0])
+        rel = best.location_data.relative_bounding_box
+        height, width = frame.shape[:2]
+        low = np.array([rel.xmin * width, rel.ymin * height])
+        high = low + np.array([rel.width * width, rel.height * height])
+        return _square_box(low, high, _DETECTION_CROP_SCALE, frame.shape)
+
+    def _landmarks_in(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        x0, y0, x1, y1 = box
+        crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        result = self._mesh.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        landmarks = result.multi_face_landmarks[0].landmark
+        relative = np.array([(point.x, point.y) for point in landmarks], dtype=np.float32)
+        return relative * np.array([x1 - x0, y1 - y0], dtype=np.float32) + np.array([x0, y0])
+
+    def _smooth(self, points: np.ndarray) -> FaceLandmarks:
+        previous = self._last
+        if previous is not None:
+            jump = np.linalg.norm(points.mean(axis=0) - previous.points.mean(axis=0))
+            if jump < _JUMP_FRACTION * previous.size:
+                points = _SMOOTHING * points + (1 - _SMOOTHING) * previous.points
+        return FaceLandmarks(points.astype(np.float32))
+
+
+def _square_box(
+    low: np.ndarray, high: np.ndarray, scale: float, shape: tuple[int, ...]
+) -> tuple[int, int, int, int] | None:
+    """A square around the box [low, high], `scale` times its larger side, clipped to the frame."""
+    height, width = shape[:2]
+    center = (low + high) / 2
+    half = max(high - low) * scale / 2
+    x0, y0 = np.maximum(np.floor(center - half), 0).astype(int)
+    x1 = int(min(np.ceil(center[0] + half), width))
+    y1 = int(min(np.ceil(center[1] + half), height))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    return int(x0), int(y0), x1, y1

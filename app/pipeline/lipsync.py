@@ -1,0 +1,84 @@
+"""The whole lip-sync job as one streaming function: probe, plan, then decode → track → render → encode."""
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.errors import MediaError, NoFaceFound, TaskCancelled
+from app.pipeline.audio import SAMPLE_RATE, decode_audio
+from app.pipeline.engines.base import Engine
+from app.pipeline.faces import FaceTracker
+from app.pipeline.probe import count_video_frames, probe_media
+from app.pipeline.timeline import SyncMode, plan_output
+from app.pipeline.video_io import FrameFormat, FrameWriter, read_planned_frames
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class LipSyncJob:
+    video: Path
+    audio: Path
+    output: Path
+    sync_mode: SyncMode = SyncMode.BOUNCE
+    chunk_frames: int = 32
+    face_detect_interval: int = 5
+    encoder_preset: str = "veryfast"
+    encoder_crf: int = 18
+
+
+def run_lipsync(
+    job: LipSyncJob,
+    engine: Engine,
+    on_progress: ProgressCallback = lambda stage, progress: None,
+    is_cancelled: Callable[[], bool] = lambda: False,
+) -> None:
+    """Write the lip-synced video to `job.output`; it appears only when complete (`.part` + rename)."""
+    partial = job.output.with_name(job.output.name + ".part")
+    try:
+        _render_to(partial, job, engine, on_progress, is_cancelled)
+        os.replace(partial, job.output)
+    finally:
+        partial.unlink(missing_ok=True)
+    on_progress("done", 1.0)
+
+
+def _render_to(
+    partial: Path, job: LipSyncJob, engine: Engine,
+    on_progress: ProgressCallback, is_cancelled: Callable[[], bool],
+) -> None:
+    on_progress("probing", 0.0)
+    info = probe_media(job.video)
+    if not info.has_video or info.fps <= 0 or info.width <= 0:
+        raise MediaError("the video has no decodable video stream")
+    samples = decode_audio(job.audio)
+    fmt = FrameFormat(info.width, info.height, info.fps)
+    source_frames = count_video_frames(job.video, estimate=info.frame_count)
+    plan = plan_output(source_frames, len(samples) / SAMPLE_RATE, info.fps, job.sync_mode)
+    features = engine.audio_features(samples, SAMPLE_RATE, info.fps, plan.frame_count)
+    logger.info("plan: %d source frames -> %d output frames (%s)", source_frames, plan.frame_count, job.sync_mode)
+
+    tracker = FaceTracker(job.face_detect_interval)
+    frames_with_face = done = 0
+    started = time.perf_counter()
+    try:
+        with FrameWriter(partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf) as writer:
+            for frames in read_planned_frames(job.video, fmt, plan, job.chunk_frames):
+                if is_cancelled():
+                    raise TaskCancelled("the task was cancelled")
+                faces = tracker.track(frames)
+                frames_with_face += sum(face is not None for face in faces)
+                writer.write(engine.render(frames, faces, features[done:done + len(frames)]))
+                done += len(frames)
+                on_progress("rendering", done / plan.frame_count)
+            if frames_with_face == 0:
+                raise NoFaceFound("no face found in the video")
+            on_progress("encoding", 1.0)
+    finally:
+        tracker.close()
+    logger.info("rendered %d frames (%d with a face) in %.2fs", done, frames_with_face, time.perf_counter() - started)
