@@ -28,6 +28,8 @@ class MediaInfo:
     fps: float = 0.0
     rotation: int = 0
     frames_decoded: int = 0
+    # The first seconds decoded without an error.
+    decodes: bool = False
 
     @property
     def frame_count(self) -> int:
@@ -46,7 +48,10 @@ def probe_media(path: Path, decode_seconds: float = 0.5) -> MediaInfo:
         raise MediaError("not a readable media file")
     duration = _parse_duration(log)
     if video is None:
-        return MediaInfo(duration_s=duration, has_video=False, has_audio=audio is not None)
+        return MediaInfo(
+            duration_s=duration, has_video=False, has_audio=audio is not None,
+            decodes=result.returncode == 0,
+        )
     width, height = _parse_size(video.group(1))
     rotation = _parse_rotation(log)
     if rotation in (90, 270):
@@ -61,6 +66,7 @@ def probe_media(path: Path, decode_seconds: float = 0.5) -> MediaInfo:
         fps=_parse_fps(video.group(1)),
         rotation=rotation,
         frames_decoded=frames[-1] if frames and result.returncode == 0 else 0,
+        decodes=result.returncode == 0,
     )
 
 

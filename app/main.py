@@ -1,0 +1,52 @@
+"""The FastAPI application: `create_app(settings)` for tests and tools, `app` for uvicorn."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.config import Settings, get_settings
+from app.routes import process, system, tasks
+from app.routes.errors import install_error_handlers
+from app.services.lipsync import LipSyncService
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    _configure_logging()
+    service = LipSyncService(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.shutdown()
+
+    app = FastAPI(
+        title="ModelLab lip-sync service",
+        description="Upload a talking-head mp4 and speech; poll; download the lip-synced mp4.",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["*"],
+        expose_headers=["Content-Disposition", "Content-Range", "Accept-Ranges"],
+    )
+    for module in (process, tasks, system):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    return app
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+app = create_app()

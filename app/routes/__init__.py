@@ -1,0 +1,1 @@
+"""HTTP routes: parse, validate, call the service, map errors. No media or task logic here."""

@@ -1,0 +1,47 @@
+"""The one place where domain errors become HTTP answers. Clients never see a stack trace."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.errors import (
+    InvalidUpload,
+    ModelLabError,
+    ModelUnavailable,
+    QueueFull,
+    ResultMissing,
+    TaskNotFound,
+    UploadTooLarge,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[ModelLabError], int] = {
+    InvalidUpload: 400,
+    TaskNotFound: 404,
+    ResultMissing: 404,
+    UploadTooLarge: 413,
+    ModelUnavailable: 503,
+    QueueFull: 503,
+}
+
+
+async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ModelLabError)
+    status = next(
+        (code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), None
+    )
+    if status is None:
+        return await _unexpected_error(request, error)
+    return JSONResponse({"detail": error.message}, status_code=status)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ModelLabError, _domain_error)
+    app.add_exception_handler(Exception, _unexpected_error)

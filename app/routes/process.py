@@ -1,0 +1,40 @@
+"""POST /process/: upload a video and speech, get a task id at once."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, File, Form, UploadFile
+
+from app.routes.deps import ServiceDep
+from app.schemas.processing import ModelChoice, ProcessResponse, SyncMode
+from app.schemas.system import ErrorResponse
+from app.services.lipsync import Upload
+
+router = APIRouter(tags=["processing"])
+
+
+@router.post(
+    "/process/",
+    status_code=202,
+    response_model=ProcessResponse,
+    responses={
+        400: {"model": ErrorResponse, "description": "Wrong content type, undecodable or too long media"},
+        413: {"model": ErrorResponse, "description": "A file is over MAX_UPLOAD_MB"},
+        503: {"model": ErrorResponse, "description": "Model not available, or queue full"},
+    },
+)
+async def process(
+    service: ServiceDep,
+    background: BackgroundTasks,
+    video_file: Annotated[UploadFile, File(description="Talking-head video, video/mp4")],
+    audio_file: Annotated[UploadFile, File(description="Speech, audio/wav or audio/mpeg")],
+    model_choice: Annotated[ModelChoice, Form()],
+    sync_mode: Annotated[SyncMode, Form()] = SyncMode.BOUNCE,
+) -> ProcessResponse:
+    task = await service.create_task(
+        Upload(video_file, video_file.content_type),
+        Upload(audio_file, audio_file.content_type),
+        model_choice.value,
+        sync_mode,
+    )
+    background.add_task(service.process_task, task.task_id)
+    return ProcessResponse(task_id=task.task_id)

@@ -1,0 +1,1 @@
+"""Tasks, storage and scheduling. Knows nothing of HTTP."""

@@ -1,0 +1,56 @@
+"""Engines by model choice: availability for the API, and loading each engine once per process."""
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from app.errors import ModelUnavailable
+from app.pipeline.engines import ENGINE_SPECS, Engine
+from app.pipeline.engines.base import EngineAvailability
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    model_choice: str
+    engine: str
+    description: str
+    availability: EngineAvailability
+
+
+class EngineCatalog:
+    def __init__(self, model_engines: dict[str, str], weights_dir: Path, device: torch.device) -> None:
+        self._model_engines = model_engines
+        self._weights_dir = weights_dir
+        self.device = device
+        self._loaded: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def engine_name(self, model_choice: str) -> str:
+        return self._model_engines[model_choice]
+
+    def describe(self) -> list[ModelDescription]:
+        return [self._describe(choice) for choice in self._model_engines]
+
+    def require_available(self, model_choice: str) -> None:
+        availability = self._describe(model_choice).availability
+        if not availability.available:
+            raise ModelUnavailable(f"{model_choice} is not available on this server: {availability.reason}")
+
+    def load(self, engine_name: str) -> Engine:
+        """The shared engine instance, loaded on first use (blocking: call from a worker)."""
+        with self._lock:
+            if engine_name not in self._loaded:
+                self._loaded[engine_name] = ENGINE_SPECS[engine_name].load(self._weights_dir, self.device)
+            return self._loaded[engine_name]
+
+    def _describe(self, model_choice: str) -> ModelDescription:
+        name = self._model_engines[model_choice]
+        spec = ENGINE_SPECS.get(name)
+        if spec is None:
+            return ModelDescription(
+                model_choice, name, "unknown engine",
+                EngineAvailability(False, f"MODEL_ENGINES names an unknown engine {name!r}"),
+            )
+        return ModelDescription(model_choice, name, spec.description, spec.availability(self._weights_dir))

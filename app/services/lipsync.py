@@ -1,0 +1,173 @@
+"""LipSyncService: accepts tasks, schedules them off the event loop, and reports on them."""
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+
+from app.config import Settings
+from app.errors import ModelLabError, QueueFull, ResultMissing, TaskCancelled
+from app.pipeline.device import resolve_device
+from app.pipeline.lipsync import LipSyncJob, run_lipsync
+from app.pipeline.timeline import SyncMode
+from app.services import validation
+from app.services.engines import EngineCatalog, ModelDescription
+from app.services.registry import ACTIVE_STATES, InMemoryTaskRegistry, TaskInfo, TaskRegistry, TaskState, utc_now
+from app.services.runner import JobRunner, ThreadJobRunner
+from app.services.storage import ReadableUpload, TaskStorage, parse_task_id, save_upload
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file as the service sees it: a readable stream and its declared type."""
+
+    stream: ReadableUpload
+    content_type: str | None
+
+
+class LipSyncService:
+    def __init__(
+        self, settings: Settings, registry: TaskRegistry | None = None, runner: JobRunner | None = None
+    ) -> None:
+        self._settings = settings
+        self._registry = registry or InMemoryTaskRegistry()
+        self._runner = runner or ThreadJobRunner(settings.max_concurrent_jobs)
+        self.storage = TaskStorage(settings.upload_dir)
+        self.engines = EngineCatalog(settings.model_engines, settings.weights_dir, resolve_device(settings.device))
+
+    async def create_task(
+        self, video: Upload, audio: Upload, model_choice: str, sync_mode: SyncMode
+    ) -> TaskInfo:
+        """Store and check the uploads; the task is registered as queued. Raises on bad input."""
+        validation.check_video_type(video.content_type)
+        extension = validation.audio_extension(audio.content_type)
+        self.engines.require_available(model_choice)
+        self._require_queue_room()
+        task_id = str(uuid.uuid4())
+        self.storage.create_task_dir(task_id)
+        try:
+            media = await self._store_inputs(task_id, video, audio, extension)
+            self._require_queue_room()
+            task = TaskInfo(
+                task_id=task_id, model_choice=model_choice,
+                engine=self.engines.engine_name(model_choice), sync_mode=sync_mode,
+                audio_extension=extension, media=media,
+            )
+            self._registry.add(task)
+        except BaseException:
+            self.storage.remove_task(task_id)
+            raise
+        logger.info("task %s accepted: %s, %s", task_id, model_choice, sync_mode)
+        return task
+
+    async def process_task(self, task_id: str) -> None:
+        """Hand an accepted task to the runner; returns at once."""
+        self._runner.submit(lambda: self._run(task_id))
+
+    def get_status(self, raw_task_id: str) -> TaskInfo:
+        return self._registry.get(parse_task_id(raw_task_id))
+
+    def get_result_path(self, task: TaskInfo) -> Path:
+        path = self.storage.result_path(task.task_id)
+        if not path.is_file():
+            raise ResultMissing(f"the result of task {task.task_id} is no longer on the server")
+        return path
+
+    def cancel(self, raw_task_id: str) -> None:
+        """Stop an active task (a running one stops after its current chunk) and delete its files."""
+        task = self.get_status(raw_task_id)
+        cancelled = self._registry.transition(
+            task.task_id, ACTIVE_STATES, status=TaskState.CANCELLED, stage="cancelled",
+            finished_at=utc_now(),
+        )
+        if not cancelled:
+            self._registry.remove(task.task_id)
+        # A running task's worker removes whatever it writes after this, on its way out.
+        self.storage.remove_task(task.task_id)
+        logger.info("task %s deleted (%s)", task.task_id, "cancelled" if cancelled else task.status)
+
+    def models(self) -> list[ModelDescription]:
+        return self.engines.describe()
+
+    def queue_counts(self) -> tuple[int, int]:
+        return self._registry.count(TaskState.QUEUED), self._registry.count(TaskState.PROCESSING)
+
+    def shutdown(self) -> None:
+        self._runner.stop()
+
+    def _require_queue_room(self) -> None:
+        queued, running = self.queue_counts()
+        if queued + running >= self._settings.max_concurrent_jobs + self._settings.max_queued:
+            raise QueueFull("the processing queue is full; try again later")
+
+    async def _store_inputs(self, task_id: str, video: Upload, audio: Upload, extension: str):
+        limit = self._settings.max_upload_bytes
+        video_path = self.storage.video_path(task_id)
+        audio_path = self.storage.audio_path(task_id, extension)
+        await save_upload(video.stream, video_path, limit, "video_file")
+        await save_upload(audio.stream, audio_path, limit, "audio_file")
+        seconds = self._settings.max_video_seconds
+        media = await run_in_threadpool(validation.check_video_file, video_path, seconds)
+        await run_in_threadpool(validation.check_audio_file, audio_path, seconds)
+        return media
+
+    def _run(self, task_id: str) -> None:
+        """Worker thread: run one task to its end state."""
+        started = utc_now()
+        if not self._registry.transition(
+            task_id, frozenset({TaskState.QUEUED}), status=TaskState.PROCESSING,
+            stage="starting", started_at=started,
+        ):
+            return  # cancelled while queued
+        task = self._registry.get(task_id)
+        clock = time.perf_counter()
+        try:
+            self._render(task)
+        except TaskCancelled:
+            self.storage.remove_task(task_id)
+            logger.info("task %s stopped after cancellation", task_id)
+            return
+        except ModelLabError as error:
+            self._end(task_id, TaskState.FAILED, error=error.message)
+            logger.warning("task %s failed: %s", task_id, error.message)
+            return
+        except Exception:
+            logger.exception("task %s failed unexpectedly", task_id)
+            self._end(task_id, TaskState.FAILED, error="internal error while processing the video")
+            return
+        if not self._end(task_id, TaskState.FINISHED, progress=1.0, stage="done"):
+            self.storage.remove_task(task_id)  # cancelled during the last chunk
+        logger.info("task %s finished in %.2fs", task_id, time.perf_counter() - clock)
+
+    def _render(self, task: TaskInfo) -> None:
+        settings = self._settings
+        job = LipSyncJob(
+            video=self.storage.video_path(task.task_id),
+            audio=self.storage.audio_path(task.task_id, task.audio_extension),
+            output=self.storage.result_path(task.task_id),
+            sync_mode=task.sync_mode,
+            chunk_frames=settings.chunk_frames,
+            face_detect_interval=settings.face_detect_interval,
+            encoder_preset=settings.encoder_preset,
+            encoder_crf=settings.encoder_crf,
+        )
+        engine = self.engines.load(task.engine)
+        active = frozenset({TaskState.PROCESSING})
+
+        def on_progress(stage: str, progress: float) -> None:
+            self._registry.transition(task.task_id, active, stage=stage, progress=round(progress, 4))
+
+        def is_cancelled() -> bool:
+            return self._registry.get(task.task_id).status is TaskState.CANCELLED
+
+        run_lipsync(job, engine, on_progress, is_cancelled)
+
+    def _end(self, task_id: str, state: TaskState, **changes: object) -> bool:
+        return self._registry.transition(
+            task_id, frozenset({TaskState.PROCESSING}), status=state, finished_at=utc_now(), **changes
+        )

@@ -1,0 +1,91 @@
+"""Task records and the in-memory registry that holds them (an interface a shared store can replace)."""
+
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
+
+from app.errors import TaskNotFound
+from app.pipeline.probe import MediaInfo
+from app.pipeline.timeline import SyncMode
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATES = frozenset({TaskState.QUEUED, TaskState.PROCESSING})
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    task_id: str
+    model_choice: str
+    engine: str
+    sync_mode: SyncMode
+    audio_extension: str
+    media: MediaInfo
+    status: TaskState = TaskState.QUEUED
+    stage: str = "queued"
+    progress: float = 0.0
+    error: str | None = None
+    created_at: datetime = field(default_factory=utc_now)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class TaskRegistry(Protocol):
+    def add(self, task: TaskInfo) -> None: ...
+
+    def get(self, task_id: str) -> TaskInfo: ...
+
+    def transition(self, task_id: str, allowed: frozenset[TaskState], **changes: object) -> bool: ...
+
+    def count(self, state: TaskState) -> int: ...
+
+    def remove(self, task_id: str) -> None: ...
+
+
+class InMemoryTaskRegistry:
+    """Thread-safe: workers update tasks while the event loop reads them."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, TaskInfo] = {}
+        self._lock = threading.Lock()
+
+    def add(self, task: TaskInfo) -> None:
+        with self._lock:
+            self._tasks[task.task_id] = task
+
+    def get(self, task_id: str) -> TaskInfo:
+        with self._lock:
+            task = self._tasks.get(task_id)
+        if task is None:
+            raise TaskNotFound(f"no task with id {task_id}")
+        return task
+
+    def transition(self, task_id: str, allowed: frozenset[TaskState], **changes: object) -> bool:
+        """Apply `changes` only while the task is in one of the `allowed` states; say whether it was."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None or task.status not in allowed:
+                return False
+            self._tasks[task_id] = replace(task, **changes)
+            return True
+
+    def remove(self, task_id: str) -> None:
+        with self._lock:
+            self._tasks.pop(task_id, None)
+
+    def count(self, state: TaskState) -> int:
+        with self._lock:
+            return sum(task.status is state for task in self._tasks.values())

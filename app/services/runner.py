@@ -1,0 +1,59 @@
+"""Runs jobs off the event loop: a FIFO queue served by a fixed number of worker threads.
+
+An interface so that a distributed runner (a real queue, workers elsewhere) can replace it.
+"""
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+Job = Callable[[], None]
+
+
+class JobRunner(Protocol):
+    def submit(self, job: Job) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class ThreadJobRunner:
+    """`workers` threads take jobs in submission order; a job's exceptions are its own business."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, job: Job) -> None:
+        self._start_workers()
+        self._jobs.put(job)
+
+    def stop(self) -> None:
+        """Let running jobs finish their current call, then end the workers."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._jobs.put(None)
+        for thread in threads:
+            thread.join(timeout=30)
+
+    def _start_workers(self) -> None:
+        with self._lock:
+            while len(self._threads) < self._workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"lipsync-worker-{len(self._threads)}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:
+                logger.exception("job raised past its own error handling")

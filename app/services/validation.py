@@ -1,0 +1,69 @@
+"""Upload checks: content types, and ffmpeg proof that the bytes are the media they claim to be."""
+
+from pathlib import Path
+
+from app.errors import InvalidUpload, MediaError
+from app.pipeline.probe import MediaInfo, probe_media
+
+VIDEO_CONTENT_TYPES = frozenset({"video/mp4"})
+# Browsers send several names for WAV and MP3; the stored extension comes from this table only.
+AUDIO_EXTENSIONS = {
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/vnd.wave": "wav",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+}
+
+
+def _base_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def check_video_type(content_type: str | None) -> None:
+    if _base_type(content_type) not in VIDEO_CONTENT_TYPES:
+        raise InvalidUpload(
+            "video_file", f"content type {content_type!r} is not accepted; send video/mp4"
+        )
+
+
+def audio_extension(content_type: str | None) -> str:
+    extension = AUDIO_EXTENSIONS.get(_base_type(content_type))
+    if extension is None:
+        accepted = ", ".join(sorted(AUDIO_EXTENSIONS))
+        raise InvalidUpload(
+            "audio_file", f"content type {content_type!r} is not accepted; send one of {accepted}"
+        )
+    return extension
+
+
+def check_video_file(path: Path, max_seconds: float) -> MediaInfo:
+    """Blocking (runs ffmpeg): call it off the event loop."""
+    info = _probe("video_file", path)
+    if not (info.has_video and info.decodes and info.frames_decoded > 0 and info.fps > 0):
+        raise InvalidUpload("video_file", "the file has no decodable video stream")
+    if info.duration_s > max_seconds:
+        raise InvalidUpload(
+            "video_file", f"the video lasts {info.duration_s:.1f} s; the limit is {max_seconds:g} s"
+        )
+    return info
+
+
+def check_audio_file(path: Path, max_seconds: float) -> MediaInfo:
+    """Blocking (runs ffmpeg): call it off the event loop."""
+    info = _probe("audio_file", path)
+    if not (info.has_audio and info.decodes):
+        raise InvalidUpload("audio_file", "the file has no decodable audio stream")
+    if info.duration_s > max_seconds:
+        raise InvalidUpload(
+            "audio_file", f"the audio lasts {info.duration_s:.1f} s; the limit is {max_seconds:g} s"
+        )
+    return info
+
+
+def _probe(field: str, path: Path) -> MediaInfo:
+    try:
+        return probe_media(path)
+    except MediaError as error:
+        raise InvalidUpload(field, error.message) from error
