@@ -27,8 +27,8 @@ class Settings(BaseSettings):
     # Which engine serves each model choice of the API.
     model_engines: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODEL_ENGINES))
     encoder_preset: str = "veryfast"
-    # 18 keeps re-encoded areas visually lossless (about 40 dB PSNR on faces).
-    encoder_crf: int = Field(18, ge=0, le=51)
+    # 17 keeps re-encoded areas visually lossless (about 40 dB PSNR on faces).
+    encoder_crf: int = Field(17, ge=0, le=51)
     # Frames decoded, rendered and encoded together; bounds memory per job.
     chunk_frames: int = Field(32, ge=1)
     # Full-range face detection runs every this many frames; landmarks run on every frame.

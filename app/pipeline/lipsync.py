@@ -29,7 +29,7 @@ class LipSyncJob:
     chunk_frames: int = 32
     face_detect_interval: int = 5
     encoder_preset: str = "veryfast"
-    encoder_crf: int = 18
+    encoder_crf: int = 17
 
 
 def run_lipsync(

@@ -87,8 +87,9 @@ class LipSyncService:
         )
         if not cancelled:
             self._registry.remove(task.task_id)
-        # A running task's worker removes whatever it writes after this, on its way out.
-        self.storage.remove_task(task.task_id)
+        # A running task's files are removed by its worker when it stops, after its current chunk.
+        if task.status is not TaskState.PROCESSING:
+            self.storage.remove_task(task.task_id)
         logger.info("task %s deleted (%s)", task.task_id, "cancelled" if cancelled else task.status)
 
     def models(self) -> list[ModelDescription]:
@@ -126,23 +127,26 @@ class LipSyncService:
             return  # cancelled while queued
         task = self._registry.get(task_id)
         clock = time.perf_counter()
+        outcome: dict[str, object] | None
         try:
             self._render(task)
+            outcome = {"status": TaskState.FINISHED, "stage": "done", "progress": 1.0}
         except TaskCancelled:
+            outcome = None
+        except ModelLabError as error:
+            outcome = {"status": TaskState.FAILED, "stage": "failed", "error": error.message}
+        except Exception:
+            logger.exception("task %s failed unexpectedly", task_id)
+            outcome = {"status": TaskState.FAILED, "stage": "failed", "error": "internal error while processing the video"}
+        # A task cancelled meanwhile keeps its cancelled state, and nothing of it stays on disk.
+        if outcome is None or not self._end(task_id, **outcome):
             self.storage.remove_task(task_id)
             logger.info("task %s stopped after cancellation", task_id)
             return
-        except ModelLabError as error:
-            self._end(task_id, TaskState.FAILED, error=error.message)
-            logger.warning("task %s failed: %s", task_id, error.message)
-            return
-        except Exception:
-            logger.exception("task %s failed unexpectedly", task_id)
-            self._end(task_id, TaskState.FAILED, error="internal error while processing the video")
-            return
-        if not self._end(task_id, TaskState.FINISHED, progress=1.0, stage="done"):
-            self.storage.remove_task(task_id)  # cancelled during the last chunk
-        logger.info("task %s finished in %.2fs", task_id, time.perf_counter() - clock)
+        logger.info(
+            "task %s %s in %.2fs%s", task_id, outcome["status"], time.perf_counter() - clock,
+            f": {outcome['error']}" if "error" in outcome else "",
+        )
 
     def _render(self, task: TaskInfo) -> None:
         settings = self._settings
@@ -167,7 +171,7 @@ class LipSyncService:
 
         run_lipsync(job, engine, on_progress, is_cancelled)
 
-    def _end(self, task_id: str, state: TaskState, **changes: object) -> bool:
+    def _end(self, task_id: str, **changes: object) -> bool:
         return self._registry.transition(
-            task_id, frozenset({TaskState.PROCESSING}), status=state, finished_at=utc_now(), **changes
+            task_id, frozenset({TaskState.PROCESSING}), finished_at=utc_now(), **changes
         )

@@ -1,0 +1,202 @@
+"""End to end through the HTTP API with the real pipeline: results, status, Range, cancel, failures."""
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from app.pipeline import faces as mesh
+from app.pipeline.faces import FaceTracker
+from tests.conftest import upload, wait_for_end
+from tests.media_tools import decode_rgb, ffprobe, frame_loudness, psnr, stream
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def module_client(tmp_path_factory):
+    settings = Settings(_env_file=None, upload_dir=tmp_path_factory.mktemp("uploads"))
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def bounce_result(module_client, face_video, speech_audio, tmp_path_factory):
+    """One finished default (bounce) task: its id, its download response and the saved mp4."""
+    task_id = upload(module_client, face_video, speech_audio).json()["task_id"]
+    status = wait_for_end(module_client, task_id)
+    assert status["status"] == "finished", status
+    response = module_client.get(f"/result/{task_id}")
+    path = tmp_path_factory.mktemp("result") / "result.mp4"
+    path.write_bytes(response.content)
+    return task_id, response, path
+
+
+def media_duration(path: Path) -> float:
+    return float(ffprobe(path)["format"]["duration"])
+
+
+def test_result_is_h264_aac_mp4_with_input_size_fps_and_audio_length(bounce_result, speech_audio):
+    task_id, response, path = bounce_result
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "video/mp4"
+    assert f'filename="{task_id}_lipsynced.mp4"' in response.headers["content-disposition"]
+    info = ffprobe(path)
+    video, audio = stream(info, "video"), stream(info, "audio")
+    assert video["codec_name"] == "h264" and video["pix_fmt"] == "yuv420p"
+    assert audio["codec_name"] == "aac"
+    assert (video["width"], video["height"]) == (512, 512)
+    assert video["r_frame_rate"] == "25/1"
+    # bounce covers the whole audio (longer than the 2 s video) to the nearest frame.
+    assert abs(media_duration(path) - media_duration(speech_audio)) <= 0.06
+    assert abs(int(video["nb_read_frames"]) - round(media_duration(speech_audio) * 25)) <= 1
+
+
+def mouth_and_upper_regions(frame: np.ndarray) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """(mouth-and-chin box, box above the nose) from face landmarks found in `frame`."""
+    tracker = FaceTracker()
+    face = tracker.track(frame[None])[0]
+    tracker.close()
+    assert face is not None
+    nose_y = int(face.point(mesh.NOSE_TIP)[1])
+    corners = face.point(mesh.MOUTH_CORNER_A), face.point(mesh.MOUTH_CORNER_B)
+    left, right = int(min(c[0] for c in corners)), int(max(c[0] for c in corners))
+    chin_y = int(face.point(mesh.CHIN)[1])
+    xs, ys = face.points[:, 0], face.points[:, 1]
+    mouth = (slice(nose_y + 5, chin_y), slice(left, right))
+    upper = (slice(max(0, int(ys.min()) - 20), nose_y - 2), slice(int(xs.min()), int(xs.max())))
+    return mouth, upper
+
+
+def test_mouth_moves_with_speech_and_nothing_above_the_nose_changes(bounce_result, face_video):
+    _, _, path = bounce_result
+    source = decode_rgb(face_video)[0]
+    output = decode_rgb(path)
+    loudness = frame_loudness(path, 25, len(output))
+    speech_frame = int(np.argmax(loudness))
+    silent_frame = len(output) - 5  # inside the trailing 1.5 s of silence
+    assert loudness[silent_frame] < 0.01 * loudness[speech_frame]
+    mouth, upper = mouth_and_upper_regions(source)
+
+    speaking, silent = output[speech_frame][mouth].astype(int), output[silent_frame][mouth].astype(int)
+    assert np.abs(speaking - silent).mean() > 6
+    # The silent mouth is the source's own mouth (re-encoding aside); the speaking one is not.
+    assert psnr(output[silent_frame][mouth], source[mouth]) >= 35
+    assert psnr(output[speech_frame][mouth], source[mouth]) < 30
+    for frame in (speech_frame, silent_frame):
+        assert psnr(output[frame][upper], source[upper]) >= 38
+
+
+@pytest.mark.parametrize(
+    ("sync_mode", "audio_fixture", "expected"),
+    [
+        ("loop", "speech_audio", "audio"),
+        ("cut_off", "speech_audio", "video"),
+        ("cut_off", "short_audio", "audio"),
+        ("bounce", "short_audio", "audio"),
+    ],
+)
+def test_duration_follows_sync_mode(module_client, face_video, request, sync_mode, audio_fixture, expected, tmp_path):
+    audio = request.getfixturevalue(audio_fixture)
+    task_id = upload(module_client, face_video, audio, sync_mode=sync_mode).json()["task_id"]
+    assert wait_for_end(module_client, task_id)["status"] == "finished"
+    path = tmp_path / "out.mp4"
+    path.write_bytes(module_client.get(f"/result/{task_id}").content)
+    want = media_duration(audio if expected == "audio" else face_video)
+    assert abs(media_duration(path) - want) <= 0.06
+    assert stream(ffprobe(path), "video")["r_frame_rate"] == "25/1"
+
+
+def test_mp3_audio_gives_aac_result(module_client, face_video, speech_mp3, tmp_path):
+    task_id = upload(module_client, face_video, speech_mp3, audio_type="audio/mpeg").json()["task_id"]
+    assert wait_for_end(module_client, task_id)["status"] == "finished"
+    path = tmp_path / "out.mp4"
+    path.write_bytes(module_client.get(f"/result/{task_id}").content)
+    assert stream(ffprobe(path), "audio")["codec_name"] == "aac"
+
+
+def test_range_request_gets_206_with_the_bytes(module_client, bounce_result):
+    task_id, full, _ = bounce_result
+    response = module_client.get(f"/result/{task_id}", headers={"Range": "bytes=0-99"})
+    assert response.status_code == 206
+    assert response.content == full.content[:100]
+    assert response.headers["content-range"] == f"bytes 0-99/{len(full.content)}"
+
+
+def test_status_reports_finished_task(module_client, bounce_result):
+    task_id, _, _ = bounce_result
+    status = module_client.get(f"/status/{task_id}").json()
+    assert status["status"] == "finished" and status["progress"] == 1.0
+    assert status["model_choice"] == "model1" and status["engine"] == "viseme"
+    assert status["input"] == {"duration_s": 2.0, "fps": 25.0, "width": 512, "height": 512}
+    assert status["created_at"] <= status["started_at"] <= status["finished_at"]
+
+
+def test_polling_shows_processing_then_progress(module_client, face_video, speech_audio):
+    task_id = upload(module_client, face_video, speech_audio).json()["task_id"]
+    assert module_client.get(f"/result/{task_id}").json() == {"status": "processing"}
+    seen = []
+    while (status := module_client.get(f"/status/{task_id}").json())["status"] in ("queued", "processing"):
+        seen.append(status["progress"])
+    assert status["status"] == "finished"
+    assert all(0 <= p <= 1 for p in seen) and seen == sorted(seen)
+
+
+@pytest.mark.parametrize("task_id", [str(uuid.uuid4()), "not-a-uuid", "..%2F..%2Fetc%2Fpasswd"])
+def test_unknown_or_malformed_ids_are_404(module_client, task_id):
+    for path in (f"/result/{task_id}", f"/status/{task_id}"):
+        response = module_client.get(path)
+        assert response.status_code == 404
+        assert "detail" in response.json()
+    assert module_client.delete(f"/tasks/{task_id}").status_code == 404
+
+
+def test_finished_task_whose_file_is_gone_is_404(module_client, face_video, short_audio):
+    task_id = upload(module_client, face_video, short_audio).json()["task_id"]
+    assert wait_for_end(module_client, task_id)["status"] == "finished"
+    (module_client.app.state.settings.upload_dir / "results" / f"{task_id}.mp4").unlink()
+    response = module_client.get(f"/result/{task_id}")
+    assert response.status_code == 404
+    assert "no longer" in response.json()["detail"]
+
+
+def test_video_without_a_face_fails_with_clear_error(module_client, no_face_video, short_audio):
+    task_id = upload(module_client, no_face_video, short_audio).json()["task_id"]
+    status = wait_for_end(module_client, task_id)
+    assert status["status"] == "failed"
+    assert status["error"] == "no face found in the video"
+    assert module_client.get(f"/result/{task_id}").json() == {
+        "status": "failed", "error": "no face found in the video",
+    }
+    results = module_client.app.state.settings.upload_dir / "results"
+    assert not list(results.glob(f"{task_id}*"))
+
+
+def test_cancel_running_task_stops_it_and_removes_files(module_client, face_video, speech_audio):
+    task_id = upload(module_client, face_video, speech_audio).json()["task_id"]
+    assert module_client.delete(f"/tasks/{task_id}").status_code == 204
+    status = wait_for_end(module_client, task_id)
+    assert status["status"] == "cancelled"
+    assert module_client.get(f"/result/{task_id}").json()["status"] == "cancelled"
+    upload_dir = module_client.app.state.settings.upload_dir
+    # The worker stops between chunks and removes what it wrote; poll with a deadline.
+    for _ in range(200):
+        if not (upload_dir / task_id).exists() and not list((upload_dir / "results").glob(f"{task_id}*")):
+            break
+        module_client.get("/health")
+    assert not (upload_dir / task_id).exists()
+    assert not list((upload_dir / "results").glob(f"{task_id}*"))
+
+
+def test_delete_finished_task_removes_it(module_client, face_video, short_audio):
+    task_id = upload(module_client, face_video, short_audio).json()["task_id"]
+    assert wait_for_end(module_client, task_id)["status"] == "finished"
+    assert module_client.delete(f"/tasks/{task_id}").status_code == 204
+    assert module_client.get(f"/status/{task_id}").status_code == 404
+    upload_dir = module_client.app.state.settings.upload_dir
+    assert not (upload_dir / task_id).exists()
+    assert not (upload_dir / "results" / f"{task_id}.mp4").exists()

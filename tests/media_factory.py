@@ -1,0 +1,93 @@
+"""Builds test and benchmark media: a talking-head clip from a real photograph, and real speech.
+
+The face is scikit-image's `astronaut` photograph; speech comes from espeak-ng (Debian package).
+Nothing is downloaded.
+"""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import skimage.data
+
+from app.pipeline.ffmpeg_binary import ffmpeg_exe
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def face_image(path: Path, width: int = 512, height: int = 512, face_scale: float = 1.0) -> Path:
+    """The astronaut photograph scaled by `face_scale` on a plain canvas of width x height."""
+    photo = skimage.data.astronaut()
+    if face_scale != 1.0:
+        size = int(round(512 * face_scale))
+        photo = np.asarray(
+            _resize(photo, size)
+        )
+    canvas = np.full((height, width, 3), 200, dtype=np.uint8)
+    h, w = min(height, photo.shape[0]), min(width, photo.shape[1])
+    top, left = (height - h) // 2, (width - w) // 2
+    canvas[top:top + h, left:left + w] = photo[:h, :w]
+    iio.imwrite(path, canvas)
+    return path
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    from skimage.transform import resize
+
+    return (resize(image, (size, size), anti_aliasing=True) * 255).round().astype(np.uint8)
+
+
+def talking_head_video(
+    path: Path, seconds: float, fps: float = 25, width: int = 512, height: int = 512,
+    face_scale: float = 1.0, crf: int = 16,
+) -> Path:
+    """An H.264 mp4 showing the astronaut's face, with no audio track."""
+    still = face_image(path.with_suffix(".png"), width, height, face_scale)
+    _ffmpeg(
+        "-loop", "1", "-framerate", str(fps), "-i", str(still), "-t", str(seconds),
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(path),
+    )
+    return path
+
+
+def counter_video(path: Path, frames: int, fps: float = 25, size: int = 64) -> Path:
+    """A clip whose frame i is a flat grey of level 8 * i: the frame index is readable from pixels."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"color=c=black:s={size}x{size}:r={fps}:d={frames / fps}",
+        "-vf", "geq=lum='16+8*N':cb=128:cr=128",
+        "-frames:v", str(frames), "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p", str(path),
+    )
+    return path
+
+
+def no_face_video(path: Path, seconds: float, fps: float = 25, size: str = "320x240") -> Path:
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=s={size}:r={fps}:d={seconds}",
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(path),
+    )
+    return path
+
+
+def speech_wav(path: Path, text: str, trailing_silence_s: float = 0.0, leading_silence_s: float = 0.0) -> Path:
+    """espeak-ng speech, optionally framed by silence, as 16-bit WAV."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        raise RuntimeError("espeak-ng is needed to make test speech: apt-get install espeak-ng")
+    raw = path.with_name(path.stem + "_raw.wav")
+    subprocess.run([espeak, "-s", "150", "-w", str(raw), text], check=True)
+    delay_ms = int(leading_silence_s * 1000)
+    _ffmpeg(
+        "-i", str(raw), "-af", f"adelay={delay_ms}:all=1,apad=pad_dur={trailing_silence_s}",
+        "-ar", "22050", "-c:a", "pcm_s16le", str(path),
+    )
+    raw.unlink()
+    return path
+
+
+def to_mp3(source: Path, path: Path) -> Path:
+    _ffmpeg("-i", str(source), "-c:a", "libmp3lame", "-b:a", "96k", str(path))
+    return path
