@@ -8,7 +8,7 @@ _WINDOW_S = 0.025
 _HOP_S = 0.005
 # Frames quieter than this below the clip's loud level, or than an absolute floor, are silence.
 _DYNAMIC_RANGE_DB = 30.0
-_SILENCE_FLOOR_DB = -55.0
+_SILENCE_FLOOR_DB = -70.0
 _LOUD_PERCENTILE = 95
 # Smoothing of the openness over time, in seconds (standard deviation of a Gaussian).
 _SMOOTHING_S = 0.03

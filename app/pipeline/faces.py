@@ -28,6 +28,12 @@ _LANDMARK_CROP_SCALE = 1.5
 _SMOOTHING = 0.55
 # A jump larger than this fraction of the face size is a cut: smoothing restarts.
 _JUMP_FRACTION = 0.25
+# The mesh crop stays where it is until the face drifts by this fraction of the crop size:
+# an unchanged crop gives unchanged landmarks, so a still face does not jitter.
+_CROP_HYSTERESIS = 0.06
+# The detector's box is framed differently from the landmarks' one: it re-anchors the crop
+# only when they disagree by more than this fraction (the face moved away from the crop).
+_REANCHOR_DRIFT = 0.25
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class FaceTracker:
         )
         self._frame_index = 0
         self._last: FaceLandmarks | None = None
+        self._box: tuple[int, int, int, int] | None = None
 
     def close(self) -> None:
         self._detector.close()
@@ -70,19 +77,31 @@ class FaceTracker:
     def _track_frame(self, frame: np.ndarray) -> FaceLandmarks | None:
         due = self._frame_index % self._detect_interval == 0
         self._frame_index += 1
-        box = self._detect(frame) if due or self._last is None else None
-        if box is None and self._last is not None:
-            box = _square_box(self._last.points.min(axis=0), self._last.points.max(axis=0),
-                              _LANDMARK_CROP_SCALE, frame.shape)
+        box = self._next_box(frame, due)
         if box is None:
-            self._last = None
+            self._last = self._box = None
             return None
         points = self._landmarks_in(frame, box)
         if points is None:
-            self._last = None
+            self._last = self._box = None
             return None
+        self._box = box
         self._last = self._smooth(points)
         return self._last
+
+    def _next_box(self, frame: np.ndarray, due: bool) -> tuple[int, int, int, int] | None:
+        """The crop follows the landmarks; the detector finds the face and re-anchors it on drift."""
+        following = None
+        if self._last is not None:
+            following = _steady(self._box, _square_box(
+                self._last.points.min(axis=0), self._last.points.max(axis=0), _LANDMARK_CROP_SCALE, frame.shape
+            ), _CROP_HYSTERESIS)
+        if not due and following is not None:
+            return following
+        detected = self._detect(frame)
+        if following is None or detected is None:
+            return detected or following
+        return _steady(following, detected, _REANCHOR_DRIFT)
 
     def _detect(self, frame: np.ndarray) -> tuple[int, int, int, int] | None:
         result = self._detector.process(frame)
@@ -112,6 +131,17 @@ class FaceTracker:
             if jump < _JUMP_FRACTION * previous.size:
                 points = _SMOOTHING * points + (1 - _SMOOTHING) * previous.points
         return FaceLandmarks(points.astype(np.float32))
+
+
+def _steady(
+    previous: tuple[int, int, int, int] | None, box: tuple[int, int, int, int] | None, tolerance: float
+) -> tuple[int, int, int, int] | None:
+    """Keep the previous crop while the new one's corners are within `tolerance` of its size."""
+    if previous is None or box is None:
+        return box or previous
+    size = previous[2] - previous[0]
+    drift = max(abs(a - b) for a, b in zip(previous, box))
+    return previous if drift <= tolerance * size else box
 
 
 def _square_box(

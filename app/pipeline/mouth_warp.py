@@ -16,6 +16,8 @@ import torch.nn.functional as F
 _CAVITY_SHADE = torch.tensor([0.28, 0.16, 0.16])
 # Antialiasing width of the cavity's edges, in pixels.
 _EDGE_PX = 1.2
+# Pixels displaced by less than this keep their exact values.
+_STILL_PX = 1e-3
 
 
 @dataclass
@@ -51,9 +53,11 @@ def open_mouths(crops: torch.Tensor, params: MouthParams) -> torch.Tensor:
     source_y = ys[None] - shift * down[:, 1, None, None]
     grid = torch.stack([2 * source_x / (width - 1) - 1, 2 * source_y / (height - 1) - 1], dim=-1)
     warped = F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    # Resampling in place is exact only up to float rounding; unmoved pixels keep their values.
+    warped = torch.where((shift > _STILL_PX).unsqueeze(1), warped, crops)
 
     gap = params.opening[:, None, None] * _lens(a)
-    inside = torch.sigmoid(b / _EDGE_PX * 4 - 2) * torch.sigmoid((gap - b) / _EDGE_PX * 4 - 2)
+    inside = torch.clamp(b / _EDGE_PX, 0, 1) * torch.clamp((gap - b) / _EDGE_PX, 0, 1)
     inside = (inside * (gap > 0.5)).unsqueeze(1)
     cavity = _cavity_colour(crops, params, a, b, gap)
     return warped * (1 - inside) + cavity * inside

@@ -1,0 +1,25 @@
+# ModelLab lip-sync service for a CUDA host: docker run --gpus all -p 8000:8000 modellab
+FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04
+
+ENV DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends software-properties-common \
+    && add-apt-repository -y ppa:deadsnakes/ppa \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends python3.11 python3.11-venv libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /srv/modellab
+RUN python3.11 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+COPY requirements.txt .
+# On a GPU host the torch==2.13.0 pin resolves to PyPI's CUDA build.
+RUN pip install -r requirements.txt
+COPY app ./app
+
+ENV UPLOAD_DIR=/data/uploads WEIGHTS_DIR=/weights DEVICE=auto
+VOLUME ["/data", "/weights"]
+EXPOSE 8000
+RUN useradd --create-home modellab && mkdir -p /data/uploads && chown -R modellab /data
+USER modellab
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]

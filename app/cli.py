@@ -1,0 +1,57 @@
+"""Offline lip-sync with the service's pipeline: python -m app.cli VIDEO AUDIO -o OUT.mp4 --model model1"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from app.config import get_settings
+from app.errors import ModelLabError
+from app.pipeline.device import resolve_device
+from app.pipeline.lipsync import LipSyncJob, run_lipsync
+from app.pipeline.timeline import SyncMode
+from app.services import validation
+from app.services.engines import EngineCatalog
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app.cli", description=__doc__)
+    parser.add_argument("video", type=Path, help="talking-head video (mp4)")
+    parser.add_argument("audio", type=Path, help="speech (wav or mp3)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="where to write the mp4")
+    parser.add_argument("--model", default="model1", help="model choice (default: model1)")
+    parser.add_argument("--sync-mode", type=SyncMode, default=SyncMode.BOUNCE, choices=list(SyncMode))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = get_settings()
+    catalog = EngineCatalog(settings.model_engines, settings.weights_dir, resolve_device(settings.device))
+    try:
+        if args.model not in settings.model_engines:
+            raise ModelLabError(f"unknown model {args.model!r}; choose from {', '.join(settings.model_engines)}")
+        catalog.require_available(args.model)
+        validation.check_video_file(args.video, settings.max_video_seconds)
+        validation.check_audio_file(args.audio, settings.max_video_seconds)
+        job = LipSyncJob(
+            video=args.video, audio=args.audio, output=args.output, sync_mode=args.sync_mode,
+            chunk_frames=settings.chunk_frames, face_detect_interval=settings.face_detect_interval,
+            encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
+        )
+        with tqdm(total=100, unit="%", desc="lip-sync") as bar:
+            def on_progress(stage: str, progress: float) -> None:
+                bar.set_postfix_str(stage)
+                bar.update(round(progress * 100) - bar.n)
+
+            run_lipsync(job, catalog.load(catalog.engine_name(args.model)), on_progress)
+    except ModelLabError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Benchmark: the whole lip-sync pipeline against plain ffmpeg decode+encode of the same clip.
+
+    python -m bench.pipeline [--seconds 8] [--long-seconds 60] [--width 1280 --height 720]
+
+Prints pipeline seconds, the baseline's seconds (ffmpeg decoding the clip and encoding it with
+the same codec settings and the same audio), their ratio, the real-time factor (pipeline
+seconds per second of video) and the peak RSS of the process that ran the pipeline. With
+--long-seconds it also runs a longer clip and prints the peak-RSS ratio long/short, which
+should stay near 1 because the pipeline streams in chunks. Timings are ratios measured in
+the same run: these machines are noisy.
+"""
+
+import argparse
+import json
+import multiprocessing
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from app.config import Settings
+from app.pipeline.ffmpeg_binary import ffmpeg_exe
+from app.pipeline.timeline import SyncMode
+from tests import media_factory
+
+SPEECH = (
+    "The quick brown fox jumps over the lazy dog. Peter Piper picked a peck of pickled peppers. "
+    "She sells sea shells by the sea shore, and the shells she sells are surely sea shells. "
+)
+
+
+def make_clip(folder: Path, seconds: float, width: int, height: int) -> tuple[Path, Path]:
+    video = media_factory.talking_head_video(
+        folder / f"clip_{seconds:g}s.mp4", seconds, width=width, height=height, face_scale=height / 512 * 0.9
+    )
+    repeats = int(seconds / 8) + 1
+    audio = media_factory.speech_wav(folder / f"speech_{seconds:g}s.wav", SPEECH * repeats)
+    return video, audio
+
+
+def baseline_seconds(video: Path, audio: Path, seconds: float, out: Path, settings: Settings) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-i", str(audio), "-map", "0:v",
+            "-map", "1:a", "-t", str(seconds), "-c:v", "libx264", "-preset", settings.encoder_preset,
+            "-crf", str(settings.encoder_crf), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "160k",
+            "-movflags", "+faststart", str(out),
+        ],
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
+def _pipeline_child(video: str, audio: str, out: str, results: multiprocessing.Queue) -> None:
+    from app.pipeline.device import resolve_device
+    from app.pipeline.engines import ENGINE_SPECS
+    from app.pipeline.lipsync import LipSyncJob, run_lipsync
+
+    settings = Settings(_env_file=None)
+    device = resolve_device(settings.device)
+    engine = ENGINE_SPECS["viseme"].load(settings.weights_dir, device)
+    job = LipSyncJob(
+        Path(video), Path(audio), Path(out), sync_mode=SyncMode.CUT_OFF,
+        chunk_frames=settings.chunk_frames, face_detect_interval=settings.face_detect_interval,
+        encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
+    )
+    started = time.perf_counter()
+    run_lipsync(job, engine)
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results.put({"seconds": elapsed, "peak_rss_mb": peak_mb, "device": str(device)})
+
+
+def pipeline_run(video: Path, audio: Path, out: Path) -> dict:
+    """Run the pipeline in a fresh process, so its peak RSS is its own."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=_pipeline_child, args=(str(video), str(audio), str(out), results))
+    process.start()
+    result = results.get()
+    process.join()
+    return result
+
+
+def measure(folder: Path, seconds: float, width: int, height: int) -> dict:
+    settings = Settings(_env_file=None)
+    video, audio = make_clip(folder, seconds, width, height)
+    baseline = baseline_seconds(video, audio, seconds, folder / "baseline.mp4", settings)
+    run = pipeline_run(video, audio, folder / "result.mp4")
+    return {
+        "clip": f"{width}x{height} {seconds:g}s",
+        "device": run["device"],
+        "pipeline_s": round(run["seconds"], 2),
+        "ffmpeg_s": round(baseline, 2),
+        "ratio": round(run["seconds"] / baseline, 2),
+        "real_time_factor": round(run["seconds"] / seconds, 3),
+        "peak_rss_mb": round(run["peak_rss_mb"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--long-seconds", type=float, default=0.0, help="also run a long clip (e.g. 60)")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        rows = [measure(Path(tmp), args.seconds, args.width, args.height)]
+        if args.long_seconds:
+            rows.append(measure(Path(tmp), args.long_seconds, args.width, args.height))
+    for row in rows:
+        print(json.dumps(row))
+    if len(rows) == 2:
+        print(json.dumps({"peak_rss_long_over_short": round(rows[1]["peak_rss_mb"] / rows[0]["peak_rss_mb"], 2)}))
+
+
+if __name__ == "__main__":
+    main()
