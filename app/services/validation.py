@@ -43,10 +43,7 @@ def check_video_file(path: Path, max_seconds: float) -> MediaInfo:
     info = _probe("video_file", path)
     if not (info.has_video and info.decodes and info.frames_decoded > 0 and info.fps > 0):
         raise InvalidUpload("video_file", "the file has no decodable video stream")
-    if info.duration_s > max_seconds:
-        raise InvalidUpload(
-            "video_file", f"the video lasts {info.duration_s:.1f} s; the limit is {max_seconds:g} s"
-        )
+    _check_duration("video_file", "video", info, max_seconds)
     return info
 
 
@@ -55,11 +52,13 @@ def check_audio_file(path: Path, max_seconds: float) -> MediaInfo:
     info = _probe("audio_file", path)
     if not (info.has_audio and info.decodes):
         raise InvalidUpload("audio_file", "the file has no decodable audio stream")
-    if info.duration_s > max_seconds:
-        raise InvalidUpload(
-            "audio_file", f"the audio lasts {info.duration_s:.1f} s; the limit is {max_seconds:g} s"
-        )
+    _check_duration("audio_file", "audio", info, max_seconds)
     return info
+
+
+def _check_duration(field: str, kind: str, info: MediaInfo, max_seconds: float) -> None:
+    if info.duration_s > max_seconds:
+        raise InvalidUpload(field, f"the {kind} lasts {info.duration_s:.1f} s; the limit is {max_seconds:g} s")
 
 
 def _probe(field: str, path: Path) -> MediaInfo:
