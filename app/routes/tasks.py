@@ -43,5 +43,5 @@ async def get_status(task_id: str, service: ServiceDep) -> TaskStatusResponse:
 
 @router.delete("/tasks/{task_id}", status_code=204, responses=_NOT_FOUND)
 async def delete_task(task_id: str, service: ServiceDep) -> Response:
-    service.cancel(task_id)
+    await service.cancel(task_id)
     return Response(status_code=204)

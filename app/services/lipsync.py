@@ -60,6 +60,7 @@ class LipSyncService:
             )
             self._registry.add(task)
         except BaseException:
+            # Synchronous on purpose: an awaited clean-up would not run if the request is cancelled.
             self.storage.remove_task(task_id)
             raise
         logger.info("task %s accepted: %s, %s", task_id, model_choice, sync_mode)
@@ -78,7 +79,7 @@ class LipSyncService:
             raise ResultMissing(f"the result of task {task.task_id} is no longer on the server")
         return path
 
-    def cancel(self, raw_task_id: str) -> None:
+    async def cancel(self, raw_task_id: str) -> None:
         """Stop an active task (a running one stops after its current chunk) and delete its files."""
         task = self.get_status(raw_task_id)
         cancelled = self._registry.transition(
@@ -89,7 +90,7 @@ class LipSyncService:
             self._registry.remove(task.task_id)
         # A running task's files are removed by its worker when it stops, after its current chunk.
         if task.status is not TaskState.PROCESSING:
-            self.storage.remove_task(task.task_id)
+            await run_in_threadpool(self.storage.remove_task, task.task_id)
         logger.info("task %s deleted (%s)", task.task_id, "cancelled" if cancelled else task.status)
 
     def models(self) -> list[ModelDescription]:

@@ -139,3 +139,14 @@ def test_full_queue_is_503(make_client, face_video, speech_audio):
     assert second.status_code == 503
     assert "queue is full" in second.json()["detail"]
     assert leftover_entries(client) == [first.json()["task_id"]]
+
+
+def test_declared_body_over_limit_is_413_before_reading(make_client):
+    client = make_client(max_upload_mb=1)
+    response = client.post(
+        "/process/", content=b"x" * (3 * 1024 * 1024 + 10),
+        headers={"content-type": "multipart/form-data; boundary=abc"},
+    )
+    assert response.status_code == 413
+    assert "1 MB" in response.json()["detail"]
+    assert leftover_entries(client) == []
