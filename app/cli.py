@@ -8,11 +8,11 @@ from tqdm import tqdm
 
 from app.config import get_settings
 from app.errors import ModelLabError
-from app.pipeline.device import resolve_device
-from app.pipeline.lipsync import LipSyncJob, run_lipsync
+from app.pipeline.lipsync import run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services import validation
 from app.services.engines import EngineCatalog
+from app.services.lipsync import build_job
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -28,18 +28,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = get_settings()
-    catalog = EngineCatalog(settings.model_engines, settings.weights_dir, resolve_device(settings.device))
+    catalog = EngineCatalog.from_settings(settings)
     try:
         if args.model not in settings.model_engines:
             raise ModelLabError(f"unknown model {args.model!r}; choose from {', '.join(settings.model_engines)}")
         catalog.require_available(args.model)
         validation.check_video_file(args.video, settings.max_video_seconds)
         validation.check_audio_file(args.audio, settings.max_video_seconds)
-        job = LipSyncJob(
-            video=args.video, audio=args.audio, output=args.output, sync_mode=args.sync_mode,
-            chunk_frames=settings.chunk_frames, face_detect_interval=settings.face_detect_interval,
-            encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
-        )
+        job = build_job(settings, catalog, args.video, args.audio, args.output, args.sync_mode)
         with tqdm(total=100, unit="%", desc="lip-sync") as bar:
             def on_progress(stage: str, progress: float) -> None:
                 bar.set_postfix_str(stage)

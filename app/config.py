@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     chunk_frames: int = Field(32, ge=1)
     # Full-range face detection runs every this many frames; landmarks run on every frame.
     face_detect_interval: int = Field(5, ge=1)
+    # Frames per neural-engine batch; unset: 128 on CUDA, 16 on the CPU.
+    batch_size: int | None = Field(None, ge=1)
+    # Pixels added around the face box for Wav2Lip: [top, bottom, left, right] (JSON list).
+    face_pads: tuple[int, int, int, int] = (0, 10, 0, 0)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -53,19 +53,16 @@ def baseline_seconds(video: Path, audio: Path, seconds: float, out: Path, settin
     return time.perf_counter() - started
 
 
-def _pipeline_child(video: str, audio: str, out: str, results: multiprocessing.Queue) -> None:
-    from app.pipeline.device import resolve_device
-    from app.pipeline.engines import ENGINE_SPECS
-    from app.pipeline.lipsync import LipSyncJob, run_lipsync
+def _pipeline_child(engine_name: str, video: str, audio: str, out: str, results: multiprocessing.Queue) -> None:
+    from app.pipeline.lipsync import run_lipsync
+    from app.services.engines import EngineCatalog
+    from app.services.lipsync import build_job
 
     settings = Settings(_env_file=None)
-    device = resolve_device(settings.device)
-    engine = ENGINE_SPECS["viseme"].load(settings.weights_dir, device)
-    job = LipSyncJob(
-        Path(video), Path(audio), Path(out), sync_mode=SyncMode.CUT_OFF,
-        chunk_frames=settings.chunk_frames, face_detect_interval=settings.face_detect_interval,
-        encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
-    )
+    catalog = EngineCatalog.from_settings(settings)
+    device = catalog.device
+    engine = catalog.load(engine_name)
+    job = build_job(settings, catalog, Path(video), Path(audio), Path(out), SyncMode.CUT_OFF)
     started = time.perf_counter()
     run_lipsync(job, engine)
     elapsed = time.perf_counter() - started
@@ -73,11 +70,11 @@ def _pipeline_child(video: str, audio: str, out: str, results: multiprocessing.Q
     results.put({"seconds": elapsed, "peak_rss_mb": peak_mb, "device": str(device)})
 
 
-def pipeline_run(video: Path, audio: Path, out: Path) -> dict:
+def pipeline_run(video: Path, audio: Path, out: Path, engine_name: str = "viseme") -> dict:
     """Run the pipeline in a fresh process, so its peak RSS is its own."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    process = context.Process(target=_pipeline_child, args=(str(video), str(audio), str(out), results))
+    process = context.Process(target=_pipeline_child, args=(engine_name, str(video), str(audio), str(out), results))
     process.start()
     result = results.get()
     process.join()

@@ -13,7 +13,7 @@ from app.pipeline.engines.base import Engine
 from app.pipeline.faces import FaceTracker
 from app.pipeline.probe import count_video_frames, probe_media
 from app.pipeline.timeline import SyncMode, plan_output
-from app.pipeline.video_io import FrameFormat, FrameWriter, read_planned_frames
+from app.pipeline.video_io import FrameFormat, FrameWriter, nvenc_available, read_planned_frames
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ class LipSyncJob:
     face_detect_interval: int = 5
     encoder_preset: str = "veryfast"
     encoder_crf: int = 17
+    # Encode with NVENC when ffmpeg can open it (a CUDA engine); libx264 otherwise.
+    gpu_encode: bool = False
 
 
 def run_lipsync(
@@ -67,7 +69,8 @@ def _render_to(
     frames_with_face = done = 0
     started = time.perf_counter()
     try:
-        with FrameWriter(partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf) as writer:
+        gpu = job.gpu_encode and nvenc_available()
+        with FrameWriter(partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu) as writer:
             for frames in read_planned_frames(job.video, fmt, plan, job.chunk_frames):
                 if is_cancelled():
                     raise TaskCancelled("the task was cancelled")

@@ -5,6 +5,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 
@@ -12,7 +13,7 @@ import ffmpeg
 import numpy as np
 
 from app.errors import MediaError
-from app.pipeline.ffmpeg_binary import ffmpeg_exe
+from app.pipeline.ffmpeg_binary import ffmpeg_exe, run_ffmpeg
 from app.pipeline.timeline import FrameRun, OutputPlan
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class FrameWriter:
 
     def __init__(
         self, output: Path, fmt: FrameFormat, frame_count: int, audio: Path,
-        preset: str, crf: int,
+        preset: str, crf: int, gpu: bool = False,
     ) -> None:
         self._fmt = fmt
         duration = frame_count / fmt.fps
@@ -94,9 +95,9 @@ class FrameWriter:
         video = video_in.video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
         self._process = (
             ffmpeg.output(
-                video, audio_in, str(output), format="mp4", vcodec="libx264", pix_fmt="yuv420p",
-                preset=preset, crf=crf, acodec="aac", audio_bitrate="160k",
-                movflags="+faststart", loglevel="error",
+                video, audio_in, str(output), format="mp4", pix_fmt="yuv420p",
+                acodec="aac", audio_bitrate="160k", movflags="+faststart", loglevel="error",
+                **(_nvenc_args(crf) if gpu else {"vcodec": "libx264", "preset": preset, "crf": crf}),
             )
             .overwrite_output()
             .run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
@@ -139,6 +140,20 @@ class FrameWriter:
         detail = self._stderr_lines[-1] if self._stderr_lines else "ffmpeg exited early"
         logger.error("encoder failed: %s", "".join(self._stderr_lines[-5:]))
         return MediaError(f"encoding failed: {detail.strip()}")
+
+
+def _nvenc_args(crf: int) -> dict[str, object]:
+    """NVIDIA's H.264 encoder at constant quality; its `cq` scale is close to x264's CRF."""
+    return {"vcodec": "h264_nvenc", "preset": "p4", "rc": "vbr", "cq": crf, "b:v": 0}
+
+
+@lru_cache
+def nvenc_available() -> bool:
+    """Whether ffmpeg can open h264_nvenc here (it needs an NVIDIA GPU and driver); checked once."""
+    result = run_ffmpeg(
+        ["-f", "lavfi", "-i", "color=s=256x256:d=0.2", "-c:v", "h264_nvenc", "-f", "null", "-"], timeout=60
+    )
+    return result.returncode == 0
 
 
 def _drain(pipe, sink: list[str] | None = None) -> threading.Thread:

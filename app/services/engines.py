@@ -2,13 +2,14 @@
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
+from app.config import Settings
 from app.errors import ModelUnavailable
+from app.pipeline.device import resolve_device
 from app.pipeline.engines import ENGINE_SPECS, Engine
-from app.pipeline.engines.base import EngineAvailability
+from app.pipeline.engines.base import EngineAvailability, EngineOptions
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,19 @@ class ModelDescription:
 
 
 class EngineCatalog:
-    def __init__(self, model_engines: dict[str, str], weights_dir: Path, device: torch.device) -> None:
+    def __init__(self, model_engines: dict[str, str], options: EngineOptions, device: torch.device) -> None:
         self._model_engines = model_engines
-        self._weights_dir = weights_dir
+        self._options = options
         self.device = device
         self._loaded: dict[str, Engine] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "EngineCatalog":
+        options = EngineOptions(
+            weights_dir=settings.weights_dir, batch_size=settings.batch_size, face_pads=settings.face_pads
+        )
+        return cls(settings.model_engines, options, resolve_device(settings.device))
 
     def engine_name(self, model_choice: str) -> str:
         return self._model_engines[model_choice]
@@ -42,7 +50,7 @@ class EngineCatalog:
         """The shared engine instance, loaded on first use (blocking: call from a worker)."""
         with self._lock:
             if engine_name not in self._loaded:
-                self._loaded[engine_name] = ENGINE_SPECS[engine_name].load(self._weights_dir, self.device)
+                self._loaded[engine_name] = ENGINE_SPECS[engine_name].load(self._options, self.device)
             return self._loaded[engine_name]
 
     def _describe(self, model_choice: str) -> ModelDescription:
@@ -53,4 +61,4 @@ class EngineCatalog:
                 model_choice, name, "unknown engine",
                 EngineAvailability(False, f"MODEL_ENGINES names an unknown engine {name!r}"),
             )
-        return ModelDescription(model_choice, name, spec.description, spec.availability(self._weights_dir))
+        return ModelDescription(model_choice, name, spec.description, spec.availability(self._options))

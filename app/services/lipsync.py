@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
 from app.errors import ModelLabError, QueueFull, ResultMissing, TaskCancelled
-from app.pipeline.device import resolve_device
 from app.pipeline.lipsync import LipSyncJob, run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services import validation
@@ -30,6 +29,18 @@ class Upload:
     content_type: str | None
 
 
+def build_job(
+    settings: Settings, engines: EngineCatalog, video: Path, audio: Path, output: Path, sync_mode: SyncMode
+) -> LipSyncJob:
+    """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
+    return LipSyncJob(
+        video=video, audio=audio, output=output, sync_mode=sync_mode,
+        chunk_frames=settings.chunk_frames, face_detect_interval=settings.face_detect_interval,
+        encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
+        gpu_encode=engines.device.type == "cuda",
+    )
+
+
 class LipSyncService:
     def __init__(
         self, settings: Settings, registry: TaskRegistry | None = None, runner: JobRunner | None = None
@@ -38,7 +49,7 @@ class LipSyncService:
         self._registry = registry or InMemoryTaskRegistry()
         self._runner = runner or ThreadJobRunner(settings.max_concurrent_jobs)
         self.storage = TaskStorage(settings.upload_dir)
-        self.engines = EngineCatalog(settings.model_engines, settings.weights_dir, resolve_device(settings.device))
+        self.engines = EngineCatalog.from_settings(settings)
 
     async def create_task(
         self, video: Upload, audio: Upload, model_choice: str, sync_mode: SyncMode
@@ -150,16 +161,12 @@ class LipSyncService:
         )
 
     def _render(self, task: TaskInfo) -> None:
-        settings = self._settings
-        job = LipSyncJob(
+        job = build_job(
+            self._settings, self.engines,
             video=self.storage.video_path(task.task_id),
             audio=self.storage.audio_path(task.task_id, task.audio_extension),
             output=self.storage.result_path(task.task_id),
             sync_mode=task.sync_mode,
-            chunk_frames=settings.chunk_frames,
-            face_detect_interval=settings.face_detect_interval,
-            encoder_preset=settings.encoder_preset,
-            encoder_crf=settings.encoder_crf,
         )
         engine = self.engines.load(task.engine)
         active = frozenset({TaskState.PROCESSING})

@@ -28,6 +28,17 @@ class Engine(Protocol):
 
 
 @dataclass(frozen=True)
+class EngineOptions:
+    """What engines may be configured with (from settings)."""
+
+    weights_dir: Path
+    # Frames per generator batch; None lets the engine pick for its device.
+    batch_size: int | None = None
+    # Extra pixels around the face box: (top, bottom, left, right).
+    face_pads: tuple[int, int, int, int] = (0, 10, 0, 0)
+
+
+@dataclass(frozen=True)
 class EngineAvailability:
     available: bool
     reason: str | None = None
@@ -39,6 +50,6 @@ class EngineSpec(Protocol):
     name: str
     description: str
 
-    def availability(self, weights_dir: Path) -> EngineAvailability: ...
+    def availability(self, options: EngineOptions) -> EngineAvailability: ...
 
-    def load(self, weights_dir: Path, device: torch.device) -> Engine: ...
+    def load(self, options: EngineOptions, device: torch.device) -> Engine: ...

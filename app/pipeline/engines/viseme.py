@@ -1,14 +1,12 @@
 """`viseme`, the embedded engine: audio-driven mouth opening rendered with a torch warp. No weights."""
 
 from collections.abc import Sequence
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from app.pipeline import faces as mesh
 from app.pipeline.audio_features import mouth_openness
-from app.pipeline.engines.base import EngineAvailability
+from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.faces import FaceLandmarks
 from app.pipeline.mouth_warp import MouthParams, open_mouths
 
@@ -116,8 +114,8 @@ class VisemeSpec:
         "torch warp of the lips and jaw with a synthesized mouth interior. Needs no weights."
     )
 
-    def availability(self, weights_dir: Path) -> EngineAvailability:
+    def availability(self, options: EngineOptions) -> EngineAvailability:
         return EngineAvailability(available=True)
 
-    def load(self, weights_dir: Path, device: torch.device) -> VisemeEngine:
+    def load(self, options: EngineOptions, device: torch.device) -> VisemeEngine:
         return VisemeEngine(device)

@@ -1,0 +1,97 @@
+"""Wav2Lip's audio features: the reference preprocessing, re-implemented with numpy and torch.
+
+16 kHz audio → pre-emphasis 0.97 → STFT (n_fft 800, hop 200, Hann window 800, centred with
+reflect padding) → magnitude → 80-band Slaney mel filterbank 55–7600 Hz → dB minus
+ref_level_db 20 → symmetric normalisation to [-4, 4] with min_level_db -100, clipped.
+A video frame i at fps f gets the 16 mel steps starting at int(80 / f * i).
+"""
+
+import numpy as np
+import torch
+
+SAMPLE_RATE = 16_000
+N_FFT = 800
+HOP = 200
+WINDOW = 800
+N_MELS = 80
+F_MIN, F_MAX = 55.0, 7600.0
+PREEMPHASIS = 0.97
+REF_LEVEL_DB = 20.0
+MIN_LEVEL_DB = -100.0
+MAX_ABS_VALUE = 4.0
+MEL_STEPS_PER_WINDOW = 16
+# 16 kHz / hop 200 = 80 mel steps per second of audio.
+MEL_STEPS_PER_SECOND = SAMPLE_RATE / HOP
+
+
+def preemphasis(samples: np.ndarray) -> np.ndarray:
+    """y[n] = x[n] - 0.97 x[n-1], with y[0] = x[0]."""
+    out = samples.astype(np.float32).copy()
+    out[1:] -= PREEMPHASIS * samples[:-1]
+    return out
+
+
+def stft_magnitude(samples: np.ndarray) -> np.ndarray:
+    """|STFT|, shape (1 + N_FFT // 2, steps); frames centred on multiples of HOP."""
+    signal = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    spectrum = torch.stft(
+        signal, n_fft=N_FFT, hop_length=HOP, win_length=WINDOW,
+        window=torch.hann_window(WINDOW, periodic=True), center=True, pad_mode="reflect",
+        return_complex=True,
+    )
+    return spectrum.abs().numpy()
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    linear = hz / f_sp
+    return np.where(hz >= min_log_hz, min_log_mel + np.log(np.maximum(hz, 1e-10) / min_log_hz) / logstep, linear)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), f_sp * mel)
+
+
+def mel_filterbank() -> np.ndarray:
+    """Slaney-normalised triangular filters, shape (N_MELS, 1 + N_FFT // 2)."""
+    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
+    mel_points = _mel_to_hz(np.linspace(_hz_to_mel(F_MIN), _hz_to_mel(F_MAX), N_MELS + 2))
+    widths = np.diff(mel_points)
+    ramps = mel_points[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    # Slaney normalisation: each filter has unit area.
+    weights *= (2.0 / (mel_points[2:] - mel_points[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def amplitude_to_db(amplitude: np.ndarray) -> np.ndarray:
+    floor = np.exp(MIN_LEVEL_DB / 20 * np.log(10))
+    return 20 * np.log10(np.maximum(floor, amplitude))
+
+
+def normalize(db: np.ndarray) -> np.ndarray:
+    scaled = (2 * MAX_ABS_VALUE) * ((db - MIN_LEVEL_DB) / -MIN_LEVEL_DB) - MAX_ABS_VALUE
+    return np.clip(scaled, -MAX_ABS_VALUE, MAX_ABS_VALUE)
+
+
+def melspectrogram(samples: np.ndarray) -> np.ndarray:
+    """Normalised log-mel spectrogram, shape (80, steps)."""
+    magnitude = stft_magnitude(preemphasis(samples))
+    mel = mel_filterbank() @ magnitude
+    return normalize(amplitude_to_db(mel) - REF_LEVEL_DB).astype(np.float32)
+
+
+def mel_windows(mel: np.ndarray, fps: float, frame_count: int) -> np.ndarray:
+    """Per video frame, the (80, 16) mel window starting at int(80 / fps * i); the last ones clamp."""
+    if mel.shape[1] < MEL_STEPS_PER_WINDOW:
+        mel = np.pad(mel, ((0, 0), (0, MEL_STEPS_PER_WINDOW - mel.shape[1])), constant_values=-MAX_ABS_VALUE)
+    last_start = mel.shape[1] - MEL_STEPS_PER_WINDOW
+    starts = [min(int(MEL_STEPS_PER_SECOND / fps * i), last_start) for i in range(frame_count)]
+    return np.stack([mel[:, start:start + MEL_STEPS_PER_WINDOW] for start in starts])
