@@ -11,7 +11,7 @@ DEFAULT_MODEL_ENGINES = {"model1": "viseme", "model2": "wav2lip", "model3": "wav
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     upload_dir: Path = Path("/tmp/uploads")
     max_upload_mb: int = Field(500, gt=0)
@@ -29,8 +29,9 @@ class Settings(BaseSettings):
     encoder_preset: str = "veryfast"
     # 17 keeps re-encoded areas visually lossless (about 40 dB PSNR on faces).
     encoder_crf: int = Field(17, ge=0, le=51)
-    # Frames decoded, rendered and encoded together; bounds memory per job.
-    chunk_frames: int = Field(32, ge=1)
+    # Frames decoded, rendered and encoded together; bounds memory per job and caps the engine's
+    # batch. Unset: 128 on CUDA (one full generator batch), 32 on the CPU.
+    chunk_frames: int | None = Field(None, ge=1)
     # Full-range face detection runs every this many frames; landmarks run on every frame.
     face_detect_interval: int = Field(5, ge=1)
     # Frames per neural-engine batch; unset: 128 on CUDA, 16 on the CPU.

@@ -53,12 +53,14 @@ def baseline_seconds(video: Path, audio: Path, seconds: float, out: Path, settin
     return time.perf_counter() - started
 
 
-def _pipeline_child(engine_name: str, video: str, audio: str, out: str, results: multiprocessing.Queue) -> None:
+def _pipeline_child(
+    engine_name: str, weights_dir: str | None, video: str, audio: str, out: str, results: multiprocessing.Queue
+) -> None:
     from app.pipeline.lipsync import run_lipsync
     from app.services.engines import EngineCatalog
     from app.services.lipsync import build_job
 
-    settings = Settings(_env_file=None)
+    settings = Settings(_env_file=None, **({"weights_dir": Path(weights_dir)} if weights_dir else {}))
     catalog = EngineCatalog.from_settings(settings)
     device = catalog.device
     engine = catalog.load(engine_name)
@@ -70,11 +72,14 @@ def _pipeline_child(engine_name: str, video: str, audio: str, out: str, results:
     results.put({"seconds": elapsed, "peak_rss_mb": peak_mb, "device": str(device)})
 
 
-def pipeline_run(video: Path, audio: Path, out: Path, engine_name: str = "viseme") -> dict:
+def pipeline_run(
+    video: Path, audio: Path, out: Path, engine_name: str = "viseme", weights_dir: Path | None = None
+) -> dict:
     """Run the pipeline in a fresh process, so its peak RSS is its own."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    process = context.Process(target=_pipeline_child, args=(engine_name, str(video), str(audio), str(out), results))
+    arguments = (engine_name, weights_dir and str(weights_dir), str(video), str(audio), str(out), results)
+    process = context.Process(target=_pipeline_child, args=arguments)
     process.start()
     result = results.get()
     process.join()

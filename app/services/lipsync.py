@@ -20,6 +20,8 @@ from app.services.storage import ReadableUpload, TaskStorage, parse_task_id, sav
 
 logger = logging.getLogger(__name__)
 
+_DEFAULT_CHUNK_FRAMES = {"cuda": 128, "cpu": 32}
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -35,7 +37,8 @@ def build_job(
     """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
     return LipSyncJob(
         video=video, audio=audio, output=output, sync_mode=sync_mode,
-        chunk_frames=settings.chunk_frames, face_detect_interval=settings.face_detect_interval,
+        chunk_frames=settings.chunk_frames or _DEFAULT_CHUNK_FRAMES[engines.device.type],
+        face_detect_interval=settings.face_detect_interval,
         encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
         gpu_encode=engines.device.type == "cuda",
     )
