@@ -44,6 +44,7 @@ def run_lipsync(
     partial = job.output.with_name(job.output.name + ".part")
     try:
         _render_to(partial, job, engine, on_progress, is_cancelled)
+        os.chmod(partial, 0o600)  # results are private to the service's user
         os.replace(partial, job.output)
     finally:
         partial.unlink(missing_ok=True)

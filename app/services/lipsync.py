@@ -14,7 +14,8 @@ from app.pipeline.lipsync import LipSyncJob, run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services import validation
 from app.services.engines import EngineCatalog, ModelDescription
-from app.services.registry import ACTIVE_STATES, InMemoryTaskRegistry, TaskInfo, TaskRegistry, TaskState, utc_now
+from app.services.registry import ACTIVE_STATES, DurableTaskRegistry, TaskInfo, TaskRegistry, TaskState, utc_now
+from app.services.task_records import read_records, write_record
 from app.services.runner import JobRunner, ThreadJobRunner
 from app.services.storage import ReadableUpload, TaskStorage, parse_task_id, save_upload
 
@@ -49,10 +50,13 @@ class LipSyncService:
         self, settings: Settings, registry: TaskRegistry | None = None, runner: JobRunner | None = None
     ) -> None:
         self._settings = settings
-        self._registry = registry or InMemoryTaskRegistry()
-        self._runner = runner or ThreadJobRunner(settings.max_concurrent_jobs)
         self.storage = TaskStorage(settings.upload_dir)
+        self._registry = registry or DurableTaskRegistry(
+            lambda task: write_record(self.storage.task_dir(task.task_id), task)
+        )
+        self._runner = runner or ThreadJobRunner(settings.max_concurrent_jobs)
         self.engines = EngineCatalog.from_settings(settings)
+        self._recover()
 
     async def create_task(
         self, video: Upload, audio: Upload, model_choice: str, sync_mode: SyncMode
@@ -116,6 +120,32 @@ class LipSyncService:
     def shutdown(self) -> None:
         self._runner.stop()
 
+    def _recover(self) -> None:
+        """Rebuild the registry from task.json files: finished tasks stay, unfinished ones run again."""
+        tasks, broken = read_records(self.storage.upload_dir)
+        self.storage.remove_partial_results()
+        known = {task.task_id for task in tasks} | set(broken)
+        for leftover in set(self.storage.task_dirs()) - known:
+            self.storage.remove_task(leftover)  # an upload cut off by the restart
+        requeued = []
+        for task in tasks:
+            if task.status is TaskState.CANCELLED:
+                self.storage.remove_task(task.task_id)
+                continue
+            self._registry.restore(task)
+            if task.status in ACTIVE_STATES:
+                self._registry.transition(
+                    task.task_id, ACTIVE_STATES, status=TaskState.QUEUED, stage="queued",
+                    progress=0.0, started_at=None,
+                )
+                requeued.append(task.task_id)
+        for task_id in requeued:
+            self._runner.submit(lambda task_id=task_id: self._run(task_id))
+        if tasks or broken:
+            logger.info(
+                "event=registry.recovered tasks=%d requeued=%d broken=%d", len(tasks), len(requeued), len(broken)
+            )
+
     def _require_queue_room(self) -> None:
         queued, running = self.queue_counts()
         if queued + running >= self._settings.max_concurrent_jobs + self._settings.max_queued:
@@ -158,6 +188,8 @@ class LipSyncService:
             self.storage.remove_task(task_id)
             logger.info("task %s stopped after cancellation", task_id)
             return
+        if outcome["status"] is TaskState.FAILED:
+            self.storage.remove_inputs(task_id)
         logger.info(
             "task %s %s in %.2fs%s", task_id, outcome["status"], time.perf_counter() - clock,
             f": {outcome['error']}" if "error" in outcome else "",

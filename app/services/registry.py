@@ -1,6 +1,7 @@
 """Task records and the in-memory registry that holds them (an interface a shared store can replace)."""
 
 import threading
+from collections.abc import Callable, KeysView
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -54,6 +55,10 @@ class TaskRegistry(Protocol):
 
     def remove(self, task_id: str) -> None: ...
 
+    def restore(self, task: TaskInfo) -> None: ...
+
+    def all(self) -> list[TaskInfo]: ...
+
 
 class InMemoryTaskRegistry:
     """Thread-safe: workers update tasks while the event loop reads them."""
@@ -80,12 +85,45 @@ class InMemoryTaskRegistry:
             if task is None or task.status not in allowed:
                 return False
             self._tasks[task_id] = replace(task, **changes)
+            self._changed(self._tasks[task_id], changes.keys())
             return True
 
     def remove(self, task_id: str) -> None:
         with self._lock:
             self._tasks.pop(task_id, None)
 
+    def restore(self, task: TaskInfo) -> None:
+        """Put back a task recovered after a restart."""
+        with self._lock:
+            self._tasks[task.task_id] = task
+
     def count(self, state: TaskState) -> int:
         with self._lock:
             return sum(task.status is state for task in self._tasks.values())
+
+    def all(self) -> list[TaskInfo]:
+        with self._lock:
+            return list(self._tasks.values())
+
+    def _changed(self, task: TaskInfo, fields: KeysView[str]) -> None:
+        """Called under the lock after each change, so that changes are seen in order."""
+
+
+# Fields whose change is worth a disk write; progress alone is not (a restart redoes the work).
+_DURABLE_FIELDS = frozenset({"status", "error", "started_at", "finished_at"})
+
+
+class DurableTaskRegistry(InMemoryTaskRegistry):
+    """The in-memory registry, with each task's lasting state mirrored to its task.json."""
+
+    def __init__(self, write: Callable[[TaskInfo], None]) -> None:
+        super().__init__()
+        self._write = write
+
+    def add(self, task: TaskInfo) -> None:
+        super().add(task)
+        self._write(task)
+
+    def _changed(self, task: TaskInfo, fields: KeysView[str]) -> None:
+        if _DURABLE_FIELDS & fields:
+            self._write(task)

@@ -53,6 +53,21 @@ class TaskStorage:
     def result_path(self, task_id: str) -> Path:
         return self.results_dir / f"{task_id}.mp4"
 
+    def remove_inputs(self, task_id: str) -> None:
+        """Delete the uploaded media but keep the task's record."""
+        for path in self.task_dir(task_id).glob("input*"):
+            path.unlink(missing_ok=True)
+
+    def remove_partial_results(self) -> None:
+        for path in self.results_dir.glob("*.part"):
+            path.unlink(missing_ok=True)
+
+    def task_dirs(self) -> list[str]:
+        """Names of the task folders on disk (everything but results/)."""
+        if not self.upload_dir.is_dir():
+            return []
+        return [path.name for path in self.upload_dir.iterdir() if path.is_dir() and path != self.results_dir]
+
     def remove_task(self, task_id: str) -> None:
         """Delete the task's inputs and result; missing files are fine."""
         shutil.rmtree(self.task_dir(task_id), ignore_errors=True)

@@ -1,0 +1,67 @@
+"""A task's record on disk (`<task_id>/task.json`), written atomically, and reading them all back."""
+
+import json
+import logging
+import os
+from dataclasses import asdict, fields
+from datetime import datetime
+from pathlib import Path
+
+from app.pipeline.probe import MediaInfo
+from app.pipeline.timeline import SyncMode
+from app.services.registry import TaskInfo, TaskState
+
+logger = logging.getLogger(__name__)
+
+RECORD_NAME = "task.json"
+_TIMESTAMPS = ("created_at", "started_at", "finished_at")
+
+
+def to_record(task: TaskInfo) -> dict:
+    record = asdict(task)
+    for name in _TIMESTAMPS:
+        record[name] = record[name].isoformat() if record[name] else None
+    return record
+
+
+def from_record(record: dict) -> TaskInfo:
+    """Raises KeyError, TypeError or ValueError for a record that is not a task."""
+    values = {field.name: record[field.name] for field in fields(TaskInfo)}
+    values["status"] = TaskState(values["status"])
+    values["sync_mode"] = SyncMode(values["sync_mode"])
+    values["media"] = MediaInfo(**values["media"])
+    for name in _TIMESTAMPS:
+        values[name] = datetime.fromisoformat(values[name]) if values[name] else None
+    if values["created_at"] is None:
+        raise ValueError("record has no creation time")
+    return TaskInfo(**values)
+
+
+def write_record(task_dir: Path, task: TaskInfo) -> None:
+    """Write temp file, fsync, rename: a reader sees the old record or the new one, never half."""
+    temporary = task_dir / f".{RECORD_NAME}.tmp"
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except FileNotFoundError:
+        return  # the task was deleted meanwhile: nothing to record
+    with os.fdopen(descriptor, "w") as sink:
+        json.dump(to_record(task), sink)
+        sink.flush()
+        os.fsync(sink.fileno())
+    os.replace(temporary, task_dir / RECORD_NAME)
+
+
+def read_records(upload_dir: Path) -> tuple[list[TaskInfo], list[str]]:
+    """Every readable record under `upload_dir`, oldest first, and the names of broken ones."""
+    tasks: list[TaskInfo] = []
+    broken: list[str] = []
+    for record_path in sorted(upload_dir.glob(f"*/{RECORD_NAME}")):
+        try:
+            task = from_record(json.loads(record_path.read_text()))
+            if task.task_id != record_path.parent.name:
+                raise ValueError("task id does not match its folder")
+            tasks.append(task)
+        except (OSError, KeyError, TypeError, ValueError, AttributeError) as error:
+            logger.warning("event=record.broken task_dir=%s reason=%s", record_path.parent.name, type(error).__name__)
+            broken.append(record_path.parent.name)
+    return sorted(tasks, key=lambda task: task.created_at), broken
