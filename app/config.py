@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     upload_dir: Path = Path("/tmp/uploads")
     max_upload_mb: int = Field(500, gt=0)
     max_video_seconds: float = Field(600.0, gt=0)
+    # Uploads are refused (507) when the upload dir's disk has less free space than this.
+    min_free_disk_mb: int = Field(1024, ge=0)
     # Comma-separated list of allowed origins; "*" allows any (development default).
     cors_origins: str = "*"
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def min_free_disk_bytes(self) -> int:
+        return self.min_free_disk_mb * 1024 * 1024
 
     @property
     def cors_origin_list(self) -> list[str]:

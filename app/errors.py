@@ -21,6 +21,10 @@ class UploadTooLarge(ModelLabError):
     """An upload is larger than MAX_UPLOAD_MB."""
 
 
+class InsufficientStorage(ModelLabError):
+    """Too little free disk space to accept an upload."""
+
+
 class ModelUnavailable(ModelLabError):
     """The chosen model's engine cannot run on this server (weights missing, not implemented)."""
 

@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.config import Settings, get_settings
 from app.routes import process, system, tasks
+from app.routes.api_key import ApiKeyGuard
 from app.routes.errors import install_error_handlers
 from app.routes.upload_limit import UploadSizeLimit
 from app.services.lipsync import LipSyncService
@@ -32,7 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = service
+    # Added innermost first: CORS, then the API key check, then the upload size check.
     app.add_middleware(UploadSizeLimit, max_file_bytes=settings.max_upload_bytes)
+    app.add_middleware(ApiKeyGuard, api_key=settings.api_key)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,

@@ -6,7 +6,7 @@ import ffmpeg
 import numpy as np
 
 from app.errors import MediaError
-from app.pipeline.ffmpeg_binary import ffmpeg_exe
+from app.pipeline.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure
 
 SAMPLE_RATE = 16_000
 
@@ -18,13 +18,9 @@ def decode_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     try:
         raw, _ = stream.run(cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)
     except ffmpeg.Error as error:
-        raise MediaError(f"could not decode the audio: {_last_line(error.stderr)}") from error
+        log = (error.stderr or b"").decode(errors="replace")
+        raise MediaError(f"could not decode the audio: {ffmpeg_failure(log)}") from error
     samples = np.frombuffer(raw, dtype=np.float32)
     if samples.size == 0:
         raise MediaError("the audio file holds no samples")
     return samples
-
-
-def _last_line(stderr: bytes | None) -> str:
-    lines = (stderr or b"").decode(errors="replace").strip().splitlines()
-    return lines[-1] if lines else "ffmpeg failed"

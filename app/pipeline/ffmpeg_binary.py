@@ -1,7 +1,9 @@
 """The ffmpeg executable: the static build that the imageio-ffmpeg wheel ships, so pip is the whole set-up."""
 
+import re
 import subprocess
 from functools import lru_cache
+from pathlib import PurePath
 
 import imageio_ffmpeg
 
@@ -20,3 +22,15 @@ def run_ffmpeg(args: list[str], timeout: float | None = None) -> subprocess.Comp
         errors="replace",
         timeout=timeout,
     )
+
+
+_ABSOLUTE_PATH = re.compile(r"/[^\s:'\"]+")
+
+
+def ffmpeg_failure(log: str) -> str:
+    """A short reason safe to show a client: ffmpeg's last log line, with paths cut to file names."""
+    if "No space left on device" in log:
+        return "the server ran out of disk space"
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    last = lines[-1] if lines else "ffmpeg failed"
+    return _ABSOLUTE_PATH.sub(lambda match: PurePath(match.group()).name, last)

@@ -13,7 +13,7 @@ import ffmpeg
 import numpy as np
 
 from app.errors import MediaError
-from app.pipeline.ffmpeg_binary import ffmpeg_exe, run_ffmpeg
+from app.pipeline.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure, run_ffmpeg
 from app.pipeline.timeline import FrameRun, OutputPlan
 
 logger = logging.getLogger(__name__)
@@ -137,9 +137,9 @@ class FrameWriter:
     def _failure(self) -> MediaError:
         self._process.wait()
         self._stderr.join()
-        detail = self._stderr_lines[-1] if self._stderr_lines else "ffmpeg exited early"
-        logger.error("encoder failed: %s", "".join(self._stderr_lines[-5:]))
-        return MediaError(f"encoding failed: {detail.strip()}")
+        reason = ffmpeg_failure("".join(self._stderr_lines) or "ffmpeg exited early")
+        logger.error("event=encoder.failed reason=%s", reason)
+        return MediaError(f"encoding failed: {reason}")
 
 
 def _nvenc_args(crf: int) -> dict[str, object]:

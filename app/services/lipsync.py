@@ -9,7 +9,7 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
-from app.errors import ModelLabError, QueueFull, ResultMissing, TaskCancelled
+from app.errors import InsufficientStorage, ModelLabError, QueueFull, ResultMissing, TaskCancelled
 from app.pipeline.lipsync import LipSyncJob, run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services import validation
@@ -66,6 +66,7 @@ class LipSyncService:
         extension = validation.audio_extension(audio.content_type)
         self.engines.require_available(model_choice)
         self._require_queue_room()
+        await self._require_disk_space()
         task_id = str(uuid.uuid4())
         self.storage.create_task_dir(task_id)
         try:
@@ -144,6 +145,13 @@ class LipSyncService:
         if tasks or broken:
             logger.info(
                 "event=registry.recovered tasks=%d requeued=%d broken=%d", len(tasks), len(requeued), len(broken)
+            )
+
+    async def _require_disk_space(self) -> None:
+        free = await run_in_threadpool(self.storage.free_bytes)
+        if free < self._settings.min_free_disk_bytes:
+            raise InsufficientStorage(
+                f"the server is short of disk space ({free // (1024 * 1024)} MB free); try again later"
             )
 
     def _require_queue_room(self) -> None:

@@ -23,11 +23,14 @@ class ReadableUpload(Protocol):
 
 
 def parse_task_id(raw: str) -> str:
-    """The canonical form of a UUID task id; anything else is an unknown task (never a path)."""
+    """The canonical form of a UUID4 task id; anything else is an unknown task (never a path)."""
     try:
-        return str(uuid.UUID(raw))
+        parsed = uuid.UUID(raw)
     except (ValueError, AttributeError, TypeError):
-        raise TaskNotFound(f"no task with id {raw!r}") from None
+        parsed = None
+    if parsed is None or parsed.version != 4:
+        raise TaskNotFound(f"no task with id {raw[:64]!r}")
+    return str(parsed)
 
 
 class TaskStorage:
@@ -67,6 +70,10 @@ class TaskStorage:
         if not self.upload_dir.is_dir():
             return []
         return [path.name for path in self.upload_dir.iterdir() if path.is_dir() and path != self.results_dir]
+
+    def free_bytes(self) -> int:
+        self.upload_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return shutil.disk_usage(self.upload_dir).free
 
     def remove_task(self, task_id: str) -> None:
         """Delete the task's inputs and result; missing files are fine."""

@@ -44,11 +44,16 @@ def write_record(task_dir: Path, task: TaskInfo) -> None:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except FileNotFoundError:
         return  # the task was deleted meanwhile: nothing to record
-    with os.fdopen(descriptor, "w") as sink:
-        json.dump(to_record(task), sink)
-        sink.flush()
-        os.fsync(sink.fileno())
-    os.replace(temporary, task_dir / RECORD_NAME)
+    try:
+        with os.fdopen(descriptor, "w") as sink:
+            json.dump(to_record(task), sink)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temporary, task_dir / RECORD_NAME)
+    except OSError as error:
+        # A full disk must not break the task's state machine: memory stays right, the old record stays.
+        temporary.unlink(missing_ok=True)
+        logger.error("event=record.write_failed task_id=%s reason=%s", task.task_id, error.strerror)
 
 
 def read_records(upload_dir: Path) -> tuple[list[TaskInfo], list[str]]:

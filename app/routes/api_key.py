@@ -1,0 +1,33 @@
+"""When API_KEY is set, every request but GET /health must carry it as X-API-Key (else 401).
+
+A middleware rather than a route dependency, so unknown paths and the OpenAPI docs are covered
+too; it sits inside CORS so browsers' preflight requests (which carry no custom headers) pass.
+"""
+
+import hmac
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+OPEN_PATHS = frozenset({"/health"})
+
+
+class ApiKeyGuard:
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self._app = app
+        self._key = api_key.encode() if api_key else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._key is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self._app(scope, receive, send)
+            return
+        presented = dict(scope["headers"]).get(b"x-api-key", b"")
+        # compare_digest takes the same time wherever the first difference is.
+        if not hmac.compare_digest(presented, self._key):
+            response = JSONResponse(
+                {"detail": "missing or wrong API key: send it in the X-API-Key header"},
+                status_code=401, headers={"WWW-Authenticate": "X-API-Key"},
+            )
+            await response(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
