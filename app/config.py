@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     upload_dir: Path = Path("/tmp/uploads")
     max_upload_mb: int = Field(500, gt=0)
     max_video_seconds: float = Field(600.0, gt=0)
+    # Largest accepted frame, width x height (400 above it): 4096x4096 by default.
+    max_video_pixels: int = Field(4096 * 4096, gt=0)
     # Uploads are refused (507) when the upload dir's disk has less free space than this.
     min_free_disk_mb: int = Field(1024, ge=0)
     # Comma-separated list of allowed origins; "*" allows any (development default).

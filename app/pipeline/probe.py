@@ -37,14 +37,16 @@ class MediaInfo:
 
 
 def probe_media(path: Path, decode_seconds: float = 0.5) -> MediaInfo:
-    """Read stream facts and decode the first `decode_seconds` to prove the bytes are real media."""
-    result = run_ffmpeg(
-        ["-i", str(path), "-t", str(decode_seconds), "-f", "null", "-"], timeout=_PROBE_TIMEOUT_S
-    )
+    """Read stream facts and decode the first `decode_seconds` to prove the bytes are real media.
+
+    With `decode_seconds=0` only the headers are read (`decodes` is then False).
+    """
+    decode = ["-t", str(decode_seconds), "-f", "null", "-"] if decode_seconds > 0 else []
+    result = run_ffmpeg(["-i", str(path), *decode], timeout=_PROBE_TIMEOUT_S)
     log = result.stderr
     video = _VIDEO_STREAM.search(log)
     audio = _AUDIO_STREAM.search(log)
-    if result.returncode != 0 and not (video or audio):
+    if not (video or audio):
         raise MediaError("not a readable media file")
     duration = _parse_duration(log)
     if video is None:
@@ -66,7 +68,7 @@ def probe_media(path: Path, decode_seconds: float = 0.5) -> MediaInfo:
         fps=_parse_fps(video.group(1)),
         rotation=rotation,
         frames_decoded=frames[-1] if frames and result.returncode == 0 else 0,
-        decodes=result.returncode == 0,
+        decodes=decode_seconds > 0 and result.returncode == 0,
     )
 
 

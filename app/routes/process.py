@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 
+from app.errors import InvalidUpload
 from app.routes.deps import ServiceDep
 from app.schemas.processing import ModelChoice, ProcessResponse, SyncMode
 from app.schemas.system import ErrorResponse
@@ -23,6 +24,7 @@ router = APIRouter(tags=["processing"])
     },
 )
 async def process(
+    request: Request,
     service: ServiceDep,
     background: BackgroundTasks,
     video_file: Annotated[UploadFile, File(description="Talking-head video, video/mp4")],
@@ -30,6 +32,7 @@ async def process(
     model_choice: Annotated[ModelChoice, Form()],
     sync_mode: Annotated[SyncMode, Form()] = SyncMode.BOUNCE,
 ) -> ProcessResponse:
+    await _reject_repeated_fields(request)
     task = await service.create_task(
         Upload(video_file, video_file.content_type),
         Upload(audio_file, audio_file.content_type),
@@ -38,3 +41,14 @@ async def process(
     )
     background.add_task(service.process_task, task.task_id)
     return ProcessResponse(task_id=task.task_id)
+
+
+_FIELDS = ("video_file", "audio_file", "model_choice", "sync_mode")
+
+
+async def _reject_repeated_fields(request: Request) -> None:
+    """A field sent twice is ambiguous: refuse it rather than pick one silently."""
+    form = await request.form()  # already parsed by FastAPI; this reads its cache
+    for field in _FIELDS:
+        if len(form.getlist(field)) > 1:
+            raise InvalidUpload(field, "sent more than once; send each field once")

@@ -166,7 +166,9 @@ class LipSyncService:
         await save_upload(video.stream, video_path, limit, "video_file")
         await save_upload(audio.stream, audio_path, limit, "audio_file")
         seconds = self._settings.max_video_seconds
-        media = await run_in_threadpool(validation.check_video_file, video_path, seconds)
+        media = await run_in_threadpool(
+            validation.check_video_file, video_path, seconds, self._settings.max_video_pixels
+        )
         await run_in_threadpool(validation.check_audio_file, audio_path, seconds)
         return media
 

@@ -38,12 +38,22 @@ def audio_extension(content_type: str | None) -> str:
     return extension
 
 
-def check_video_file(path: Path, max_seconds: float) -> MediaInfo:
-    """Blocking (runs ffmpeg): call it off the event loop."""
+def check_video_file(path: Path, max_seconds: float, max_pixels: int) -> MediaInfo:
+    """Blocking (runs ffmpeg): call it off the event loop.
+
+    Headers are checked before anything is decoded, so a huge declared size costs nothing.
+    """
+    header = _probe("video_file", path, decode_seconds=0)
+    if not header.has_video:
+        raise InvalidUpload("video_file", "the file has no video stream")
+    if header.width * header.height > max_pixels:
+        raise InvalidUpload(
+            "video_file", f"the resolution {header.width}x{header.height} is over the limit of {max_pixels} pixels"
+        )
+    _check_duration("video_file", "video", header, max_seconds)
     info = _probe("video_file", path)
-    if not (info.has_video and info.decodes and info.frames_decoded > 0 and info.fps > 0):
+    if not (info.decodes and info.frames_decoded > 0 and info.fps > 0):
         raise InvalidUpload("video_file", "the file has no decodable video stream")
-    _check_duration("video_file", "video", info, max_seconds)
     return info
 
 
@@ -61,8 +71,8 @@ def _check_duration(field: str, kind: str, info: MediaInfo, max_seconds: float) 
         raise InvalidUpload(field, f"the {kind} lasts {info.duration_s:.1f} s; the limit is {max_seconds:g} s")
 
 
-def _probe(field: str, path: Path) -> MediaInfo:
+def _probe(field: str, path: Path, decode_seconds: float = 0.5) -> MediaInfo:
     try:
-        return probe_media(path)
+        return probe_media(path, decode_seconds)
     except MediaError as error:
         raise InvalidUpload(field, error.message) from error

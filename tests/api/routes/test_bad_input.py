@@ -1,0 +1,141 @@
+"""A corpus of bad input: each is answered cleanly, nothing is left behind, the service stays up."""
+
+import pytest
+
+from app.pipeline.ffmpeg_binary import run_ffmpeg
+from tests.api.routes.test_process import leftover_entries
+from tests.conftest import upload, wait_for_end
+
+BOUNDARY = "corpus-boundary"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, face_video, speech_audio):
+    folder = tmp_path_factory.mktemp("corpus")
+    files = {}
+    files["text.mp4"] = folder / "text.mp4"
+    files["text.mp4"].write_text("hello, I am a text file\n" * 50)
+    files["empty.mp4"] = folder / "empty.mp4"
+    files["empty.mp4"].write_bytes(b"")
+    files["empty.wav"] = folder / "empty.wav"
+    files["empty.wav"].write_bytes(b"")
+    files["truncated.mp4"] = folder / "truncated.mp4"
+    files["truncated.mp4"].write_bytes(face_video.read_bytes()[: face_video.stat().st_size // 2])
+    files["audio_only.mp4"] = folder / "audio_only.mp4"
+    run_ffmpeg(["-i", str(speech_audio), "-c:a", "aac", str(files["audio_only.mp4"])])
+    files["random.wav"] = folder / "random.wav"
+    files["random.wav"].write_bytes(bytes((i * 7919) % 251 for i in range(20000)))
+    files["silence.wav"] = folder / "silence.wav"
+    run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "1.5", str(files["silence.wav"])])
+    files["long.wav"] = folder / "long.wav"
+    run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "12", str(files["long.wav"])])
+    files["huge.mp4"] = folder / "huge.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "color=s=4200x4200:d=0.04", "-c:v", "libx264", "-preset", "ultrafast",
+                "-pix_fmt", "yuv420p", str(files["huge.mp4"])])
+    return files
+
+
+@pytest.mark.parametrize(
+    ("video", "audio", "status", "detail"),
+    [
+        ("text.mp4", None, 400, "video_file: not a readable media file"),
+        ("empty.mp4", None, 400, "video_file: not a readable media file"),
+        ("truncated.mp4", None, 400, "video_file: not a readable media file"),
+        ("audio_only.mp4", None, 400, "video_file: the file has no video stream"),
+        (None, "empty.wav", 400, "audio_file: not a readable media file"),
+        (None, "random.wav", 400, "audio_file: not a readable media file"),
+        (None, "face_video", 400, "audio_file: the file has no decodable audio stream"),
+        (None, "long.wav", 400, "audio_file: the audio lasts 12.0 s; the limit is 10 s"),
+        ("huge.mp4", None, 400, "video_file: the resolution 4200x4200 is over the limit of 16777216 pixels"),
+    ],
+)
+def test_bad_files_get_400_with_reason_and_leave_nothing(
+    make_client, corpus, face_video, speech_audio, video, audio, status, detail
+):
+    client = make_client(max_video_seconds=10)
+    video_path = corpus[video] if video else face_video
+    audio_path = face_video if audio == "face_video" else (corpus[audio] if audio else speech_audio)
+    response = upload(client, video_path, audio_path)
+    assert response.status_code == status
+    assert response.json()["detail"] == detail
+    assert leftover_entries(client) == []
+    assert client.get("/health").json()["status"] == "ok"
+
+
+def multipart(*parts: tuple[bytes, bytes]) -> bytes:
+    body = b""
+    for headers, content in parts:
+        body += f"--{BOUNDARY}\r\n".encode() + headers + b"\r\n\r\n" + content + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+def file_part(field: str, filename: bytes, content_type: str, content: bytes) -> tuple[bytes, bytes]:
+    header = f'Content-Disposition: form-data; name="{field}"; filename="'.encode() + filename
+    return header + f'"\r\nContent-Type: {content_type}'.encode(), content
+
+
+MODEL_PART = (b'Content-Disposition: form-data; name="model_choice"', b"model1")
+
+
+def post_raw(client, body: bytes, content_type: str):
+    return client.post("/process/", content=body, headers={"content-type": content_type})
+
+
+def test_multipart_without_boundary_is_400(client):
+    response = post_raw(client, b"whatever", "multipart/form-data")
+    assert response.status_code == 400 and "boundary" in response.json()["detail"]
+
+
+def test_cut_off_multipart_body_is_4xx_and_leaves_nothing(client, face_video):
+    body = multipart(MODEL_PART, file_part("video_file", b"v.mp4", "video/mp4", face_video.read_bytes()))
+    response = post_raw(client, body[: len(body) // 2], f"multipart/form-data; boundary={BOUNDARY}")
+    assert response.status_code in (400, 422) and "detail" in response.json()
+    assert leftover_entries(client) == []
+
+
+def test_duplicate_file_field_is_400(client, face_video, speech_audio):
+    video, audio = face_video.read_bytes(), speech_audio.read_bytes()
+    body = multipart(
+        MODEL_PART,
+        file_part("video_file", b"a.mp4", "video/mp4", video),
+        file_part("video_file", b"b.mp4", "video/mp4", video),
+        file_part("audio_file", b"a.wav", "audio/wav", audio),
+    )
+    response = post_raw(client, body, f"multipart/form-data; boundary={BOUNDARY}")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "video_file: sent more than once; send each field once"
+    assert leftover_entries(client) == []
+
+
+def test_non_utf8_and_path_like_filenames_never_reach_the_filesystem(client, face_video, speech_audio):
+    body = multipart(
+        MODEL_PART,
+        file_part("video_file", b"caf\xe9\xff/../../../etc/passwd", "video/mp4", face_video.read_bytes()),
+        file_part("audio_file", b"..\\..\\x.wav\x00", "audio/wav", speech_audio.read_bytes()),
+    )
+    response = post_raw(client, body, f"multipart/form-data; boundary={BOUNDARY}")
+    assert response.status_code == 202
+    task_id = response.json()["task_id"]
+    task_dir = client.app.state.settings.upload_dir / task_id
+    assert sorted(p.name for p in task_dir.glob("input*")) == ["input.mp4", "input_audio.wav"]
+
+
+@pytest.mark.e2e
+def test_silent_audio_finishes_with_the_mouth_left_closed(client, face_video, corpus):
+    response = upload(client, face_video, corpus["silence.wav"])
+    assert response.status_code == 202
+    assert wait_for_end(client, response.json()["task_id"])["status"] == "finished"
+
+
+@pytest.mark.e2e
+def test_after_the_whole_corpus_only_valid_tasks_remain(make_client, corpus, face_video, speech_audio, short_audio):
+    client = make_client(max_video_seconds=10)
+    valid = upload(client, face_video, short_audio).json()["task_id"]
+    for name in ("text.mp4", "empty.mp4", "truncated.mp4", "audio_only.mp4", "huge.mp4"):
+        assert upload(client, corpus[name], speech_audio).status_code == 400
+    for name in ("empty.wav", "random.wav", "long.wav"):
+        assert upload(client, face_video, corpus[name]).status_code == 400
+    assert post_raw(client, b"x", "multipart/form-data").status_code == 400
+    assert wait_for_end(client, valid)["status"] == "finished"
+    assert client.get("/health").json() == {"status": "ok", "device": "cpu", "queued": 0, "running": 0}
+    assert leftover_entries(client) == [valid]
