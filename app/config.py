@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(1, ge=1)
     max_queued: int = Field(16, ge=0)
     task_ttl_hours: float = Field(24.0, gt=0)
+    # How often the sweep for expired tasks runs.
+    sweep_interval_s: float = Field(600.0, gt=0)
     api_key: str | None = None
     # Which engine serves each model choice of the API.
     model_engines: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODEL_ENGINES))

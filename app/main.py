@@ -1,11 +1,13 @@
 """The FastAPI application: `create_app(settings)` for tests and tools, `app` for uvicorn."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings, get_settings
 from app.routes import process, system, tasks
@@ -13,6 +15,8 @@ from app.routes.api_key import ApiKeyGuard
 from app.routes.errors import install_error_handlers
 from app.routes.upload_limit import UploadSizeLimit
 from app.services.lipsync import LipSyncService
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,7 +26,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_periodically(service, settings.sweep_interval_s))
         yield
+        sweeper.cancel()
         service.shutdown()
 
     app = FastAPI(
@@ -47,6 +53,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     install_error_handlers(app)
     return app
+
+
+async def _sweep_periodically(service: LipSyncService, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await run_in_threadpool(service.sweep_expired)
+        except Exception:
+            logger.exception("event=sweep.failed")
 
 
 def _configure_logging() -> None:

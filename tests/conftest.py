@@ -56,7 +56,7 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def build(**overrides: object) -> TestClient:
-        settings = Settings(_env_file=None, upload_dir=tmp_path / "uploads", **overrides)
+        settings = Settings(_env_file=None, **{"upload_dir": tmp_path / "uploads", **overrides})
         client = TestClient(create_app(settings))
         client.__enter__()
         clients.append(client)

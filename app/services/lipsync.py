@@ -2,6 +2,7 @@
 
 import logging
 import time
+from datetime import timedelta
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,20 @@ class LipSyncService:
         if task.status is not TaskState.PROCESSING:
             await run_in_threadpool(self.storage.remove_task, task.task_id)
         logger.info("task %s deleted (%s)", task.task_id, "cancelled" if cancelled else task.status)
+
+    def sweep_expired(self) -> int:
+        """Delete tasks older than TASK_TTL_HOURS that are not running (blocking: call off the loop)."""
+        cutoff = utc_now() - timedelta(hours=self._settings.task_ttl_hours)
+        expired = [
+            task.task_id for task in self._registry.all()
+            if task.created_at < cutoff and task.status not in ACTIVE_STATES
+        ]
+        for task_id in expired:
+            self._registry.remove(task_id)
+            self.storage.remove_task(task_id)
+        if expired:
+            logger.info("event=sweep.deleted tasks=%d", len(expired))
+        return len(expired)
 
     def models(self) -> list[ModelDescription]:
         return self.engines.describe()
