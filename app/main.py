@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings, get_settings
+from app.logs import configure_logging
 from app.routes import process, system, tasks
 from app.routes.api_key import ApiKeyGuard
 from app.routes.errors import install_error_handlers
@@ -21,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    _configure_logging()
+    configure_logging()
     service = LipSyncService(settings)
 
     @asynccontextmanager
@@ -62,11 +63,6 @@ async def _sweep_periodically(service: LipSyncService, interval_s: float) -> Non
             await run_in_threadpool(service.sweep_expired)
         except Exception:
             logger.exception("event=sweep.failed")
-
-
-def _configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 app = create_app()

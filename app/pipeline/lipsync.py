@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import MediaError, NoFaceFound, TaskCancelled
+from app.logs import log_event
 from app.pipeline.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.engines.base import Engine
 from app.pipeline.faces import FaceTracker
@@ -55,6 +56,7 @@ def _render_to(
     partial: Path, job: LipSyncJob, engine: Engine,
     on_progress: ProgressCallback, is_cancelled: Callable[[], bool],
 ) -> None:
+    started = time.perf_counter()
     on_progress("probing", 0.0)
     info = probe_media(job.video)
     if not info.has_video or info.fps <= 0 or info.width <= 0:
@@ -64,11 +66,11 @@ def _render_to(
     source_frames = count_video_frames(job.video, estimate=info.frame_count)
     plan = plan_output(source_frames, len(samples) / SAMPLE_RATE, info.fps, job.sync_mode)
     features = engine.audio_features(samples, SAMPLE_RATE, info.fps, plan.frame_count)
-    logger.info("plan: %d source frames -> %d output frames (%s)", source_frames, plan.frame_count, job.sync_mode)
+    log_event(logger, "pipeline.planned", source_frames=source_frames, output_frames=plan.frame_count,
+              sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
 
     tracker = FaceTracker(job.face_detect_interval)
     frames_with_face = done = 0
-    started = time.perf_counter()
     try:
         gpu = job.gpu_encode and nvenc_available()
         with FrameWriter(partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu) as writer:
@@ -85,4 +87,5 @@ def _render_to(
             on_progress("encoding", 1.0)
     finally:
         tracker.close()
-    logger.info("rendered %d frames (%d with a face) in %.2fs", done, frames_with_face, time.perf_counter() - started)
+    log_event(logger, "pipeline.rendered", frames=done, frames_with_face=frames_with_face,
+              duration_s=time.perf_counter() - started)

@@ -13,6 +13,7 @@ import ffmpeg
 import numpy as np
 
 from app.errors import MediaError
+from app.logs import log_event
 from app.pipeline.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure, run_ffmpeg
 from app.pipeline.timeline import FrameRun, OutputPlan
 
@@ -138,7 +139,7 @@ class FrameWriter:
         self._process.wait()
         self._stderr.join()
         reason = ffmpeg_failure("".join(self._stderr_lines) or "ffmpeg exited early")
-        logger.error("event=encoder.failed reason=%s", reason)
+        log_event(logger, "encoder.failed", logging.ERROR, reason=reason)
         return MediaError(f"encoding failed: {reason}")
 
 

@@ -40,7 +40,7 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    logger.error("event=request.crashed method=%s route=%s", request.method, request.url.path, exc_info=error)
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 

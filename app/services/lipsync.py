@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
 from app.errors import InsufficientStorage, ModelLabError, QueueFull, ResultMissing, TaskCancelled
+from app.logs import current_task_id, log_event
 from app.pipeline.lipsync import LipSyncJob, run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services import validation
@@ -83,7 +84,7 @@ class LipSyncService:
             # Synchronous on purpose: an awaited clean-up would not run if the request is cancelled.
             self.storage.remove_task(task_id)
             raise
-        logger.info("task %s accepted: %s, %s", task_id, model_choice, sync_mode)
+        log_event(logger, "task.accepted", task_id=task_id, model=model_choice, sync_mode=sync_mode.value)
         return task
 
     async def process_task(self, task_id: str) -> None:
@@ -111,7 +112,7 @@ class LipSyncService:
         # A running task's files are removed by its worker when it stops, after its current chunk.
         if task.status is not TaskState.PROCESSING:
             await run_in_threadpool(self.storage.remove_task, task.task_id)
-        logger.info("task %s deleted (%s)", task.task_id, "cancelled" if cancelled else task.status)
+        log_event(logger, "task.deleted", task_id=task.task_id, was=task.status.value)
 
     def sweep_expired(self) -> int:
         """Delete tasks older than TASK_TTL_HOURS that are not running (blocking: call off the loop)."""
@@ -124,7 +125,7 @@ class LipSyncService:
             self._registry.remove(task_id)
             self.storage.remove_task(task_id)
         if expired:
-            logger.info("event=sweep.deleted tasks=%d", len(expired))
+            log_event(logger, "sweep.deleted", tasks=len(expired))
         return len(expired)
 
     def models(self) -> list[ModelDescription]:
@@ -158,9 +159,7 @@ class LipSyncService:
         for task_id in requeued:
             self._runner.submit(lambda task_id=task_id: self._run(task_id))
         if tasks or broken:
-            logger.info(
-                "event=registry.recovered tasks=%d requeued=%d broken=%d", len(tasks), len(requeued), len(broken)
-            )
+            log_event(logger, "registry.recovered", tasks=len(tasks), requeued=len(requeued), broken=len(broken))
 
     async def _require_disk_space(self) -> None:
         free = await run_in_threadpool(self.storage.free_bytes)
@@ -188,7 +187,14 @@ class LipSyncService:
         return media
 
     def _run(self, task_id: str) -> None:
-        """Worker thread: run one task to its end state."""
+        """Worker thread: run one task to its end state, its id on every log line."""
+        token = current_task_id.set(task_id)
+        try:
+            self._run_task(task_id)
+        finally:
+            current_task_id.reset(token)
+
+    def _run_task(self, task_id: str) -> None:
         started = utc_now()
         if not self._registry.transition(
             task_id, frozenset({TaskState.QUEUED}), status=TaskState.PROCESSING,
@@ -206,18 +212,18 @@ class LipSyncService:
         except ModelLabError as error:
             outcome = {"status": TaskState.FAILED, "stage": "failed", "error": error.message}
         except Exception:
-            logger.exception("task %s failed unexpectedly", task_id)
+            logger.exception("event=task.crashed")
             outcome = {"status": TaskState.FAILED, "stage": "failed", "error": "internal error while processing the video"}
         # A task cancelled meanwhile keeps its cancelled state, and nothing of it stays on disk.
         if outcome is None or not self._end(task_id, **outcome):
             self.storage.remove_task(task_id)
-            logger.info("task %s stopped after cancellation", task_id)
+            log_event(logger, "task.cancelled", duration_s=time.perf_counter() - clock)
             return
         if outcome["status"] is TaskState.FAILED:
             self.storage.remove_inputs(task_id)
-        logger.info(
-            "task %s %s in %.2fs%s", task_id, outcome["status"], time.perf_counter() - clock,
-            f": {outcome['error']}" if "error" in outcome else "",
+        log_event(
+            logger, f"task.{outcome['status']}", duration_s=time.perf_counter() - clock,
+            **({"error": outcome["error"]} if "error" in outcome else {}),
         )
 
     def _render(self, task: TaskInfo) -> None:
@@ -231,8 +237,15 @@ class LipSyncService:
         engine = self.engines.load(task.engine)
         active = frozenset({TaskState.PROCESSING})
 
+        stage_started = {"stage": "starting", "at": time.perf_counter()}
+
         def on_progress(stage: str, progress: float) -> None:
             self._registry.transition(task.task_id, active, stage=stage, progress=round(progress, 4))
+            if stage != stage_started["stage"]:
+                now = time.perf_counter()
+                log_event(logger, "task.stage", stage=stage, previous=stage_started["stage"],
+                          previous_duration_s=now - stage_started["at"])
+                stage_started.update(stage=stage, at=now)
 
         def is_cancelled() -> bool:
             return self._registry.get(task.task_id).status is TaskState.CANCELLED

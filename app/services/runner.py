@@ -56,4 +56,4 @@ class ThreadJobRunner:
             try:
                 job()
             except Exception:
-                logger.exception("job raised past its own error handling")
+                logger.exception("event=job.crashed")

@@ -7,6 +7,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from pathlib import Path
 
+from app.logs import log_event
 from app.pipeline.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
 from app.services.registry import TaskInfo, TaskState
@@ -53,7 +54,7 @@ def write_record(task_dir: Path, task: TaskInfo) -> None:
     except OSError as error:
         # A full disk must not break the task's state machine: memory stays right, the old record stays.
         temporary.unlink(missing_ok=True)
-        logger.error("event=record.write_failed task_id=%s reason=%s", task.task_id, error.strerror)
+        log_event(logger, "record.write_failed", logging.ERROR, task_id=task.task_id, reason=error.strerror)
 
 
 def read_records(upload_dir: Path) -> tuple[list[TaskInfo], list[str]]:
@@ -67,6 +68,6 @@ def read_records(upload_dir: Path) -> tuple[list[TaskInfo], list[str]]:
                 raise ValueError("task id does not match its folder")
             tasks.append(task)
         except (OSError, KeyError, TypeError, ValueError, AttributeError) as error:
-            logger.warning("event=record.broken task_dir=%s reason=%s", record_path.parent.name, type(error).__name__)
+            log_event(logger, "record.broken", logging.WARNING, task_dir=record_path.parent.name, reason=type(error).__name__)
             broken.append(record_path.parent.name)
     return sorted(tasks, key=lambda task: task.created_at), broken
