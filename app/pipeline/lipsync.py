@@ -4,6 +4,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from app.logs import log_event
 from app.pipeline.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.engines.base import Engine
 from app.pipeline.faces import FaceTracker
+from app.pipeline.prefetch import prefetch
 from app.pipeline.probe import count_video_frames, probe_media
 from app.pipeline.timeline import SyncMode, plan_output
 from app.pipeline.video_io import FrameFormat, FrameWriter, nvenc_available, read_planned_frames
@@ -62,7 +64,7 @@ def _render_to(
     if not info.has_video or info.fps <= 0 or info.width <= 0:
         raise MediaError("the video has no decodable video stream")
     samples = decode_audio(job.audio)
-    fmt = FrameFormat(info.width, info.height, info.fps)
+    fmt = FrameFormat.for_source(info.width, info.height, info.fps, info.color_matrix)
     source_frames = count_video_frames(job.video, estimate=info.frame_count)
     plan = plan_output(source_frames, len(samples) / SAMPLE_RATE, info.fps, job.sync_mode)
     features = engine.audio_features(samples, SAMPLE_RATE, info.fps, plan.frame_count)
@@ -73,8 +75,12 @@ def _render_to(
     frames_with_face = done = 0
     try:
         gpu = job.gpu_encode and nvenc_available()
-        with FrameWriter(partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu) as writer:
-            for frames in read_planned_frames(job.video, fmt, plan, job.chunk_frames):
+        decoded = prefetch(read_planned_frames(job.video, fmt, plan, job.chunk_frames))
+        with closing(decoded), FrameWriter(
+            partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu
+        ) as writer:
+            # Three stages overlap: decoding (prefetch thread), tracking + rendering (here), encoding.
+            for frames in decoded:
                 if is_cancelled():
                     raise TaskCancelled("the task was cancelled")
                 faces = tracker.track(frames)

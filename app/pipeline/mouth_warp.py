@@ -32,8 +32,9 @@ class MouthParams:
     opening: torch.Tensor  # (B,) how far the lower lip moves down, in pixels
 
 
-def open_mouths(crops: torch.Tensor, params: MouthParams) -> torch.Tensor:
-    """`crops` (B, 3, H, W) floats in [0, 1]; returns the crops with the mouths opened."""
+def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """`crops` (B, 3, H, W) floats in [0, 1] -> (crops with the mouths opened, (B, H, W) mask of
+    the pixels that changed, 0..1)."""
     batch, _, height, width = crops.shape
     ys, xs = torch.meshgrid(
         torch.arange(height, dtype=crops.dtype, device=crops.device),
@@ -54,13 +55,15 @@ def open_mouths(crops: torch.Tensor, params: MouthParams) -> torch.Tensor:
     grid = torch.stack([2 * source_x / (width - 1) - 1, 2 * source_y / (height - 1) - 1], dim=-1)
     warped = F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=True)
     # Resampling in place is exact only up to float rounding; unmoved pixels keep their values.
-    warped = torch.where((shift > _STILL_PX).unsqueeze(1), warped, crops)
+    moved = shift > _STILL_PX
+    warped = torch.where(moved.unsqueeze(1), warped, crops)
 
     gap = params.opening[:, None, None] * _lens(a)
     inside = torch.clamp(b / _EDGE_PX, 0, 1) * torch.clamp((gap - b) / _EDGE_PX, 0, 1)
     inside = (inside * (gap > 0.5)).unsqueeze(1)
     cavity = _cavity_colour(crops, params, a, b, gap)
-    return warped * (1 - inside) + cavity * inside
+    changed = torch.maximum(moved.to(crops.dtype), inside[:, 0])
+    return warped * (1 - inside) + cavity * inside, changed
 
 
 def _lens(a: torch.Tensor) -> torch.Tensor:

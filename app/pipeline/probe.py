@@ -28,6 +28,8 @@ class MediaInfo:
     fps: float = 0.0
     rotation: int = 0
     frames_decoded: int = 0
+    # Colour matrix of the video's YUV samples: bt709 when the stream says so, else bt601.
+    color_matrix: str = "bt601"
     # The first seconds decoded without an error.
     decodes: bool = False
 
@@ -68,6 +70,7 @@ def probe_media(path: Path, decode_seconds: float = 0.5) -> MediaInfo:
         fps=_parse_fps(video.group(1)),
         rotation=rotation,
         frames_decoded=frames[-1] if frames and result.returncode == 0 else 0,
+        color_matrix="bt709" if "bt709" in video.group(1) else "bt601",
         decodes=decode_seconds > 0 and result.returncode == 0,
     )
 

@@ -1,6 +1,7 @@
-"""Frames in and out through ffmpeg pipes: chunked rawvideo decoding, H.264 + AAC encoding."""
+"""Frames in and out through ffmpeg pipes: chunked raw YUV 4:2:0 decoding, H.264 + AAC encoding."""
 
 import logging
+import queue
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -16,25 +17,36 @@ from app.errors import MediaError
 from app.logs import log_event
 from app.pipeline.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure, run_ffmpeg
 from app.pipeline.timeline import FrameRun, OutputPlan
+from app.pipeline.yuv import YuvBatch
 
 logger = logging.getLogger(__name__)
+
+# Chunks queued for the encoder while the next one renders.
+_WRITE_AHEAD = 2
 
 
 @dataclass(frozen=True)
 class FrameFormat:
+    """Decoded frames: even width and height (an odd source edge is padded by one pixel)."""
+
     width: int
     height: int
     fps: float
+    matrix: str = "bt601"
+
+    @classmethod
+    def for_source(cls, width: int, height: int, fps: float, matrix: str = "bt601") -> "FrameFormat":
+        return cls(width + width % 2, height + height % 2, fps, matrix)
 
     @property
     def frame_bytes(self) -> int:
-        return self.width * self.height * 3
+        return self.width * self.height * 3 // 2
 
 
 def read_frames(
     path: Path, fmt: FrameFormat, start: int, count: int, chunk_frames: int
-) -> Iterator[np.ndarray]:
-    """Yield source frames [start, start + count) as RGB arrays of shape (n, h, w, 3), n <= chunk_frames.
+) -> Iterator[YuvBatch]:
+    """Yield source frames [start, start + count) in batches of at most `chunk_frames`.
 
     ffmpeg resamples to a constant `fmt.fps` so that frame i is at time i / fps, which makes
     seeking to a frame exact. A source that ends early yields fewer frames than asked for.
@@ -43,10 +55,10 @@ def read_frames(
     input_args = {"ss": max(0.0, (start - 0.5) / fmt.fps)} if start > 0 else {}
     process = (
         ffmpeg.input(str(path), **input_args)
-        .output(
-            "pipe:", format="rawvideo", pix_fmt="rgb24", r=fmt.fps,
-            s=f"{fmt.width}x{fmt.height}", vframes=count, loglevel="error",
-        )
+        # The first kept frame starts the clock, so the constant-rate slots fall on frames exactly.
+        .video.filter("setpts", "PTS-STARTPTS")
+        .filter("pad", fmt.width, fmt.height)
+        .output("pipe:", format="rawvideo", pix_fmt="yuv420p", r=fmt.fps, vframes=count, loglevel="error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
     )
     stderr = _drain(process.stderr)
@@ -59,7 +71,7 @@ def read_frames(
         stderr.join()
 
 
-def _read_chunks(pipe, fmt: FrameFormat, count: int, chunk_frames: int) -> Iterator[np.ndarray]:
+def _read_chunks(pipe, fmt: FrameFormat, count: int, chunk_frames: int) -> Iterator[YuvBatch]:
     remaining = count
     while remaining > 0:
         want = min(chunk_frames, remaining)
@@ -67,19 +79,19 @@ def _read_chunks(pipe, fmt: FrameFormat, count: int, chunk_frames: int) -> Itera
         frames = len(data) // fmt.frame_bytes
         if frames == 0:
             return
-        yield np.frombuffer(data[: frames * fmt.frame_bytes], np.uint8).reshape(
-            frames, fmt.height, fmt.width, 3
-        )
+        raw = np.frombuffer(data[: frames * fmt.frame_bytes], np.uint8)
+        yield YuvBatch(raw.reshape(frames, fmt.height * 3 // 2, fmt.width), fmt.width, fmt.height, fmt.matrix)
         remaining -= frames
         if frames < want:
             return
 
 
 class FrameWriter:
-    """Encodes RGB frames fed in order to H.264 (yuv420p, +faststart) muxed with AAC audio.
+    """Encodes YUV 4:2:0 frames fed in order to H.264 (+faststart) muxed with AAC audio.
 
     The audio is cut or padded with silence to exactly `frame_count / fps` seconds, so both
     streams end together without `-shortest` (which can close the pipe before the last frame).
+    Frames go to ffmpeg from a thread of the writer's own, so encoding overlaps with rendering.
     """
 
     def __init__(
@@ -89,14 +101,12 @@ class FrameWriter:
         self._fmt = fmt
         duration = frame_count / fmt.fps
         video_in = ffmpeg.input(
-            "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{fmt.width}x{fmt.height}", r=fmt.fps
+            "pipe:", format="rawvideo", pix_fmt="yuv420p", s=f"{fmt.width}x{fmt.height}", r=fmt.fps
         )
         audio_in = ffmpeg.input(str(audio), t=duration).audio.filter("apad", whole_dur=duration)
-        # yuv420p needs even sizes; an odd edge is padded by one pixel.
-        video = video_in.video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
         self._process = (
             ffmpeg.output(
-                video, audio_in, str(output), format="mp4", pix_fmt="yuv420p",
+                video_in.video, audio_in, str(output), format="mp4", pix_fmt="yuv420p",
                 acodec="aac", audio_bitrate="160k", movflags="+faststart", loglevel="error",
                 **(_nvenc_args(crf) if gpu else {"vcodec": "libx264", "preset": preset, "crf": crf}),
             )
@@ -105,24 +115,45 @@ class FrameWriter:
         )
         self._stderr_lines: list[str] = []
         self._stderr = _drain(self._process.stderr, self._stderr_lines)
+        self._pending: queue.Queue[YuvBatch | None] = queue.Queue(maxsize=_WRITE_AHEAD)
+        self._pipe_broken = threading.Event()
+        self._feeder = threading.Thread(target=self._feed, name="encoder-feed", daemon=True)
+        self._feeder.start()
 
-    def write(self, frames: np.ndarray) -> None:
-        try:
-            self._process.stdin.write(np.ascontiguousarray(frames, dtype=np.uint8).tobytes())
-        except BrokenPipeError as error:
-            raise self._failure() from error
+    def write(self, frames: YuvBatch) -> None:
+        if self._pipe_broken.is_set():
+            raise self._failure()
+        self._pending.put(frames)
 
     def close(self) -> None:
+        self._pending.put(None)
+        self._feeder.join()
         self._process.stdin.close()
         code = self._process.wait()
         self._stderr.join()
-        if code != 0:
+        if code != 0 or self._pipe_broken.is_set():
             raise self._failure()
 
     def abort(self) -> None:
         self._process.kill()
+        self._pipe_broken.set()
+        while self._feeder.is_alive():  # let a feeder blocked on a full queue see the end
+            try:
+                self._pending.put_nowait(None)
+            except queue.Full:
+                pass
+            self._feeder.join(timeout=0.1)
         self._process.wait()
         self._stderr.join()
+
+    def _feed(self) -> None:
+        while (frames := self._pending.get()) is not None:
+            if self._pipe_broken.is_set():
+                continue  # drain: ffmpeg is gone
+            try:
+                self._process.stdin.write(np.ascontiguousarray(frames.data).data)
+            except (BrokenPipeError, ValueError):
+                self._pipe_broken.set()
 
     def __enter__(self) -> "FrameWriter":
         return self
@@ -173,7 +204,7 @@ def _drain(pipe, sink: list[str] | None = None) -> threading.Thread:
 
 def read_planned_frames(
     path: Path, fmt: FrameFormat, plan: OutputPlan, chunk_frames: int
-) -> Iterator[np.ndarray]:
+) -> Iterator[YuvBatch]:
     """Yield the output's source frames in order, in chunks, following `plan`.
 
     Forward runs stream from one decoder. Backward runs are decoded in blocks from their end
@@ -186,19 +217,19 @@ def read_planned_frames(
         produced = 0
         for chunk in _run_chunks(path, fmt, run, chunk_frames):
             produced += len(chunk)
-            last = chunk[-1:]
+            last = chunk.data[-1:]
             yield chunk
         if produced < run.count:
             if last is None:
                 raise MediaError("the video has no decodable frames")
-            yield np.repeat(last, run.count - produced, axis=0)
+            yield YuvBatch(np.repeat(last, run.count - produced, axis=0), fmt.width, fmt.height, fmt.matrix)
 
 
-def _run_chunks(path: Path, fmt: FrameFormat, run: FrameRun, chunk_frames: int) -> Iterator[np.ndarray]:
+def _run_chunks(path: Path, fmt: FrameFormat, run: FrameRun, chunk_frames: int) -> Iterator[YuvBatch]:
     if not run.reverse:
         yield from read_frames(path, fmt, run.start, run.count, chunk_frames)
         return
     for end in range(run.start + run.count, run.start, -chunk_frames):
         start = max(run.start, end - chunk_frames)
         for block in read_frames(path, fmt, start, end - start, chunk_frames):
-            yield block[::-1]
+            yield YuvBatch(block.data[::-1], block.width, block.height, block.matrix)

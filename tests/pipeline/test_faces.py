@@ -5,8 +5,10 @@ import pytest
 
 from app.pipeline import faces as mesh
 from app.pipeline.faces import FaceTracker
-from tests import media_factory
+from app.pipeline.yuv import YuvBatch
 import imageio.v3 as iio
+
+from tests import media_factory
 
 
 def still(tmp_path, width: int, height: int, scale: float = 1.0) -> np.ndarray:
@@ -21,7 +23,7 @@ def tracker():
 
 
 def test_finds_lips_below_nose_below_eyes(tmp_path, tracker):
-    face = tracker.track(still(tmp_path, 512, 512)[None])[0]
+    face = tracker.track(YuvBatch.from_rgb(still(tmp_path, 512, 512)[None]))[0]
     assert face is not None and face.points.shape == (468, 2)
     nose, upper_lip, chin = (face.point(i)[1] for i in (mesh.NOSE_TIP, mesh.UPPER_LIP_OUTER, mesh.CHIN))
     assert nose < upper_lip < chin
@@ -31,13 +33,13 @@ def test_finds_lips_below_nose_below_eyes(tmp_path, tracker):
 
 def test_finds_a_100px_face_in_a_720p_frame(tmp_path, tracker):
     frame = still(tmp_path, 1280, 720)
-    faces = tracker.track(np.stack([frame] * 4))
+    faces = tracker.track(YuvBatch.from_rgb(np.stack([frame] * 4)))
     assert all(face is not None for face in faces)
     assert 80 < faces[-1].size < 160
 
 
 def test_static_face_landmarks_are_stable_over_time(tmp_path, tracker):
-    faces = tracker.track(np.stack([still(tmp_path, 512, 512)] * 8))
+    faces = tracker.track(YuvBatch.from_rgb(np.stack([still(tmp_path, 512, 512)] * 8)))
     spread = np.stack([face.points for face in faces]).std(axis=0).max()
     assert spread < 1.0
 
@@ -45,5 +47,5 @@ def test_static_face_landmarks_are_stable_over_time(tmp_path, tracker):
 def test_frames_without_a_face_give_none_and_tracking_recovers(tmp_path, tracker):
     frame = still(tmp_path, 512, 512)
     blank = np.full_like(frame, 127)
-    found = [face is not None for face in tracker.track(np.stack([frame, blank, blank, frame, frame]))]
+    found = [face is not None for face in tracker.track(YuvBatch.from_rgb(np.stack([frame, blank, blank, frame, frame])))]
     assert found == [True, False, False, True, True]

@@ -7,7 +7,9 @@ import pytest
 
 from app.pipeline.probe import count_video_frames, probe_media
 from app.pipeline.timeline import SyncMode, plan_output, source_index
+from app.errors import MediaError
 from app.pipeline.video_io import FrameFormat, FrameWriter, read_frames, read_planned_frames
+from app.pipeline.yuv import YuvBatch
 from tests import media_factory
 from tests.media_tools import decode_rgb, ffprobe, stream
 
@@ -15,45 +17,51 @@ FRAMES = 12
 FMT = FrameFormat(64, 64, 25)
 
 
+def luma(batches) -> np.ndarray:
+    """Frames' Y planes stacked, from one batch or a list of them."""
+    batches = batches if isinstance(batches, list) else [batches]
+    return np.concatenate([[batch.planes(i)[0] for i in range(len(batch))] for batch in batches])
+
+
 @pytest.fixture(scope="module")
 def counter(tmp_path_factory) -> Path:
     return media_factory.counter_video(tmp_path_factory.mktemp("counter") / "counter.mp4", FRAMES)
 
 
-def levels(frames: np.ndarray) -> np.ndarray:
+def levels(batches) -> np.ndarray:
+    frames = luma(batches)
     return frames.reshape(len(frames), -1).mean(axis=1)
 
 
-def frame_indices(frames: np.ndarray, reference: np.ndarray) -> list[int]:
+def frame_indices(batches, reference: np.ndarray) -> list[int]:
     """Which reference frame each frame shows (by its grey level)."""
-    return [int(np.argmin(np.abs(reference - level))) for level in levels(frames)]
+    return [int(np.argmin(np.abs(reference - level))) for level in levels(batches)]
 
 
 def test_read_frames_yields_bounded_chunks(counter):
     chunks = list(read_frames(counter, FMT, 0, FRAMES, chunk_frames=5))
     assert [len(chunk) for chunk in chunks] == [5, 5, 2]
-    assert np.all(np.diff(levels(np.concatenate(chunks))) > 5)
+    assert np.all(np.diff(levels(chunks)) > 5)
 
 
 def test_read_frames_seeks_to_the_exact_frame(counter):
-    reference = levels(np.concatenate(list(read_frames(counter, FMT, 0, FRAMES, FRAMES))))
-    chunk = np.concatenate(list(read_frames(counter, FMT, 7, 3, 8)))
-    assert frame_indices(chunk, reference) == [7, 8, 9]
+    reference = levels(list(read_frames(counter, FMT, 0, FRAMES, FRAMES)))
+    assert frame_indices(list(read_frames(counter, FMT, 7, 3, 8)), reference) == [7, 8, 9]
 
 
 @pytest.mark.parametrize("mode", [SyncMode.BOUNCE, SyncMode.LOOP])
 def test_planned_frames_follow_the_plan(counter, mode):
-    reference = levels(np.concatenate(list(read_frames(counter, FMT, 0, FRAMES, FRAMES))))
+    reference = levels(list(read_frames(counter, FMT, 0, FRAMES, FRAMES)))
     plan = plan_output(FRAMES, 40 / 25, 25, mode)
     chunks = list(read_planned_frames(counter, FMT, plan, chunk_frames=5))
     assert max(len(chunk) for chunk in chunks) <= 5
-    shown = frame_indices(np.concatenate(chunks), reference)
+    shown = frame_indices(chunks, reference)
     assert shown == [source_index(plan, i) for i in range(plan.frame_count)]
 
 
 def test_planned_frames_fill_in_when_the_source_is_shorter_than_planned(counter):
     plan = plan_output(FRAMES + 3, (FRAMES + 3) / 25, 25, SyncMode.CUT_OFF)
-    frames = np.concatenate(list(read_planned_frames(counter, FMT, plan, chunk_frames=4)))
+    frames = luma(list(read_planned_frames(counter, FMT, plan, chunk_frames=4)))
     assert len(frames) == FRAMES + 3
     assert np.array_equal(frames[-1], frames[FRAMES - 1])
 
@@ -76,7 +84,7 @@ def test_probe_reports_rotation_and_display_size(tmp_path, counter):
     assert info.rotation in (90, 270)
     assert (info.width, info.height) == (48, 96)
     frames = next(read_frames(rotated, FrameFormat(info.width, info.height, info.fps), 0, 1, 1))
-    assert frames.shape == (1, 96, 48, 3)
+    assert frames.to_rgb().shape == (1, 96, 48, 3)
 
 
 def test_writer_encodes_exact_frame_count_with_padded_audio(tmp_path):
@@ -85,7 +93,7 @@ def test_writer_encodes_exact_frame_count_with_padded_audio(tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (50, 48, 64, 3), dtype=np.uint8)
     with FrameWriter(out, FrameFormat(64, 48, 25), 50, audio, "ultrafast", 20) as writer:
         for chunk in np.array_split(frames, 4):
-            writer.write(chunk)
+            writer.write(YuvBatch.from_rgb(chunk))
     info = ffprobe(out)
     assert stream(info, "video")["codec_name"] == "h264" and stream(info, "audio")["codec_name"] == "aac"
     assert int(stream(info, "video")["nb_read_frames"]) == 50
@@ -93,10 +101,22 @@ def test_writer_encodes_exact_frame_count_with_padded_audio(tmp_path):
     assert decode_rgb(out).shape == (50, 48, 64, 3)
 
 
-def test_writer_pads_odd_sizes_to_even(tmp_path):
+def test_odd_sizes_are_padded_to_even_when_decoded(tmp_path):
+    from app.pipeline.ffmpeg_binary import run_ffmpeg
+
+    odd = tmp_path / "odd.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=s=63x47:d=0.2", "-c:v", "libx264", "-pix_fmt", "yuv444p", str(odd)])
+    info = probe_media(odd)
+    fmt = FrameFormat.for_source(info.width, info.height, info.fps)
+    assert (fmt.width, fmt.height) == (64, 48)
+    batch = next(read_frames(odd, fmt, 0, 2, 2))
+    assert batch.to_rgb().shape == (2, 48, 64, 3)
+
+
+def test_writer_refuses_nothing_silently_when_ffmpeg_dies(tmp_path):
     audio = media_factory.speech_wav(tmp_path / "a.wav", "hi")
-    out = tmp_path / "odd.mp4"
-    with FrameWriter(out, FrameFormat(63, 47, 25), 5, audio, "ultrafast", 20) as writer:
-        writer.write(np.zeros((5, 47, 63, 3), np.uint8))
-    video = stream(ffprobe(out), "video")
-    assert (video["width"], video["height"]) == (64, 48)
+    writer = FrameWriter(tmp_path / "x.mp4", FrameFormat(64, 48, 25), 5, audio, "no-such-preset", 20)
+    with pytest.raises(MediaError):
+        with writer:
+            for _ in range(5):
+                writer.write(YuvBatch.from_rgb(np.zeros((1, 48, 64, 3), np.uint8)))

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from app.pipeline.faces import FaceLandmarks
+from app.pipeline.yuv import YuvBatch
 
 
 class Engine(Protocol):
@@ -21,9 +22,9 @@ class Engine(Protocol):
         ...
 
     def render(
-        self, frames: np.ndarray, faces: Sequence[FaceLandmarks | None], features: np.ndarray
-    ) -> np.ndarray:
-        """Return `frames` (n, h, w, 3 uint8 RGB) with mouths driven by `features` (n, ...)."""
+        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray
+    ) -> YuvBatch:
+        """Return the frames with mouths driven by `features` (n, ...); `frames` is not modified."""
         ...
 
 

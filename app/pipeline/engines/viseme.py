@@ -9,6 +9,7 @@ from app.pipeline.audio_features import mouth_openness
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.faces import FaceLandmarks
 from app.pipeline.mouth_warp import MouthParams, open_mouths
+from app.pipeline.yuv import YuvBatch
 
 # Widest opening between the lips, as a fraction of the mouth's width (about a relaxed "ah").
 _MAX_OPENING = 0.4
@@ -30,26 +31,28 @@ class VisemeEngine:
         return mouth_openness(samples, sample_rate, fps, frame_count)
 
     def render(
-        self, frames: np.ndarray, faces: Sequence[FaceLandmarks | None], features: np.ndarray
-    ) -> np.ndarray:
+        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray
+    ) -> YuvBatch:
         active = [i for i, face in enumerate(faces) if face is not None and features[i] > _MIN_OPENNESS]
         if not active:
             return frames
         geometry = np.stack([_mouth_geometry(faces[i]) for i in active])
         openness = features[active].astype(np.float32)
-        height, width = frames.shape[1:3]
-        side = _window_side(geometry, openness, height, width)
-        origins = _window_origins(geometry[:, 0:2], side, height, width)
-        crops = np.stack([frames[i, y:y + side[0], x:x + side[1]] for i, (x, y) in zip(active, origins)])
-        rendered = self._render_crops(crops, geometry, openness, origins)
-        frames = frames.copy()
-        for (x, y), index, crop in zip(origins, active, rendered):
-            frames[index, y:y + side[0], x:x + side[1]] = crop
-        return frames
+        side = _window_side(geometry, openness, frames.height, frames.width)
+        origins = _window_origins(geometry[:, 0:2], side, frames.height, frames.width)
+        crops = np.stack([
+            frames.rgb(i, (x, y, x + side[1], y + side[0])) for i, (x, y) in zip(active, origins)
+        ])
+        rendered, alpha = self._render_crops(crops, geometry, openness, origins)
+        out = frames.copy()
+        for (x, y), index, crop, weight in zip(origins, active, rendered, alpha):
+            out.paste(index, x, y, crop, weight)
+        return out
 
     def _render_crops(
         self, crops: np.ndarray, geometry: np.ndarray, openness: np.ndarray, origins: np.ndarray
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """RGB crops (n, h, w, 3) -> (rendered RGB 0..255, paste weights 0..1 of shape (n, h, w))."""
         to_tensor = lambda array: torch.from_numpy(np.ascontiguousarray(array)).to(self._device)
         with torch.inference_mode():
             images = to_tensor(crops).permute(0, 3, 1, 2).float() / 255
@@ -62,10 +65,16 @@ class VisemeEngine:
                 lip_depth=geo[:, 6],
                 opening=to_tensor(_opening_pixels(geometry, openness)),
             )
-            opened = open_mouths(images, params)
-            mask = _feather_mask(images.shape[2], images.shape[3], images.device)
-            blended = images * (1 - mask) + opened * mask
-            return (blended * 255).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
+            opened, changed = open_mouths(images, params)
+            # Only changed pixels are written back (a colour round trip would nudge the rest).
+            weights = _feather_mask(images.shape[2], images.shape[3], images.device)[:, 0] * _grow(changed)
+            rendered = (opened * 255).permute(0, 2, 3, 1)
+            return rendered.cpu().numpy(), weights.cpu().numpy()
+
+
+def _grow(mask: torch.Tensor) -> torch.Tensor:
+    """Widen a (B, H, W) mask by a pixel so that resampled edges are written back too."""
+    return torch.nn.functional.max_pool2d(mask[:, None], 3, stride=1, padding=1)[:, 0]
 
 
 def _mouth_geometry(face: FaceLandmarks) -> np.ndarray:
@@ -89,14 +98,14 @@ def _opening_pixels(geometry: np.ndarray, openness: np.ndarray) -> np.ndarray:
 def _window_side(geometry: np.ndarray, openness: np.ndarray, height: int, width: int) -> tuple[int, int]:
     """One square window size for the chunk: it covers the jaw's reach around every mouth."""
     reach = np.maximum(2.4 * geometry[:, 4], 1.8 * geometry[:, 5] + _opening_pixels(geometry, openness))
-    side = int(np.ceil(2 * reach.max() / (1 - _FEATHER))) + 2
+    side = 2 * int(np.ceil(reach.max() / (1 - _FEATHER))) + 2  # even, for whole chroma samples
     return min(side, height), min(side, width)
 
 
 def _window_origins(centers: np.ndarray, side: tuple[int, int], height: int, width: int) -> np.ndarray:
     """Top-left corners of windows centred on the mouths, moved inside the frame where needed."""
-    x = np.clip(np.round(centers[:, 0] - side[1] / 2), 0, width - side[1])
-    y = np.clip(np.round(centers[:, 1] - side[0] / 2), 0, height - side[0])
+    x = np.clip(np.round((centers[:, 0] - side[1] / 2) / 2) * 2, 0, width - side[1])
+    y = np.clip(np.round((centers[:, 1] - side[0] / 2) / 2) * 2, 0, height - side[0])
     return np.stack([x, y], axis=1).astype(int)
 
 

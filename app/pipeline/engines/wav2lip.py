@@ -14,6 +14,7 @@ from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.engines.wav2lip_net import FACE_SIZE, Wav2LipGenerator
 from app.pipeline.faces import FaceLandmarks
 from app.pipeline.mel import melspectrogram, mel_windows
+from app.pipeline.yuv import YuvBatch, even_box
 
 logger = logging.getLogger(__name__)
 
@@ -64,20 +65,20 @@ class Wav2LipEngine:
         return mel_windows(melspectrogram(samples), fps, frame_count)
 
     def render(
-        self, frames: np.ndarray, faces: Sequence[FaceLandmarks | None], features: np.ndarray
-    ) -> np.ndarray:
+        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray
+    ) -> YuvBatch:
         active = [i for i, face in enumerate(faces) if face is not None]
         if not active:
             return frames
-        height, width = frames.shape[1:3]
+        height, width = frames.height, frames.width
         boxes = smooth_boxes(np.stack([face_box(faces[i], self._pads, height, width) for i in active]))
-        crops = np.stack([_crop_bgr(frames[i], box) for i, box in zip(active, boxes)])
+        boxes = [even_box(*box, width, height) for box in boxes]
+        crops = np.stack([_to_generator_input(frames.rgb(i, box)) for i, box in zip(active, boxes)])
         predictions = self._predict(crops, features[active])
-        frames = frames.copy()
+        out = frames.copy()
         for i, box, prediction in zip(active, boxes, predictions):
-            nose_y = faces[i].point(mesh.NOSE_TIP)[1]
-            _paste_lower_face(frames[i], box, prediction, nose_y)
-        return frames
+            _paste_lower_face(out, i, box, prediction, faces[i].point(mesh.NOSE_TIP)[1])
+        return out
 
     def _predict(self, crops_bgr: np.ndarray, windows: np.ndarray) -> np.ndarray:
         """(n, 96, 96, 3) uint8 BGR crops + (n, 80, 16) mel windows -> (n, 96, 96, 3) uint8 BGR."""
@@ -115,13 +116,15 @@ def smooth_boxes(boxes: np.ndarray) -> np.ndarray:
     return np.round(np.stack(smoothed)).astype(int)
 
 
-def _crop_bgr(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    crop = frame[y0:y1, x0:x1, ::-1]
-    return cv2.resize(np.ascontiguousarray(crop), (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
+def _to_generator_input(crop_rgb: np.ndarray) -> np.ndarray:
+    """The network was trained on BGR crops (OpenCV's order) of 96x96."""
+    bgr = np.ascontiguousarray(crop_rgb[..., ::-1])
+    return cv2.resize(bgr, (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
 
 
-def _paste_lower_face(frame: np.ndarray, box: np.ndarray, prediction_bgr: np.ndarray, nose_y: float) -> None:
+def _paste_lower_face(
+    frames: YuvBatch, index: int, box: tuple[int, int, int, int], prediction_bgr: np.ndarray, nose_y: float
+) -> None:
     """Blend the prediction into the box below the nose with soft edges (the reference pastes a hard box)."""
     x0, y0, x1, y1 = box
     height, width = y1 - y0, x1 - x0
@@ -134,9 +137,7 @@ def _paste_lower_face(frame: np.ndarray, box: np.ndarray, prediction_bgr: np.nda
     vertical *= np.clip((height - 1 - rows) / (_EDGE_FADE * height), 0, 1)
     cols = np.arange(width, dtype=np.float32)
     horizontal = np.clip(np.minimum(cols, width - 1 - cols) / (_EDGE_FADE * width), 0, 1)
-    alpha = (vertical[:, None] * horizontal[None, :])[..., None]
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = np.round(region * (1 - alpha) + resized * alpha).astype(np.uint8)
+    frames.paste(index, x0, y0, resized.astype(np.float32), vertical[:, None] * horizontal[None, :])
 
 
 class Wav2LipSpec:

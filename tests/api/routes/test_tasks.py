@@ -11,6 +11,7 @@ from app.config import Settings
 from app.main import create_app
 from app.pipeline import faces as mesh
 from app.pipeline.faces import FaceTracker
+from app.pipeline.yuv import YuvBatch
 from tests.conftest import upload, wait_for_end
 from tests.media_tools import decode_rgb, ffprobe, frame_loudness, psnr, stream
 
@@ -59,7 +60,7 @@ def test_result_is_h264_aac_mp4_with_input_size_fps_and_audio_length(bounce_resu
 def mouth_and_upper_regions(frame: np.ndarray) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
     """(mouth-and-chin box, box above the nose) from face landmarks found in `frame`."""
     tracker = FaceTracker()
-    face = tracker.track(frame[None])[0]
+    face = tracker.track(YuvBatch.from_rgb(frame[None]))[0]
     tracker.close()
     assert face is not None
     nose_y = int(face.point(mesh.NOSE_TIP)[1])

@@ -1,0 +1,125 @@
+"""Frames as ffmpeg decodes and encodes them: planar YUV 4:2:0, converted to RGB only where needed.
+
+Keeping whole frames in YUV spares two full-frame colour conversions per frame (the costliest
+part of piping raw video); only the face crops that are looked at or redrawn become RGB.
+A batch holds n frames in one array of shape (n, h * 3 / 2, w): Y rows, then U, then V.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Limited-range YCbCr <-> RGB (ITU-R BT.601 / BT.709), as ffmpeg converts by default.
+_KR_KB = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
+
+
+def _matrices(matrix: str) -> tuple[np.ndarray, np.ndarray]:
+    kr, kb = _KR_KB[matrix]
+    kg = 1 - kr - kb
+    to_ycbcr = np.array([
+        [kr, kg, kb],
+        [-kr / (2 * (1 - kb)), -kg / (2 * (1 - kb)), 0.5],
+        [0.5, -kg / (2 * (1 - kr)), -kb / (2 * (1 - kr))],
+    ])
+    scale = np.array([219.0, 224.0, 224.0])[:, None] / 255.0
+    forward = (to_ycbcr * scale).astype(np.float32)  # RGB 0..255 -> YUV offsets
+    return forward, np.linalg.inv(forward).astype(np.float32)
+
+
+_OFFSETS = np.array([16.0, 128.0, 128.0], dtype=np.float32)
+_CONVERSIONS = {name: _matrices(name) for name in _KR_KB}
+
+
+def yuv_to_rgb(yuv: np.ndarray, matrix: str) -> np.ndarray:
+    """(..., 3) YUV samples 0..255 -> RGB float32 0..255 (unclipped)."""
+    return (yuv.astype(np.float32) - _OFFSETS) @ _CONVERSIONS[matrix][1].T
+
+
+def rgb_to_yuv(rgb: np.ndarray, matrix: str) -> np.ndarray:
+    """(..., 3) RGB 0..255 -> YUV float32."""
+    return rgb.astype(np.float32) @ _CONVERSIONS[matrix][0].T + _OFFSETS
+
+
+@dataclass
+class YuvBatch:
+    data: np.ndarray  # (n, h * 3 // 2, w) uint8, I420 per frame
+    width: int
+    height: int
+    matrix: str = "bt601"
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @classmethod
+    def from_rgb(cls, frames: np.ndarray, matrix: str = "bt601") -> "YuvBatch":
+        """(n, h, w, 3) RGB with even h and w -> a batch (for tests and tools)."""
+        count, height, width = frames.shape[:3]
+        yuv = rgb_to_yuv(frames, matrix)
+        chroma = yuv[..., 1:].reshape(count, height // 2, 2, width // 2, 2, 2).mean(axis=(2, 4))
+        data = np.empty((count, height * 3 // 2, width), np.uint8)
+        batch = cls(data, width, height, matrix)
+        for i in range(count):
+            y, u, v = batch.planes(i)
+            y[:] = _to_bytes(yuv[i, ..., 0])
+            u[:] = _to_bytes(chroma[i, ..., 0])
+            v[:] = _to_bytes(chroma[i, ..., 1])
+        return batch
+
+    def planes(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Writable views of frame `index`'s Y (h, w), U and V (h/2, w/2) planes."""
+        frame = self.data[index].reshape(-1)
+        luma = self.width * self.height
+        quarter = luma // 4
+        return (
+            frame[:luma].reshape(self.height, self.width),
+            frame[luma:luma + quarter].reshape(self.height // 2, self.width // 2),
+            frame[luma + quarter:].reshape(self.height // 2, self.width // 2),
+        )
+
+    def rgb(self, index: int, box: tuple[int, int, int, int] | None = None, step: int = 1) -> np.ndarray:
+        """RGB uint8 of the region [x0, x1) x [y0, y1) (even corners; whole frame by default),
+        taking every `step`-th pixel (`step` 1 or even)."""
+        x0, y0, x1, y1 = box or (0, 0, self.width, self.height)
+        y, u, v = self.planes(index)
+        luma = y[y0:y1:step, x0:x1:step]
+        if step == 1:
+            u = np.repeat(np.repeat(u[y0 // 2:y1 // 2, x0 // 2:x1 // 2], 2, axis=0), 2, axis=1)
+            v = np.repeat(np.repeat(v[y0 // 2:y1 // 2, x0 // 2:x1 // 2], 2, axis=0), 2, axis=1)
+        else:
+            u = u[y0 // 2:y1 // 2:step // 2, x0 // 2:x1 // 2:step // 2]
+            v = v[y0 // 2:y1 // 2:step // 2, x0 // 2:x1 // 2:step // 2]
+        rows, cols = luma.shape
+        yuv = np.stack([luma, u[:rows, :cols], v[:rows, :cols]], axis=-1)
+        return _to_bytes(yuv_to_rgb(yuv, self.matrix))
+
+    def paste(self, index: int, x0: int, y0: int, rgb: np.ndarray, alpha: np.ndarray) -> None:
+        """Blend RGB (h, w, 3, 0..255) with weights `alpha` (h, w, 0..1) in at even (x0, y0)."""
+        height, width = alpha.shape
+        y, u, v = self.planes(index)
+        yuv = rgb_to_yuv(rgb, self.matrix)
+        region = y[y0:y0 + height, x0:x0 + width]
+        region[:] = _to_bytes(region * (1 - alpha) + yuv[..., 0] * alpha)
+        half_alpha = alpha.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+        chroma = yuv[..., 1:].reshape(height // 2, 2, width // 2, 2, 2).mean(axis=(1, 3))
+        for plane, values in ((u, chroma[..., 0]), (v, chroma[..., 1])):
+            target = plane[y0 // 2:(y0 + height) // 2, x0 // 2:(x0 + width) // 2]
+            target[:] = _to_bytes(target * (1 - half_alpha) + values * half_alpha)
+
+    def copy(self) -> "YuvBatch":
+        return YuvBatch(self.data.copy(), self.width, self.height, self.matrix)
+
+    def to_rgb(self) -> np.ndarray:
+        return np.stack([self.rgb(i) for i in range(len(self))])
+
+
+def even_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """The box grown to even corners (so it covers whole chroma samples), clipped to the frame."""
+    ex0 = max(0, int(np.floor(x0 / 2)) * 2)
+    ey0 = max(0, int(np.floor(y0 / 2)) * 2)
+    ex1 = min(width, int(np.ceil(x1 / 2)) * 2)
+    ey1 = min(height, int(np.ceil(y1 / 2)) * 2)
+    return ex0, ey0, ex1, ey1
+
+
+def _to_bytes(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
