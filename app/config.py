@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     # Frames decoded, rendered and encoded together; bounds memory per job and caps the engine's
     # batch. Unset: 128 on CUDA (one full generator batch), 32 on the CPU.
     chunk_frames: int | None = Field(None, ge=1)
-    # Full-range face detection runs every this many frames; landmarks run on every frame.
-    face_detect_interval: int = Field(5, ge=1)
+    # Full-range face detection runs every this many tracked frames (landmarks follow the face
+    # in between, and tracking runs on every other frame).
+    face_detect_interval: int = Field(8, ge=1)
     # Frames per neural-engine batch; unset: 128 on CUDA, 16 on the CPU.
     batch_size: int | None = Field(None, ge=1)
     # Pixels added around the face box for Wav2Lip: [top, bottom, left, right] (JSON list).

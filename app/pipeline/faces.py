@@ -37,7 +37,9 @@ _CROP_HYSTERESIS = 0.06
 # only when they disagree by more than this fraction (the face moved away from the crop).
 _REANCHOR_DRIFT = 0.25
 # Frames are shrunk by an even step to about this long side before detection.
-_DETECTION_SIDE = 640
+_DETECTION_SIDE = 320
+# Landmarks are searched on every this-many frames; the ones between are interpolated.
+_KEYFRAME_STEP = 3
 
 
 @dataclass(frozen=True)
@@ -76,17 +78,21 @@ class FaceTracker:
         self._mesh.close()
 
     def track(self, frames: YuvBatch) -> list[FaceLandmarks | None]:
-        """Tracked landmarks on every other frame (and each batch's last), which halves the cost;
-        a frame between two faces gets their mean, one next to a face-less frame its own look."""
+        """Tracked landmarks on every `_KEYFRAME_STEP`-th frame (and each batch's last), which
+        cuts the cost; a frame between two faces gets their linear interpolation, one next to a
+        face-less frame a look of its own."""
         faces: list[FaceLandmarks | None] = [None] * len(frames)
-        for index in sorted({*range(0, len(frames), 2), len(frames) - 1}):
+        keyframes = sorted({*range(0, len(frames), _KEYFRAME_STEP), len(frames) - 1})
+        for index in keyframes:
             faces[index] = self._track_frame(frames, index)
-        for index in range(1, len(frames) - 1, 2):
-            before, after = faces[index - 1], faces[index + 1]
-            if before is not None and after is not None:
-                faces[index] = FaceLandmarks((before.points + after.points) / 2)
-            elif before is not None or after is not None:
-                faces[index] = self._look_near(frames, index, before or after)
+        for before, after in zip(keyframes, keyframes[1:]):
+            first, last = faces[before], faces[after]
+            for index in range(before + 1, after):
+                if first is not None and last is not None:
+                    weight = (index - before) / (after - before)
+                    faces[index] = FaceLandmarks((1 - weight) * first.points + weight * last.points)
+                elif first is not None or last is not None:
+                    faces[index] = self._look_near(frames, index, first or last)
         return faces
 
     def _look_near(self, frames: YuvBatch, index: int, neighbour: FaceLandmarks) -> FaceLandmarks | None:

@@ -30,7 +30,7 @@ class LipSyncJob:
     output: Path
     sync_mode: SyncMode = SyncMode.BOUNCE
     chunk_frames: int = 32
-    face_detect_interval: int = 5
+    face_detect_interval: int = 8
     encoder_preset: str = "veryfast"
     encoder_crf: int = 17
     # Encode with NVENC when ffmpeg can open it (a CUDA engine); libx264 otherwise.
@@ -60,7 +60,7 @@ def _render_to(
 ) -> None:
     started = time.perf_counter()
     on_progress("probing", 0.0)
-    info = probe_media(job.video)
+    info = probe_media(job.video, decode_seconds=0)  # decodability was checked at upload
     if not info.has_video or info.fps <= 0 or info.width <= 0:
         raise MediaError("the video has no decodable video stream")
     samples = decode_audio(job.audio)

@@ -75,15 +75,32 @@ def _read_chunks(pipe, fmt: FrameFormat, count: int, chunk_frames: int) -> Itera
     remaining = count
     while remaining > 0:
         want = min(chunk_frames, remaining)
-        data = pipe.read(want * fmt.frame_bytes)
-        frames = len(data) // fmt.frame_bytes
+        # A fresh writable buffer per chunk: engines draw into the frames in place.
+        buffer = np.empty(want * fmt.frame_bytes, np.uint8)
+        filled = _read_into(pipe, memoryview(buffer))
+        frames = filled // fmt.frame_bytes
         if frames == 0:
             return
-        raw = np.frombuffer(data[: frames * fmt.frame_bytes], np.uint8)
-        yield YuvBatch(raw.reshape(frames, fmt.height * 3 // 2, fmt.width), fmt.width, fmt.height, fmt.matrix)
+        data = buffer[: frames * fmt.frame_bytes].reshape(frames, fmt.height * 3 // 2, fmt.width)
+        yield YuvBatch(data, fmt.width, fmt.height, fmt.matrix)
         remaining -= frames
         if frames < want:
             return
+
+
+def _read_into(pipe, view: memoryview) -> int:
+    """Fill `view` from the pipe; fewer bytes only at the end of the stream.
+
+    Reads the unbuffered file under the pipe: straight into `view`, no intermediate copy.
+    """
+    raw = pipe.raw
+    filled = 0
+    while filled < len(view):
+        count = raw.readinto(view[filled:])
+        if not count:
+            break
+        filled += count
+    return filled
 
 
 class FrameWriter:

@@ -93,17 +93,26 @@ class YuvBatch:
         return _to_bytes(yuv_to_rgb(yuv, self.matrix))
 
     def paste(self, index: int, x0: int, y0: int, rgb: np.ndarray, alpha: np.ndarray) -> None:
-        """Blend RGB (h, w, 3, 0..255) with weights `alpha` (h, w, 0..1) in at even (x0, y0)."""
+        """Blend RGB (h, w, 3, 0..255) with weights `alpha` (h, w, 0..1) in at even (x0, y0).
+
+        Only the even-aligned bounding box of the non-zero weights is converted and written.
+        """
+        rows, cols = np.nonzero(alpha.any(axis=1))[0], np.nonzero(alpha.any(axis=0))[0]
+        if len(rows) == 0:
+            return
+        top, bottom = rows[0] // 2 * 2, min(alpha.shape[0], (rows[-1] // 2 + 1) * 2)
+        left, right = cols[0] // 2 * 2, min(alpha.shape[1], (cols[-1] // 2 + 1) * 2)
+        alpha = alpha[top:bottom, left:right]
+        yuv = rgb_to_yuv(rgb[top:bottom, left:right], self.matrix)
+        x0, y0 = x0 + left, y0 + top
         height, width = alpha.shape
         y, u, v = self.planes(index)
-        yuv = rgb_to_yuv(rgb, self.matrix)
         region = y[y0:y0 + height, x0:x0 + width]
-        region[:] = _to_bytes(region * (1 - alpha) + yuv[..., 0] * alpha)
-        half_alpha = alpha.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
-        chroma = yuv[..., 1:].reshape(height // 2, 2, width // 2, 2, 2).mean(axis=(1, 3))
-        for plane, values in ((u, chroma[..., 0]), (v, chroma[..., 1])):
+        region[:] = _to_bytes(region + (yuv[..., 0] - region) * alpha)
+        half_alpha = _halve(alpha)
+        for plane, channel in ((u, 1), (v, 2)):
             target = plane[y0 // 2:(y0 + height) // 2, x0 // 2:(x0 + width) // 2]
-            target[:] = _to_bytes(target * (1 - half_alpha) + values * half_alpha)
+            target[:] = _to_bytes(target + (_halve(yuv[..., channel]) - target) * half_alpha)
 
     def copy(self) -> "YuvBatch":
         return YuvBatch(self.data.copy(), self.width, self.height, self.matrix)
@@ -119,6 +128,11 @@ def even_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int
     ex1 = min(width, int(np.ceil(x1 / 2)) * 2)
     ey1 = min(height, int(np.ceil(y1 / 2)) * 2)
     return ex0, ey0, ex1, ey1
+
+
+def _halve(plane: np.ndarray) -> np.ndarray:
+    """Mean of each 2x2 block (4:2:0 chroma siting is ignored: the error is under a sample)."""
+    return (plane[0::2, 0::2] + plane[1::2, 0::2] + plane[0::2, 1::2] + plane[1::2, 1::2]) * 0.25
 
 
 def _to_bytes(values: np.ndarray) -> np.ndarray:

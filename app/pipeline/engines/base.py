@@ -24,7 +24,7 @@ class Engine(Protocol):
     def render(
         self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray
     ) -> YuvBatch:
-        """Return the frames with mouths driven by `features` (n, ...); `frames` is not modified."""
+        """Draw mouths driven by `features` (n, ...) into `frames`, in place, and return them."""
         ...
 
 

@@ -39,15 +39,14 @@ class VisemeEngine:
         geometry = np.stack([_mouth_geometry(faces[i]) for i in active])
         openness = features[active].astype(np.float32)
         side = _window_side(geometry, openness, frames.height, frames.width)
-        origins = _window_origins(geometry[:, 0:2], side, frames.height, frames.width)
+        origins = _window_origins(geometry, openness, side, frames.height, frames.width)
         crops = np.stack([
             frames.rgb(i, (x, y, x + side[1], y + side[0])) for i, (x, y) in zip(active, origins)
         ])
         rendered, alpha = self._render_crops(crops, geometry, openness, origins)
-        out = frames.copy()
         for (x, y), index, crop, weight in zip(origins, active, rendered, alpha):
-            out.paste(index, x, y, crop, weight)
-        return out
+            frames.paste(index, x, y, crop, weight)
+        return frames
 
     def _render_crops(
         self, crops: np.ndarray, geometry: np.ndarray, openness: np.ndarray, origins: np.ndarray
@@ -95,17 +94,42 @@ def _opening_pixels(geometry: np.ndarray, openness: np.ndarray) -> np.ndarray:
     return (openness * widest).astype(np.float32)
 
 
+def _window_reach(geometry: np.ndarray, openness: np.ndarray) -> np.ndarray:
+    """Per frame, how far the changed area reaches from the mouth centre: [left, up, right, down].
+
+    The area is the jaw's rectangle in face coordinates (across the mouth: 2.4 half widths each
+    side; down: to below the chin; up: just over the lower lip, nothing above it moves) turned
+    with the head, plus room for the feathered edge.
+    """
+    along = geometry[:, 2:4]
+    down = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    down *= np.where(down[:, 1:] < 0, -1, 1)
+    across = 2.4 * geometry[:, 4:5]
+    lowest = 1.8 * geometry[:, 5:6] + _opening_pixels(geometry, openness)[:, None]
+    highest = -(geometry[:, 6:7] + 4)
+    corners = np.stack([
+        sign * across * along + depth * down for sign in (-1, 1) for depth in (highest, lowest)
+    ])
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    return np.concatenate([-low, high], axis=1) / (1 - 2 * _FEATHER)
+
+
 def _window_side(geometry: np.ndarray, openness: np.ndarray, height: int, width: int) -> tuple[int, int]:
-    """One square window size for the chunk: it covers the jaw's reach around every mouth."""
-    reach = np.maximum(2.4 * geometry[:, 4], 1.8 * geometry[:, 5] + _opening_pixels(geometry, openness))
-    side = 2 * int(np.ceil(reach.max() / (1 - _FEATHER))) + 2  # even, for whole chroma samples
-    return min(side, height), min(side, width)
+    """One window size (rows, columns) for the chunk, covering every frame's reach; even sizes."""
+    left, up, right, down = _window_reach(geometry, openness).max(axis=0)
+    rows = 2 * int(np.ceil((up + down) / 2)) + 2
+    cols = 2 * int(np.ceil((left + right) / 2)) + 2
+    return min(rows, height), min(cols, width)
 
 
-def _window_origins(centers: np.ndarray, side: tuple[int, int], height: int, width: int) -> np.ndarray:
-    """Top-left corners of windows centred on the mouths, moved inside the frame where needed."""
-    x = np.clip(np.round((centers[:, 0] - side[1] / 2) / 2) * 2, 0, width - side[1])
-    y = np.clip(np.round((centers[:, 1] - side[0] / 2) / 2) * 2, 0, height - side[0])
+def _window_origins(
+    geometry: np.ndarray, openness: np.ndarray, side: tuple[int, int], height: int, width: int
+) -> np.ndarray:
+    """Even top-left corners placing each mouth's reach inside its window, kept inside the frame."""
+    left, up, right, down = _window_reach(geometry, openness).max(axis=0)
+    spare_x, spare_y = (side[1] - left - right) / 2, (side[0] - up - down) / 2
+    x = np.clip(np.round((geometry[:, 0] - left - spare_x) / 2) * 2, 0, width - side[1])
+    y = np.clip(np.round((geometry[:, 1] - up - spare_y) / 2) * 2, 0, height - side[0])
     return np.stack([x, y], axis=1).astype(int)
 
 

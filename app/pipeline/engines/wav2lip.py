@@ -75,10 +75,9 @@ class Wav2LipEngine:
         boxes = [even_box(*box, width, height) for box in boxes]
         crops = np.stack([_to_generator_input(frames.rgb(i, box)) for i, box in zip(active, boxes)])
         predictions = self._predict(crops, features[active])
-        out = frames.copy()
         for i, box, prediction in zip(active, boxes, predictions):
-            _paste_lower_face(out, i, box, prediction, faces[i].point(mesh.NOSE_TIP)[1])
-        return out
+            _paste_lower_face(frames, i, box, prediction, faces[i].point(mesh.NOSE_TIP)[1])
+        return frames
 
     def _predict(self, crops_bgr: np.ndarray, windows: np.ndarray) -> np.ndarray:
         """(n, 96, 96, 3) uint8 BGR crops + (n, 80, 16) mel windows -> (n, 96, 96, 3) uint8 BGR."""
