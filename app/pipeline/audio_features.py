@@ -47,14 +47,17 @@ def mouth_openness(samples: np.ndarray, sample_rate: int, fps: float, frame_coun
     if loud <= floor:
         return np.zeros(frame_count, dtype=np.float32)
     openness = np.clip((frame_db - floor) / (loud - floor), 0.0, 1.0)
-    return _smooth(openness, _SMOOTHING_S * fps).astype(np.float32)
+    return smooth_over_time(openness, _SMOOTHING_S * fps).astype(np.float32)
 
 
-def _smooth(values: np.ndarray, sigma_frames: float) -> np.ndarray:
+def smooth_over_time(values: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """Gaussian smoothing along the first axis (frames), edges held."""
     if sigma_frames < 0.3 or len(values) < 3:
         return values
     radius = int(np.ceil(3 * sigma_frames))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
     taps /= taps.sum()
-    padded = np.pad(values, radius, mode="edge")
-    return np.convolve(padded, taps, mode="valid")
+    columns = values.reshape(len(values), -1)
+    padded = np.pad(columns, ((radius, radius), (0, 0)), mode="edge")
+    smoothed = np.stack([np.convolve(padded[:, k], taps, mode="valid") for k in range(columns.shape[1])], axis=1)
+    return smoothed.reshape(values.shape)

@@ -14,6 +14,7 @@ from app.pipeline.yuv import YuvBatch, even_box
 
 # Indices into mediapipe's 468-point canonical face mesh.
 NOSE_TIP = 1
+NOSE_BOTTOM = 2
 UPPER_LIP_OUTER = 0
 UPPER_LIP_INNER = 13
 LOWER_LIP_INNER = 14

@@ -1,10 +1,12 @@
-"""Open a mouth in a batch of crops: a smooth displacement of the lower lip and jaw, plus a cavity.
+"""Reshape the lips in a batch of crops: a smooth torch displacement field plus a drawn interior.
 
 Coordinates per crop, in pixels: `a` runs along the mouth (corner to corner, in half mouth
-widths), `b` runs down from the mouth line toward the chin. Everything above the mouth line
-(b <= 0) keeps its exact pixels; below it the content is pulled down by D(a, b), which is
-largest at the lips, holds through the chin and fades to zero below it and at the sides.
-The gap that opens between the lips is painted as a dark cavity.
+widths), `b` runs down from the mouth line (the lower lip's inner edge) toward the chin; both
+turn with the head. The lower lip and jaw move along `b` by `opening` (negative: up, closing a
+mouth that is open in the source), the upper lip rises a little as the mouth opens, and the
+corners move along `a` (out to spread, in to round). The field fades to zero below the chin,
+at the cheeks and before the nose, so nothing above the nose changes. Where the lips part,
+a mouth interior is drawn: upper teeth under the upper lip, then a dark cavity, lit like the face.
 """
 
 from dataclasses import dataclass
@@ -12,9 +14,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-# Cavity colour relative to the mean lip colour: dark, slightly red, like a shaded mouth interior.
+# Interior colours (RGB, 0..1) before lighting: shaded teeth, and a dark red-brown cavity.
+_TEETH = torch.tensor([0.86, 0.84, 0.80])
 _CAVITY_SHADE = torch.tensor([0.28, 0.16, 0.16])
-# Antialiasing width of the cavity's edges, in pixels.
+# Skin this bright (mean RGB, 0..1) lights the interior as drawn; darker skin darkens it.
+_REFERENCE_SKIN = 0.62
+# The upper lip rises by this share of the opening.
+_UPPER_LIP_RISE = 0.2
+# Antialiasing width of the interior's edges, in pixels.
 _EDGE_PX = 1.2
 # Pixels displaced by less than this keep their exact values.
 _STILL_PX = 1e-3
@@ -24,65 +31,89 @@ _STILL_PX = 1e-3
 class MouthParams:
     """Per-crop parameters, each a tensor of shape (B,) or (B, 2), in crop pixel coordinates."""
 
-    center: torch.Tensor  # (B, 2) middle of the mouth line, where the lips part
+    center: torch.Tensor  # (B, 2) middle of the mouth line (lower lip's inner edge)
     along: torch.Tensor  # (B, 2) unit vector from one mouth corner to the other
     half_width: torch.Tensor  # (B,) half the corner-to-corner distance
-    chin_depth: torch.Tensor  # (B,) distance from the mouth line down to the chin
-    lip_depth: torch.Tensor  # (B,) distance from the mouth line down to the lower lip's outer edge
-    opening: torch.Tensor  # (B,) how far the lower lip moves down, in pixels
+    chin_depth: torch.Tensor  # (B,) mouth line to chin
+    lip_depth: torch.Tensor  # (B,) mouth line to the lower lip's outer edge
+    upper_depth: torch.Tensor  # (B,) mouth line to the upper lip's outer edge
+    upper_reach: torch.Tensor  # (B,) how far above the mouth line the rising lip pulls (short of the nose)
+    opening: torch.Tensor  # (B,) lower lip movement in pixels: > 0 down (open), < 0 up (close)
+    widen: torch.Tensor  # (B,) corner movement in pixels: > 0 out (spread), < 0 in (round)
+    rounding: torch.Tensor  # (B,) 0..1, a rounder, narrower opening
 
 
 def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """`crops` (B, 3, H, W) floats in [0, 1] -> (crops with the mouths opened, (B, H, W) mask of
-    the pixels that changed, 0..1)."""
+    """`crops` (B, 3, H, W) floats in [0, 1] -> (reshaped crops, (B, H, W) mask of changed pixels)."""
     batch, _, height, width = crops.shape
     ys, xs = torch.meshgrid(
         torch.arange(height, dtype=crops.dtype, device=crops.device),
         torch.arange(width, dtype=crops.dtype, device=crops.device),
         indexing="ij",
     )
+    along = params.along[:, :, None, None]
     down = torch.stack([-params.along[:, 1], params.along[:, 0]], dim=1)
-    down = torch.where((down[:, 1:] < 0), -down, down)  # image y grows downward
+    down = torch.where(down[:, 1:] < 0, -down, down)[:, :, None, None]  # image y grows downward
     dx = xs[None] - params.center[:, 0, None, None]
     dy = ys[None] - params.center[:, 1, None, None]
-    a = (dx * params.along[:, 0, None, None] + dy * params.along[:, 1, None, None])
-    a = a / params.half_width[:, None, None]
-    b = dx * down[:, 0, None, None] + dy * down[:, 1, None, None]
+    a = (dx * along[:, 0] + dy * along[:, 1]) / params.half_width[:, None, None]
+    b = dx * down[:, 0] + dy * down[:, 1]
 
-    shift = params.opening[:, None, None] * _profile(a, b, params)
-    source_x = xs[None] - shift * down[:, 0, None, None]
-    source_y = ys[None] - shift * down[:, 1, None, None]
+    lens = _lens(a, params.rounding[:, None, None])
+    opening = params.opening[:, None, None]
+    rise = _UPPER_LIP_RISE * opening.clamp(min=0) * lens
+    shift_down = opening * _lower_profile(a, b, lens, params) - rise * _upper_profile(b, params)
+    shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
+    source_x = xs[None] - shift_down * down[:, 0] - shift_along * along[:, 0]
+    source_y = ys[None] - shift_down * down[:, 1] - shift_along * along[:, 1]
     grid = torch.stack([2 * source_x / (width - 1) - 1, 2 * source_y / (height - 1) - 1], dim=-1)
     warped = F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=True)
     # Resampling in place is exact only up to float rounding; unmoved pixels keep their values.
-    moved = shift > _STILL_PX
+    moved = (shift_down.abs() > _STILL_PX) | (shift_along.abs() > _STILL_PX)
     warped = torch.where(moved.unsqueeze(1), warped, crops)
 
-    gap = params.opening[:, None, None] * _lens(a)
-    inside = torch.clamp(b / _EDGE_PX, 0, 1) * torch.clamp((gap - b) / _EDGE_PX, 0, 1)
-    inside = (inside * (gap > 0.5)).unsqueeze(1)
-    cavity = _cavity_colour(crops, params, a, b, gap)
+    top, bottom = -rise, opening.clamp(min=0) * lens
+    inside = torch.clamp((b - top) / _EDGE_PX, 0, 1) * torch.clamp((bottom - b) / _EDGE_PX, 0, 1)
+    inside = (inside * (bottom - top > 0.5)).unsqueeze(1)
+    interior = _interior(crops, params, a, b, top, bottom)
     changed = torch.maximum(moved.to(crops.dtype), inside[:, 0])
-    return warped * (1 - inside) + cavity * inside, changed
+    return warped * (1 - inside) + interior * inside, changed
 
 
-def _lens(a: torch.Tensor) -> torch.Tensor:
-    """Opening across the mouth: full at the middle, zero at the corners."""
-    return torch.clamp(1 - a * a, min=0) ** 0.7
+def _lens(a: torch.Tensor, rounding: torch.Tensor) -> torch.Tensor:
+    """Opening across the mouth: full in the middle, zero at the corners; flatter when rounded."""
+    return torch.clamp(1 - a * a, min=0) ** (0.7 - 0.45 * rounding)
 
 
-def _profile(a: torch.Tensor, b: torch.Tensor, params: MouthParams) -> torch.Tensor:
-    """D(a, b) / opening: 0 above the mouth line, lens-shaped at the lips, jaw-wide at the chin."""
+def _lower_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """How much of `opening` moves each pixel: lens-shaped at the lips, then jaw-wide down to the
+    chin when opening (the jaw drops); when closing only the lower lip rises and the chin stays.
+    Nothing above the mouth line moves (but the lower lip entering a gap being closed)."""
     lip_depth = params.lip_depth[:, None, None]
     chin_depth = params.chin_depth[:, None, None]
-    # Wide enough that the lens-to-jaw blend never folds the image (slope below 1).
-    blend_depth = torch.maximum(lip_depth * 2, params.opening[:, None, None] * 2)
-    jaw = torch.exp(-((a / 1.7) ** 6))
+    opening = params.opening[:, None, None]
+    # Deep enough that the blend never folds the image (slope below 1).
+    blend_depth = 2 * (lip_depth + opening.abs())
+    jaw = torch.exp(-((a / 1.7) ** 6)) * (opening > 0)
     to_jaw = _smoothstep(b / blend_depth)
-    across = _lens(a) * (1 - to_jaw) + jaw * to_jaw
+    across = lens * (1 - to_jaw) + jaw * to_jaw
+    start = opening.clamp(max=0) * lens  # a closing lip moves into the gap above the line
     below_chin = (b - chin_depth) / (0.7 * chin_depth)
-    vertical = torch.clamp(b / 1.0, 0, 1) * (1 - _smoothstep(below_chin))
+    vertical = torch.clamp(b - start, 0, 1) * (1 - _smoothstep(below_chin))
     return across * vertical
+
+
+def _upper_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """The upper lip's share of the rise: whole at the mouth line, none from `upper_reach` up."""
+    return (b < 0) * (1 - _smoothstep(-b / params.upper_reach[:, None, None]))
+
+
+def _corner_profile(a: torch.Tensor, b: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """Along-mouth movement: corners (|a| = 1) move fully, the middle not at all, fading past the
+    corners and above and below the lips."""
+    inside = torch.clamp(a, -1, 1) * (1 - _smoothstep((a.abs() - 1) / 0.8))
+    lips = torch.where(b < 0, -b / (2 * params.upper_depth[:, None, None]), b / (2 * params.lip_depth[:, None, None]))
+    return inside * (1 - _smoothstep(lips))
 
 
 def _smoothstep(t: torch.Tensor) -> torch.Tensor:
@@ -90,14 +121,27 @@ def _smoothstep(t: torch.Tensor) -> torch.Tensor:
     return t * t * (3 - 2 * t)
 
 
-def _cavity_colour(
-    crops: torch.Tensor, params: MouthParams, a: torch.Tensor, b: torch.Tensor, gap: torch.Tensor
+def _interior(
+    crops: torch.Tensor, params: MouthParams, a: torch.Tensor, b: torch.Tensor,
+    top: torch.Tensor, bottom: torch.Tensor,
 ) -> torch.Tensor:
-    """A dark interior tinted by the lips' colour, a little lighter toward the lips."""
-    near_lips = (a.abs() < 0.8) & (b.abs() < params.lip_depth[:, None, None] + 1)
-    weights = near_lips.unsqueeze(1).to(crops.dtype)
-    lip_colour = (crops * weights).sum(dim=(2, 3)) / weights.sum(dim=(2, 3)).clamp(min=1)
-    base = lip_colour * _CAVITY_SHADE.to(crops.device, crops.dtype)[None]
-    depth = torch.clamp(b / gap.clamp(min=1), 0, 1)
-    glow = 1 + 0.6 * (1 - torch.sin(depth * torch.pi)).unsqueeze(1)
-    return torch.clamp(base[:, :, None, None] * glow, 0, 1)
+    """Upper teeth just under the upper lip, then a dark cavity, lit by the skin around the mouth."""
+    lips = ((a.abs() < 0.8) & (b.abs() < params.lip_depth[:, None, None] + 1)).unsqueeze(1).to(crops.dtype)
+    chin = ((a.abs() < 1) & (b > 1.5 * params.lip_depth[:, None, None])
+            & (b < 0.8 * params.chin_depth[:, None, None])).unsqueeze(1).to(crops.dtype)
+    lip_colour = _masked_mean(crops, lips)
+    light = (_masked_mean(crops, chin).mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.45, 1.3)
+    gap = (bottom - top).clamp(min=1)
+    depth = torch.clamp((b - top) / gap, 0, 1)
+    # Teeth show in the upper part of a wide enough gap; less when the lips round.
+    teeth_share = 0.35 * (1 - 0.5 * params.rounding[:, None, None]) * torch.clamp(gap / 4 - 0.5, 0, 1)
+    is_teeth = torch.clamp((teeth_share - depth) * gap / _EDGE_PX, 0, 1).unsqueeze(1)
+    teeth = _TEETH.to(crops)[None, :, None, None] * (0.75 + 0.25 * (1 - depth)).unsqueeze(1)
+    cavity = lip_colour[:, :, None, None] * _CAVITY_SHADE.to(crops)[None, :, None, None]
+    cavity = cavity * (1 + 0.6 * (1 - torch.sin(depth * torch.pi))).unsqueeze(1)
+    colour = teeth * is_teeth + cavity * (1 - is_teeth)
+    return torch.clamp(colour * light[:, :, None, None], 0, 1)
+
+
+def _masked_mean(crops: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (crops * mask).sum(dim=(2, 3)) / mask.sum(dim=(2, 3)).clamp(min=1)

@@ -2,59 +2,88 @@ import torch
 
 from app.pipeline.mouth_warp import MouthParams, open_mouths
 
+CENTER_ROW, CENTER_COL = 40, 40
+UPPER_REACH = 12.0
 
-def params(opening: float, batch: int = 1) -> MouthParams:
+
+def params(opening: float = 0.0, widen: float = 0.0, rounding: float = 0.0, batch: int = 1) -> MouthParams:
     def repeat(*values: float) -> torch.Tensor:
         return torch.tensor([values] * batch).squeeze(-1)
 
     return MouthParams(
-        center=repeat(40.0, 30.0), along=repeat(1.0, 0.0), half_width=repeat(12.0),
-        chin_depth=repeat(20.0), lip_depth=repeat(5.0), opening=repeat(opening),
+        center=repeat(float(CENTER_COL), float(CENTER_ROW)), along=repeat(1.0, 0.0), half_width=repeat(12.0),
+        chin_depth=repeat(20.0), lip_depth=repeat(5.0), upper_depth=repeat(5.0), upper_reach=repeat(UPPER_REACH),
+        opening=repeat(opening), widen=repeat(widen), rounding=repeat(rounding),
     )
 
 
 def textured_crops(batch: int = 1) -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
-    return torch.rand((batch, 3, 80, 80), generator=generator) * 0.5 + 0.4
+    return torch.rand((batch, 3, 90, 80), generator=generator) * 0.5 + 0.4
 
 
-def test_zero_opening_changes_nothing():
+def test_no_motion_changes_nothing():
     crops = textured_crops()
-    opened, changed = open_mouths(crops, params(0.0))
+    opened, changed = open_mouths(crops, params())
     assert torch.equal(opened, crops) and changed.max() == 0
 
 
-def test_rows_above_the_mouth_line_keep_their_exact_pixels():
+def test_nothing_above_the_upper_lips_reach_changes():
     crops = textured_crops()
-    opened, changed = open_mouths(crops, params(8.0))
-    assert torch.equal(opened[:, :, :30], crops[:, :, :30])
-    assert changed[:, :30].max() == 0 and changed[:, 32:40, 36:45].min() == 1
+    top = CENTER_ROW - int(UPPER_REACH)
+    for motion in (params(opening=8.0), params(opening=-4.0), params(widen=3.0)):
+        opened, changed = open_mouths(crops, motion)
+        assert torch.equal(opened[:, :, :top], crops[:, :, :top])
+        assert changed[:, :top].max() == 0
 
 
-def test_opening_paints_a_dark_cavity_below_the_mouth_line():
+def test_opening_draws_teeth_then_a_dark_cavity():
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(8.0))
-    gap = opened[0, :, 32:36, 36:45]
-    assert gap.mean() < 0.3 * crops[0, :, 32:36, 36:45].mean()
+    opened, changed = open_mouths(crops, params(opening=10.0))
+    column = opened[0, :, :, CENTER_COL].mean(dim=0)
+    # The upper lip rises 2 px (20 % of 10); teeth fill the top of the 12 px gap, cavity the rest.
+    teeth, cavity = column[CENTER_ROW], column[CENTER_ROW + 7]
+    assert teeth > 0.6 and cavity < 0.3 * crops.mean()
+    assert changed[0, CENTER_ROW + 5, CENTER_COL] == 1
 
 
 def test_lower_lip_moves_down_by_the_opening():
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(6.0))
-    # Straight below the mouth centre, content from row 32 now shows at row 38.
-    torch.testing.assert_close(opened[0, :, 38, 40], crops[0, :, 32, 40], atol=1e-3, rtol=0)
+    opened, _ = open_mouths(crops, params(opening=6.0))
+    torch.testing.assert_close(opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW + 2, CENTER_COL],
+                               atol=1e-3, rtol=0)
 
 
-def test_far_corners_and_sides_stay_put():
+def test_closing_raises_the_lower_lip_into_the_gap_and_keeps_the_chin():
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(8.0))
+    opened, _ = open_mouths(crops, params(opening=-4.0))
+    torch.testing.assert_close(opened[0, :, CENTER_ROW - 2, CENTER_COL], crops[0, :, CENTER_ROW + 2, CENTER_COL],
+                               atol=1e-3, rtol=0)
+    assert torch.equal(opened[:, :, CENTER_ROW + 20:], crops[:, :, CENTER_ROW + 20:])
+
+
+def test_spreading_moves_the_corners_out_and_rounding_moves_them_in():
+    ramp = torch.linspace(0, 1, 80).expand(1, 3, 90, 80).contiguous()  # brighter to the right
+    right, left = CENTER_COL + 12, CENTER_COL - 12
+    spread, _ = open_mouths(ramp, params(widen=3.0))
+    # Content moved right shows darker (it came from the left) at the right corner, and vice versa.
+    assert spread[0, 0, CENTER_ROW, right] < ramp[0, 0, CENTER_ROW, right] - 1.5 / 80
+    assert spread[0, 0, CENTER_ROW, left] > ramp[0, 0, CENTER_ROW, left] + 1.5 / 80
+    rounded, _ = open_mouths(ramp, params(widen=-3.0, rounding=1.0))
+    assert rounded[0, 0, CENTER_ROW, right] > ramp[0, 0, CENTER_ROW, right] + 1.5 / 80
+    torch.testing.assert_close(spread[0, :, CENTER_ROW, CENTER_COL], ramp[0, :, CENTER_ROW, CENTER_COL])
+
+
+def test_far_sides_and_below_the_chin_stay_put():
+    crops = textured_crops()
+    opened, _ = open_mouths(crops, params(opening=8.0, widen=-3.0, rounding=1.0))
     assert torch.equal(opened[:, :, :, :5], crops[:, :, :, :5])
-    assert torch.equal(opened[:, :, 75:], crops[:, :, 75:])
+    assert torch.equal(opened[:, :, 85:], crops[:, :, 85:])
 
 
-def test_batch_renders_each_crop_with_its_own_opening():
+def test_batch_renders_each_crop_with_its_own_motion():
     crops = textured_crops(2)
-    batch = params(0.0, batch=2)
+    batch = params(batch=2)
     batch.opening = torch.tensor([0.0, 8.0])
     opened, _ = open_mouths(crops, batch)
     assert torch.equal(opened[0], crops[0]) and not torch.equal(opened[1], crops[1])

@@ -1,24 +1,35 @@
-"""`viseme`, the embedded engine: audio-driven mouth opening rendered with a torch warp. No weights."""
+"""`viseme`, the embedded engine: mouth shapes from speech sounds, drawn with a torch warp. No weights.
+
+Per frame the audio gives a target shape (jaw, width, rounding, closure; see `visemes`). The
+source's own lips are measured from the landmarks, and the warp moves them by the difference,
+so a mouth that speaks in the source video is also closed where the new audio is silent.
+"""
 
 from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from app.pipeline import faces as mesh
-from app.pipeline.audio_features import mouth_openness
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.faces import FaceLandmarks
 from app.pipeline.mouth_warp import MouthParams, open_mouths
+from app.pipeline.visemes import mouth_parameters
 from app.pipeline.yuv import YuvBatch
 
-# Widest opening between the lips, as a fraction of the mouth's width (about a relaxed "ah").
-_MAX_OPENING = 0.4
+# Widest gap between the lips, as a fraction of the mouth's width (about a relaxed "ah").
+_MAX_OPENING = 0.5
 # The jaw cannot drop further than this fraction of the mouth-to-chin distance.
 _MAX_OPENING_OF_CHIN = 0.6
-# Below this openness the frame is left as it is.
-_MIN_OPENNESS = 0.02
+# Each corner moves out (spread) or in (rounded) by up to this fraction of the mouth's width.
+_MAX_WIDEN = 0.1
+# Movements smaller than this (pixels) leave the frame as it is.
+_MIN_MOTION_PX = 0.5
 # Outer share of the crop over which the render fades into the original frame.
 _FEATHER = 0.08
+
+# Columns of the per-frame geometry array, in frame pixels.
+CX, CY, ALONG_X, ALONG_Y, HALF_WIDTH, CHIN, LOWER_LIP, UPPER_LIP, UPPER_REACH, SOURCE_GAP = range(10)
 
 
 class VisemeEngine:
@@ -28,41 +39,51 @@ class VisemeEngine:
     def audio_features(
         self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int
     ) -> np.ndarray:
-        return mouth_openness(samples, sample_rate, fps, frame_count)
+        """(frame_count, 4): jaw, width, rounding, closure."""
+        return mouth_parameters(samples, sample_rate, fps, frame_count)
 
     def render(
         self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray
     ) -> YuvBatch:
-        active = [i for i, face in enumerate(faces) if face is not None and features[i] > _MIN_OPENNESS]
-        if not active:
+        present = [i for i, face in enumerate(faces) if face is not None]
+        if not present:
             return frames
-        geometry = np.stack([_mouth_geometry(faces[i]) for i in active])
-        openness = features[active].astype(np.float32)
-        side = _window_side(geometry, openness, frames.height, frames.width)
-        origins = _window_origins(geometry, openness, side, frames.height, frames.width)
+        geometry = np.stack([mouth_geometry(faces[i]) for i in present])
+        motion = mouth_motion(geometry, features[present])
+        moving = np.abs(motion[:, :2]).max(axis=1) > _MIN_MOTION_PX
+        if not moving.any():
+            return frames
+        active = [i for i, keep in zip(present, moving) if keep]
+        geometry, motion = geometry[moving], motion[moving]
+        side = _window_side(geometry, motion, frames.height, frames.width)
+        origins = _window_origins(geometry, motion, side, frames.height, frames.width)
         crops = np.stack([
             frames.rgb(i, (x, y, x + side[1], y + side[0])) for i, (x, y) in zip(active, origins)
         ])
-        rendered, alpha = self._render_crops(crops, geometry, openness, origins)
+        rendered, alpha = self._render_crops(crops, geometry, motion, origins)
         for (x, y), index, crop, weight in zip(origins, active, rendered, alpha):
             frames.paste(index, x, y, crop, weight)
         return frames
 
     def _render_crops(
-        self, crops: np.ndarray, geometry: np.ndarray, openness: np.ndarray, origins: np.ndarray
+        self, crops: np.ndarray, geometry: np.ndarray, motion: np.ndarray, origins: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """RGB crops (n, h, w, 3) -> (rendered RGB 0..255, paste weights 0..1 of shape (n, h, w))."""
-        to_tensor = lambda array: torch.from_numpy(np.ascontiguousarray(array)).to(self._device)
+        to_tensor = lambda array: torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self._device)
         with torch.inference_mode():
-            images = to_tensor(crops).permute(0, 3, 1, 2).float() / 255
-            geo = to_tensor(geometry)
+            images = torch.from_numpy(crops).to(self._device).permute(0, 3, 1, 2).float() / 255
+            geo, moves = to_tensor(geometry), to_tensor(motion)
             params = MouthParams(
-                center=geo[:, 0:2] - to_tensor(origins.astype(np.float32)),
-                along=geo[:, 2:4],
-                half_width=geo[:, 4],
-                chin_depth=geo[:, 5],
-                lip_depth=geo[:, 6],
-                opening=to_tensor(_opening_pixels(geometry, openness)),
+                center=geo[:, CX:CY + 1] - to_tensor(origins),
+                along=geo[:, ALONG_X:ALONG_Y + 1],
+                half_width=geo[:, HALF_WIDTH],
+                chin_depth=geo[:, CHIN],
+                lip_depth=geo[:, LOWER_LIP],
+                upper_depth=geo[:, UPPER_LIP],
+                upper_reach=geo[:, UPPER_REACH],
+                opening=moves[:, 0],
+                widen=moves[:, 1],
+                rounding=moves[:, 2],
             )
             opened, changed = open_mouths(images, params)
             # Only changed pixels are written back (a colour round trip would nudge the rest).
@@ -71,42 +92,56 @@ class VisemeEngine:
             return rendered.cpu().numpy(), weights.cpu().numpy()
 
 
+def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
+    """The columns above for one face: mouth line, its direction and size, lip and chin depths."""
+    corner_a, corner_b = face.point(mesh.MOUTH_CORNER_A), face.point(mesh.MOUTH_CORNER_B)
+    # The mouth opens at the lower lip's inner edge: the upper lip (and teeth in a smile) stay.
+    center = face.point(mesh.LOWER_LIP_INNER)
+    along = corner_b - corner_a
+    half_width = max(float(np.linalg.norm(along)) / 2, 1.0)
+    distance = lambda index: float(np.linalg.norm(face.point(index) - center))
+    upper_lip = max(distance(mesh.UPPER_LIP_OUTER), 2.0)
+    # The rising upper lip pulls skin up to 2.5 lip heights, never closer than 70 % of the way to the nose.
+    upper_reach = max(min(2.5 * upper_lip, 0.7 * distance(mesh.NOSE_BOTTOM)), 1.0)
+    source_gap = float(np.linalg.norm(face.point(mesh.UPPER_LIP_INNER) - center))
+    return np.array([
+        *center, *(along / (2 * half_width)), half_width, max(distance(mesh.CHIN), 2.0),
+        max(distance(mesh.LOWER_LIP_OUTER), 1.0), upper_lip, upper_reach, source_gap,
+    ], dtype=np.float32)
+
+
+def mouth_motion(geometry: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Per frame [opening px, widen px, rounding]: target shape minus what the source shows.
+
+    `opening` is the wanted gap between the lips minus the source's own gap, so a speaking
+    source is closed on silence and m/b/p, and opened further on open vowels.
+    """
+    mouth_width = 2 * geometry[:, HALF_WIDTH]
+    widest = np.minimum(_MAX_OPENING * mouth_width, _MAX_OPENING_OF_CHIN * geometry[:, CHIN])
+    wanted_gap = np.clip(features[:, 0], 0, 1) * widest
+    opening = wanted_gap - geometry[:, SOURCE_GAP]
+    widen = np.clip(features[:, 1], -1, 1) * _MAX_WIDEN * mouth_width
+    return np.stack([opening, widen, np.clip(features[:, 2], 0, 1)], axis=1).astype(np.float32)
+
+
 def _grow(mask: torch.Tensor) -> torch.Tensor:
     """Widen a (B, H, W) mask by a pixel so that resampled edges are written back too."""
     return torch.nn.functional.max_pool2d(mask[:, None], 3, stride=1, padding=1)[:, 0]
 
 
-def _mouth_geometry(face: FaceLandmarks) -> np.ndarray:
-    """[mouth line x, y, along x, y, half width, chin depth, lip depth] of one face, in frame pixels."""
-    corner_a, corner_b = face.point(mesh.MOUTH_CORNER_A), face.point(mesh.MOUTH_CORNER_B)
-    # The mouth opens at the lower lip's inner edge: the upper lip (and teeth shown in a smile) stay.
-    center = face.point(mesh.LOWER_LIP_INNER)
-    along = corner_b - corner_a
-    half_width = max(float(np.linalg.norm(along)) / 2, 1.0)
-    along = along / (2 * half_width)
-    chin_depth = max(float(np.linalg.norm(face.point(mesh.CHIN) - center)), 2.0)
-    lip_depth = max(float(np.linalg.norm(face.point(mesh.LOWER_LIP_OUTER) - center)), 1.0)
-    return np.array([*center, *along, half_width, chin_depth, lip_depth], dtype=np.float32)
-
-
-def _opening_pixels(geometry: np.ndarray, openness: np.ndarray) -> np.ndarray:
-    widest = np.minimum(_MAX_OPENING * 2 * geometry[:, 4], _MAX_OPENING_OF_CHIN * geometry[:, 5])
-    return (openness * widest).astype(np.float32)
-
-
-def _window_reach(geometry: np.ndarray, openness: np.ndarray) -> np.ndarray:
+def _window_reach(geometry: np.ndarray, motion: np.ndarray) -> np.ndarray:
     """Per frame, how far the changed area reaches from the mouth centre: [left, up, right, down].
 
-    The area is the jaw's rectangle in face coordinates (across the mouth: 2.4 half widths each
-    side; down: to below the chin; up: just over the lower lip, nothing above it moves) turned
-    with the head, plus room for the feathered edge.
+    The area is a rectangle in face coordinates (across: 2.4 half widths each side; down: below
+    the chin; up: to where the upper lip stops pulling) turned with the head, plus room for the
+    feathered edge.
     """
-    along = geometry[:, 2:4]
+    along = geometry[:, ALONG_X:ALONG_Y + 1]
     down = np.stack([-along[:, 1], along[:, 0]], axis=1)
     down *= np.where(down[:, 1:] < 0, -1, 1)
-    across = 2.4 * geometry[:, 4:5]
-    lowest = 1.8 * geometry[:, 5:6] + _opening_pixels(geometry, openness)[:, None]
-    highest = -(geometry[:, 6:7] + 4)
+    across = 2.4 * geometry[:, HALF_WIDTH:HALF_WIDTH + 1] + np.abs(motion[:, 1:2])
+    lowest = 1.8 * geometry[:, CHIN:CHIN + 1] + np.clip(motion[:, 0:1], 0, None)
+    highest = -(np.maximum(geometry[:, UPPER_REACH:UPPER_REACH + 1], geometry[:, SOURCE_GAP:SOURCE_GAP + 1]) + 4)
     corners = np.stack([
         sign * across * along + depth * down for sign in (-1, 1) for depth in (highest, lowest)
     ])
@@ -114,22 +149,22 @@ def _window_reach(geometry: np.ndarray, openness: np.ndarray) -> np.ndarray:
     return np.concatenate([-low, high], axis=1) / (1 - 2 * _FEATHER)
 
 
-def _window_side(geometry: np.ndarray, openness: np.ndarray, height: int, width: int) -> tuple[int, int]:
+def _window_side(geometry: np.ndarray, motion: np.ndarray, height: int, width: int) -> tuple[int, int]:
     """One window size (rows, columns) for the chunk, covering every frame's reach; even sizes."""
-    left, up, right, down = _window_reach(geometry, openness).max(axis=0)
+    left, up, right, down = _window_reach(geometry, motion).max(axis=0)
     rows = 2 * int(np.ceil((up + down) / 2)) + 2
     cols = 2 * int(np.ceil((left + right) / 2)) + 2
     return min(rows, height), min(cols, width)
 
 
 def _window_origins(
-    geometry: np.ndarray, openness: np.ndarray, side: tuple[int, int], height: int, width: int
+    geometry: np.ndarray, motion: np.ndarray, side: tuple[int, int], height: int, width: int
 ) -> np.ndarray:
     """Even top-left corners placing each mouth's reach inside its window, kept inside the frame."""
-    left, up, right, down = _window_reach(geometry, openness).max(axis=0)
+    left, up, right, down = _window_reach(geometry, motion).max(axis=0)
     spare_x, spare_y = (side[1] - left - right) / 2, (side[0] - up - down) / 2
-    x = np.clip(np.round((geometry[:, 0] - left - spare_x) / 2) * 2, 0, width - side[1])
-    y = np.clip(np.round((geometry[:, 1] - up - spare_y) / 2) * 2, 0, height - side[0])
+    x = np.clip(np.round((geometry[:, CX] - left - spare_x) / 2) * 2, 0, width - side[1])
+    y = np.clip(np.round((geometry[:, CY] - up - spare_y) / 2) * 2, 0, height - side[0])
     return np.stack([x, y], axis=1).astype(int)
 
 
@@ -143,8 +178,9 @@ def _feather_mask(height: int, width: int, device: torch.device) -> torch.Tensor
 class VisemeSpec:
     name = "viseme"
     description = (
-        "Embedded engine: mediapipe face mesh, mouth opening driven by the speech band energy, "
-        "torch warp of the lips and jaw with a synthesized mouth interior. Needs no weights."
+        "Embedded engine: mediapipe face mesh; mouth shapes from recognised speech sounds "
+        "(pocketsphinx phones mapped to visemes, with the speech energy as fallback); torch warp "
+        "of the lips and jaw with drawn teeth and mouth interior. Needs no weights."
     )
 
     def availability(self, options: EngineOptions) -> EngineAvailability:
