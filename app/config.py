@@ -39,8 +39,11 @@ class Settings(BaseSettings):
     # batch. Unset: 128 on CUDA (one full generator batch), 32 on the CPU.
     chunk_frames: int | None = Field(None, ge=1)
     # Full-range face detection runs every this many tracked frames (landmarks follow the face
-    # in between, and tracking runs on every other frame).
+    # in between).
     face_detect_interval: int = Field(8, ge=1)
+    # Landmarks on every Nth frame, interpolated between: faster, but a source mouth that opens
+    # for fewer than N frames is missed. 1 = every frame.
+    landmark_step: int = Field(1, ge=1)
     # Frames per neural-engine batch; unset: 128 on CUDA, 16 on the CPU.
     batch_size: int | None = Field(None, ge=1)
     # Pixels added around the face box for Wav2Lip: [top, bottom, left, right] (JSON list).

@@ -27,8 +27,11 @@ _DETECTION_CONFIDENCE = 0.5
 # The mesh crop is this many times the detector's face box, or the landmarks' extent.
 _DETECTION_CROP_SCALE = 1.8
 _LANDMARK_CROP_SCALE = 1.5
-# Weight of the newest landmarks in the exponential smoothing (lower = smoother, laggier).
+# Weight of the newest landmarks in the exponential smoothing of still points (lower = smoother,
+# laggier); a point moving by more than _FAST_MOTION of the face size per frame is taken as it
+# is, so jitter is smoothed but a mouth that opens for a frame is not lost.
 _SMOOTHING = 0.55
+_FAST_MOTION = 0.02
 # A jump larger than this fraction of the face size is a cut: smoothing restarts.
 _JUMP_FRACTION = 0.25
 # The mesh crop stays where it is until the face drifts by this fraction of the crop size:
@@ -39,8 +42,6 @@ _CROP_HYSTERESIS = 0.06
 _REANCHOR_DRIFT = 0.25
 # Frames are shrunk by an even step to about this long side before detection.
 _DETECTION_SIDE = 320
-# Landmarks are searched on every this-many frames; the ones between are interpolated.
-_KEYFRAME_STEP = 3
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ class FaceLandmarks:
 class FaceTracker:
     """Tracks one face through consecutive frames; keeps state across chunks. Not thread-safe."""
 
-    def __init__(self, detect_interval: int = 5) -> None:
+    def __init__(self, detect_interval: int = 5, landmark_step: int = 1) -> None:
         self._detect_interval = detect_interval
+        self._landmark_step = landmark_step
         self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=_DETECTION_CONFIDENCE
         )
@@ -79,11 +81,11 @@ class FaceTracker:
         self._mesh.close()
 
     def track(self, frames: YuvBatch) -> list[FaceLandmarks | None]:
-        """Tracked landmarks on every `_KEYFRAME_STEP`-th frame (and each batch's last), which
-        cuts the cost; a frame between two faces gets their linear interpolation, one next to a
-        face-less frame a look of its own."""
+        """Landmarks on every `landmark_step`-th frame (and each batch's last). With a step over 1
+        a frame between two faces gets their linear interpolation (cheaper, but a mouth that
+        opens for a single frame is missed), one next to a face-less frame a look of its own."""
         faces: list[FaceLandmarks | None] = [None] * len(frames)
-        keyframes = sorted({*range(0, len(frames), _KEYFRAME_STEP), len(frames) - 1})
+        keyframes = sorted({*range(0, len(frames), self._landmark_step), len(frames) - 1})
         for index in keyframes:
             faces[index] = self._track_frame(frames, index)
         for before, after in zip(keyframes, keyframes[1:]):
@@ -161,7 +163,9 @@ class FaceTracker:
         if previous is not None:
             jump = np.linalg.norm(points.mean(axis=0) - previous.points.mean(axis=0))
             if jump < _JUMP_FRACTION * previous.size:
-                points = _SMOOTHING * points + (1 - _SMOOTHING) * previous.points
+                motion = np.linalg.norm(points - previous.points, axis=1, keepdims=True) / previous.size
+                weight = np.clip(motion / _FAST_MOTION, _SMOOTHING, 1.0)
+                points = weight * points + (1 - weight) * previous.points
         return FaceLandmarks(points.astype(np.float32))
 
 

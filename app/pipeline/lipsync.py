@@ -31,6 +31,7 @@ class LipSyncJob:
     sync_mode: SyncMode = SyncMode.BOUNCE
     chunk_frames: int = 32
     face_detect_interval: int = 8
+    landmark_step: int = 1
     encoder_preset: str = "veryfast"
     encoder_crf: int = 17
     # Encode with NVENC when ffmpeg can open it (a CUDA engine); libx264 otherwise.
@@ -71,7 +72,7 @@ def _render_to(
     log_event(logger, "pipeline.planned", source_frames=source_frames, output_frames=plan.frame_count,
               sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
 
-    tracker = FaceTracker(job.face_detect_interval)
+    tracker = FaceTracker(job.face_detect_interval, job.landmark_step)
     frames_with_face = done = 0
     try:
         gpu = job.gpu_encode and nvenc_available()

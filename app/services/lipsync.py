@@ -41,7 +41,7 @@ def build_job(
     return LipSyncJob(
         video=video, audio=audio, output=output, sync_mode=sync_mode,
         chunk_frames=settings.chunk_frames or _DEFAULT_CHUNK_FRAMES[engines.device.type],
-        face_detect_interval=settings.face_detect_interval,
+        face_detect_interval=settings.face_detect_interval, landmark_step=settings.landmark_step,
         encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
         gpu_encode=engines.device.type == "cuda",
     )

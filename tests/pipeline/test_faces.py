@@ -44,10 +44,23 @@ def test_static_face_landmarks_are_stable_over_time(tmp_path, tracker):
     assert spread < 1.0
 
 
-def test_frames_without_a_face_give_none_and_tracking_recovers(tmp_path, tracker):
+@pytest.mark.parametrize("step", [1, 3])
+def test_frames_without_a_face_give_none_and_tracking_recovers(tmp_path, step):
     frame = still(tmp_path, 512, 512)
     blank = np.full_like(frame, 127)
-    # Landmarks are searched on frames 0, 3 and 6; the others are interpolated or looked at.
+    # With step 3 landmarks are searched on frames 0, 3 and 6; the others are interpolated or looked at.
     frames = np.stack([frame, blank, blank, blank, blank, frame, frame])
+    tracker = FaceTracker(detect_interval=3, landmark_step=step)
     found = [face is not None for face in tracker.track(YuvBatch.from_rgb(frames))]
+    tracker.close()
     assert found == [True, False, False, False, False, True, True]
+
+
+def test_interpolated_frames_lie_between_their_keyframes(tmp_path):
+    frame = still(tmp_path, 512, 512)
+    shifted = np.roll(frame, 6, axis=1)
+    tracker = FaceTracker(landmark_step=3)
+    faces = tracker.track(YuvBatch.from_rgb(np.stack([frame, frame, frame, shifted])))
+    tracker.close()
+    x = [face.points[:, 0].mean() for face in faces]
+    assert x[0] < x[1] < x[2] < x[3]

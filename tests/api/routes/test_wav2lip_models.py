@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tests.api.routes.test_tasks import mouth_and_upper_regions
 from tests.conftest import upload, wait_for_end
+from tests.face_regions import mouth_and_upper_regions
 from tests.media_tools import decode_rgb, ffprobe, psnr, stream
 from tests.wav2lip_checkpoint import save_published_format
 

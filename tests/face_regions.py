@@ -1,0 +1,32 @@
+"""Regions of a face found with the app's tracker: the mouth-and-chin box and the box above the nose."""
+
+import numpy as np
+
+from app.pipeline import faces as mesh
+from app.pipeline.faces import FaceTracker
+from app.pipeline.yuv import YuvBatch
+
+Region = tuple[slice, slice]
+
+
+def mouth_and_upper_regions(frame: np.ndarray) -> tuple[Region, Region]:
+    """(mouth-and-chin box, box above the nose) of the face in an RGB frame with even sides."""
+    tracker = FaceTracker()
+    face = tracker.track(YuvBatch.from_rgb(frame[None]))[0]
+    tracker.close()
+    if face is None:
+        raise AssertionError("no face found in the reference frame")
+    nose_y = int(face.point(mesh.NOSE_TIP)[1])
+    corners = face.point(mesh.MOUTH_CORNER_A), face.point(mesh.MOUTH_CORNER_B)
+    left, right = int(min(c[0] for c in corners)), int(max(c[0] for c in corners))
+    chin_y = int(face.point(mesh.CHIN)[1])
+    xs, ys = face.points[:, 0], face.points[:, 1]
+    mouth = (slice(nose_y + 5, chin_y), slice(left, right))
+    upper = (slice(max(0, int(ys.min()) - 20), nose_y - 2), slice(int(xs.min()), int(xs.max())))
+    return mouth, upper
+
+
+def dark_share(region: np.ndarray) -> float:
+    """Share of pixels dark enough to be a mouth interior (skin, lips and teeth are lighter)."""
+    luma = region.astype(float) @ [0.299, 0.587, 0.114]
+    return float((luma < 60).mean())
