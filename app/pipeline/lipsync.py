@@ -8,6 +8,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from app.errors import MediaError, NoFaceFound, TaskCancelled
 from app.logs import log_event
 from app.pipeline.audio import SAMPLE_RATE, decode_audio
@@ -68,7 +70,9 @@ def _render_to(
     fmt = FrameFormat.for_source(info.width, info.height, info.fps, info.color_matrix)
     source_frames = count_video_frames(job.video, estimate=info.frame_count)
     plan = plan_output(source_frames, len(samples) / SAMPLE_RATE, info.fps, job.sync_mode)
-    features = engine.audio_features(samples, SAMPLE_RATE, info.fps, plan.frame_count)
+    # Only the audio that ends up in the output drives (and normalises) the mouth.
+    heard = samples[: int(np.ceil(plan.frame_count / info.fps * SAMPLE_RATE))]
+    features = engine.audio_features(heard, SAMPLE_RATE, info.fps, plan.frame_count)
     log_event(logger, "pipeline.planned", source_frames=source_frames, output_frames=plan.frame_count,
               sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
 
