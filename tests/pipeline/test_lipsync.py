@@ -1,0 +1,57 @@
+"""The whole pipeline function: result only when complete, cancellation, progress, encoder fallback."""
+
+import pytest
+import torch
+
+from app.errors import NoFaceFound, TaskCancelled
+from app.pipeline.engines.viseme import VisemeEngine
+from app.pipeline.lipsync import LipSyncJob, run_lipsync
+from app.pipeline.timeline import SyncMode
+from tests.media_tools import ffprobe, stream
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return VisemeEngine(torch.device("cpu"))
+
+
+def job(video, audio, output, **options) -> LipSyncJob:
+    return LipSyncJob(video, audio, output, sync_mode=SyncMode.CUT_OFF, chunk_frames=8, **options)
+
+
+def test_progress_rises_to_done_and_the_result_appears_complete(engine, face_video, short_audio, tmp_path):
+    output = tmp_path / "out.mp4"
+    seen: list[tuple[str, float]] = []
+    run_lipsync(job(face_video, short_audio, output), engine, lambda stage, p: seen.append((stage, p)))
+    progress = [p for stage, p in seen if stage == "rendering"]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert seen[0][0] == "probing" and seen[-1] == ("done", 1.0)
+    assert stream(ffprobe(output), "video")["codec_name"] == "h264"
+    assert list(tmp_path.iterdir()) == [output]
+
+
+def test_cancellation_stops_between_chunks_and_leaves_nothing(engine, face_video, speech_audio, tmp_path):
+    output = tmp_path / "out.mp4"
+    chunks = []
+    with pytest.raises(TaskCancelled):
+        run_lipsync(
+            job(face_video, speech_audio, output), engine,
+            lambda stage, p: chunks.append(p) if stage == "rendering" else None,
+            is_cancelled=lambda: len(chunks) >= 2,
+        )
+    assert len(chunks) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_face_fails_and_leaves_nothing(engine, no_face_video, short_audio, tmp_path):
+    with pytest.raises(NoFaceFound, match="no face found in the video"):
+        run_lipsync(job(no_face_video, short_audio, tmp_path / "out.mp4"), engine)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gpu_encoding_falls_back_to_libx264_where_nvenc_cannot_open(engine, face_video, short_audio, tmp_path):
+    output = tmp_path / "out.mp4"
+    run_lipsync(job(face_video, short_audio, output, gpu_encode=True), engine)
+    assert stream(ffprobe(output), "video")["codec_name"] == "h264"
