@@ -10,7 +10,7 @@ router = APIRouter(tags=["service"])
 
 @router.get("/models", response_model=list[ModelInfo])
 async def list_models(service: ServiceDep) -> list[ModelInfo]:
-    return [ModelInfo.from_description(model) for model in service.models()]
+    return [ModelInfo.from_description(model) for model in await service.models()]
 
 
 @router.get("/health", response_model=HealthResponse)

@@ -66,7 +66,8 @@ class LipSyncService:
         """Store and check the uploads; the task is registered as queued. Raises on bad input."""
         validation.check_video_type(video.content_type)
         extension = validation.audio_extension(audio.content_type)
-        self.engines.require_available(model_choice)
+        # Off the loop: the first look at a Wav2Lip checkpoint reads hundreds of MB.
+        await run_in_threadpool(self.engines.require_available, model_choice)
         self._require_queue_room()
         await self._require_disk_space()
         task_id = str(uuid.uuid4())
@@ -128,8 +129,8 @@ class LipSyncService:
             log_event(logger, "sweep.deleted", tasks=len(expired))
         return len(expired)
 
-    def models(self) -> list[ModelDescription]:
-        return self.engines.describe()
+    async def models(self) -> list[ModelDescription]:
+        return await run_in_threadpool(self.engines.describe)
 
     def queue_counts(self) -> tuple[int, int]:
         return self._registry.count(TaskState.QUEUED), self._registry.count(TaskState.PROCESSING)
