@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(service.engines.preload)
         sweeper = asyncio.create_task(_sweep_periodically(service, settings.sweep_interval_s))
         yield
         sweeper.cancel()

@@ -8,10 +8,12 @@ parameters glide between targets, a little ahead of the sound (lips move before 
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
+from pocketsphinx import Decoder, get_model_path
 
 from app.logs import log_event
 from app.pipeline.audio_features import mouth_openness, smooth_over_time
@@ -23,6 +25,7 @@ ANTICIPATION_S = 0.04
 # Standard deviation of the glide between targets.
 _BLEND_S = 0.035
 _PHONE_FRAME_S = 0.01  # pocketsphinx reports 100 frames per second
+_FEED_SAMPLES = 1600  # 0.1 s of 16 kHz audio, a few milliseconds of decoding
 # Fewer recognised speech phones than this per second of audible speech means recognition failed.
 _MIN_PHONES_PER_VOICED_SECOND = 2.0
 
@@ -84,8 +87,6 @@ class PhoneRecognizer:
     """pocketsphinx in allphone mode; one decoder per instance (not thread-safe)."""
 
     def __init__(self) -> None:
-        from pocketsphinx import Decoder, get_model_path
-
         self._decoder = Decoder(
             allphone=os.path.join(get_model_path(), "en-us", "en-us-phone.lm.bin"),
             lw=2.0, beam=1e-20, pbeam=1e-20, loglevel="FATAL",
@@ -93,14 +94,36 @@ class PhoneRecognizer:
 
     def phones(self, samples: np.ndarray) -> list[TimedPhone]:
         """Phones in 16 kHz mono float audio."""
-        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes()
+        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
         self._decoder.start_utt()
-        self._decoder.process_raw(pcm, full_utt=True)
+        # Fed in short pieces: the decoder holds the GIL while it works, and the server's
+        # event loop must get a turn every few milliseconds.
+        for start in range(0, len(pcm), _FEED_SAMPLES):
+            self._decoder.process_raw(pcm[start:start + _FEED_SAMPLES].tobytes(), full_utt=False)
         self._decoder.end_utt()
         return [
             TimedPhone(segment.word, segment.start_frame * _PHONE_FRAME_S, (segment.end_frame + 1) * _PHONE_FRAME_S)
             for segment in self._decoder.seg()
         ]
+
+
+_recognizer: PhoneRecognizer | None = None
+_recognizer_lock = threading.Lock()
+
+
+def shared_recognizer() -> PhoneRecognizer:
+    """The process's recogniser, built once. Use it under `_recognizer_lock`."""
+    global _recognizer
+    if _recognizer is None:
+        _recognizer = PhoneRecognizer()
+    return _recognizer
+
+
+def warm_up_recognizer() -> None:
+    """Build the recogniser now: building one holds the GIL for tens of milliseconds, so engines
+    do it when they load, before any request can be kept waiting."""
+    with _recognizer_lock:
+        shared_recognizer()
 
 
 def shape_targets(phones: list[TimedPhone], fps: float, frame_count: int) -> np.ndarray:
@@ -132,7 +155,8 @@ def mouth_parameters(samples: np.ndarray, sample_rate: int, fps: float, frame_co
     parameters = np.zeros((frame_count, 4), dtype=np.float32)
     parameters[:, 0] = openness
     try:
-        phones = PhoneRecognizer().phones(samples)
+        with _recognizer_lock:
+            phones = shared_recognizer().phones(samples)
     except Exception:  # the recogniser is an improvement, never a reason to fail the task
         logger.exception("event=phones.failed")
         return parameters

@@ -35,6 +35,13 @@ class EngineCatalog:
         )
         return cls(settings.model_engines, options, resolve_device(settings.device))
 
+    def preload(self) -> None:
+        """Load the engines marked for it, so that the first task does not wait (blocking)."""
+        for name in sorted(set(self._model_engines.values())):
+            spec = ENGINE_SPECS.get(name)
+            if spec is not None and spec.preload and spec.availability(self._options).available:
+                self.load(name)
+
     def engine_name(self, model_choice: str) -> str:
         return self._model_engines[model_choice]
 

@@ -50,6 +50,8 @@ class EngineSpec(Protocol):
 
     name: str
     description: str
+    # Load when the service starts (cheap engines), rather than on first use.
+    preload: bool
 
     def availability(self, options: EngineOptions) -> EngineAvailability: ...
 

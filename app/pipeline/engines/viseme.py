@@ -14,7 +14,7 @@ from app.pipeline import faces as mesh
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.faces import FaceLandmarks
 from app.pipeline.mouth_warp import MouthParams, open_mouths
-from app.pipeline.visemes import mouth_parameters
+from app.pipeline.visemes import mouth_parameters, warm_up_recognizer
 from app.pipeline.yuv import YuvBatch
 
 # Widest gap between the lips, as a fraction of the mouth's width (about a relaxed "ah").
@@ -35,6 +35,7 @@ CX, CY, ALONG_X, ALONG_Y, HALF_WIDTH, CHIN, LOWER_LIP, UPPER_LIP, UPPER_REACH, S
 class VisemeEngine:
     def __init__(self, device: torch.device) -> None:
         self._device = device
+        warm_up_recognizer()
 
     def audio_features(
         self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int
@@ -177,6 +178,8 @@ def _feather_mask(height: int, width: int, device: torch.device) -> torch.Tensor
 
 class VisemeSpec:
     name = "viseme"
+    # Cheap to load: loaded when the service starts, so no request waits on it.
+    preload = True
     description = (
         "Embedded engine: mediapipe face mesh; mouth shapes from recognised speech sounds "
         "(pocketsphinx phones mapped to visemes, with the speech energy as fallback); torch warp "

@@ -140,6 +140,9 @@ def _paste_lower_face(
 
 
 class Wav2LipSpec:
+    # Hundreds of MB: loaded on first use, not at start-up.
+    preload = False
+
     def __init__(self, name: str, weights_file: str, description: str) -> None:
         self.name = name
         self.weights_file = weights_file
