@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from app import logs
-from tests.conftest import upload, wait_for_end
+from tests.conftest import wait_for_end
 
 
 def test_log_event_formats_key_values():

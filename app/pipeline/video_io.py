@@ -2,7 +2,6 @@
 
 import logging
 import queue
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass

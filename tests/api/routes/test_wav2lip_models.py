@@ -1,6 +1,5 @@
 """model2/model3 through the API with checkpoints in the published format (random weights)."""
 
-import numpy as np
 import pytest
 
 from tests.conftest import upload, wait_for_end
