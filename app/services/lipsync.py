@@ -2,9 +2,9 @@
 
 import logging
 import time
-from datetime import timedelta
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -17,9 +17,9 @@ from app.pipeline.timeline import SyncMode
 from app.services import validation
 from app.services.engines import EngineCatalog, ModelDescription
 from app.services.registry import ACTIVE_STATES, DurableTaskRegistry, TaskInfo, TaskRegistry, TaskState, utc_now
-from app.services.task_records import read_records, write_record
 from app.services.runner import JobRunner, ThreadJobRunner
 from app.services.storage import ReadableUpload, TaskStorage, parse_task_id, save_upload
+from app.services.task_records import read_records, write_record
 
 logger = logging.getLogger(__name__)
 

@@ -1,13 +1,12 @@
 """Face tracking on real photographs: near and small faces, smoothing, frames without a face."""
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
 from app.pipeline import faces as mesh
 from app.pipeline.faces import FaceTracker
 from app.pipeline.yuv import YuvBatch
-import imageio.v3 as iio
-
 from tests import media_factory
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.errors import MediaError
 from app.pipeline.probe import count_video_frames, probe_media
 from app.pipeline.timeline import SyncMode, plan_output, source_index
-from app.errors import MediaError
 from app.pipeline.video_io import FrameFormat, FrameWriter, read_frames, read_planned_frames
 from app.pipeline.yuv import YuvBatch
 from tests import media_factory

@@ -6,7 +6,12 @@ import pytest
 from app.pipeline.audio import decode_audio
 from app.pipeline.audio_features import mouth_openness
 from app.pipeline.visemes import (
-    SHAPES, TimedPhone, Viseme, mouth_parameters, recognised_well, shape_targets,
+    SHAPES,
+    TimedPhone,
+    Viseme,
+    mouth_parameters,
+    recognised_well,
+    shape_targets,
 )
 
 FPS = 25

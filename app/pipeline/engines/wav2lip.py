@@ -13,7 +13,7 @@ from app.pipeline import faces as mesh
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.engines.wav2lip_net import FACE_SIZE, Wav2LipGenerator
 from app.pipeline.faces import FaceLandmarks
-from app.pipeline.mel import melspectrogram, mel_windows
+from app.pipeline.mel import mel_windows, melspectrogram
 from app.pipeline.yuv import YuvBatch, even_box
 
 logger = logging.getLogger(__name__)
