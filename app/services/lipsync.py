@@ -122,6 +122,12 @@ class LipSyncService:
             task.task_id for task in self._registry.all()
             if task.created_at < cutoff and task.status not in ACTIVE_STATES
         ]
+        known = {task.task_id for task in self._registry.all()}
+        # Folders no task owns (a broken record skipped at start-up) expire by their age on disk.
+        expired += [
+            name for name in self.storage.task_dirs()
+            if name not in known and self.storage.modified_at(name) < cutoff.timestamp()
+        ]
         for task_id in expired:
             self._registry.remove(task_id)
             self.storage.remove_task(task_id)

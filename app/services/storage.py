@@ -39,7 +39,8 @@ class TaskStorage:
         self.results_dir = upload_dir / "results"
 
     def create_task_dir(self, task_id: str) -> Path:
-        self.results_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.upload_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.results_dir.mkdir(mode=0o700, exist_ok=True)
         task_dir = self.task_dir(task_id)
         task_dir.mkdir(mode=0o700)
         return task_dir
@@ -64,6 +65,9 @@ class TaskStorage:
     def remove_partial_results(self) -> None:
         for path in self.results_dir.glob("*.part"):
             path.unlink(missing_ok=True)
+
+    def modified_at(self, task_id: str) -> float:
+        return self.task_dir(task_id).stat().st_mtime
 
     def task_dirs(self) -> list[str]:
         """Names of the task folders on disk (everything but results/)."""

@@ -38,6 +38,28 @@ def test_periodic_sweep_deletes_tasks_past_their_ttl(make_client, face_video, sh
     assert leftover_entries(client) == [] and not list((upload_dir / "results").iterdir())
 
 
+def test_sweep_removes_old_folders_that_no_task_owns(make_client, face_video, short_audio):
+    import os
+    import uuid
+
+    client = make_client(task_ttl_hours=1)
+    upload_dir = client.app.state.settings.upload_dir
+    orphan = upload_dir / str(uuid.uuid4())
+    orphan.mkdir(parents=True)
+    (orphan / "task.json").write_text("{broken")
+    young = upload_dir / str(uuid.uuid4())
+    young.mkdir()
+    two_hours_ago = time.time() - 7200
+    os.utime(orphan, (two_hours_ago, two_hours_ago))
+    client.app.state.service.sweep_expired()
+    assert not orphan.exists() and young.exists()
+
+
+def test_upload_dir_itself_is_private(client, face_video, short_audio):
+    upload(client, face_video, short_audio)
+    assert mode(client.app.state.settings.upload_dir) == 0o700
+
+
 def test_sweep_keeps_young_tasks(client, face_video, short_audio):
     task_id = upload(client, face_video, short_audio).json()["task_id"]
     assert client.app.state.service.sweep_expired() == 0
