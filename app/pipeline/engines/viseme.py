@@ -18,9 +18,9 @@ from app.pipeline.visemes import mouth_parameters, warm_up_recognizer
 from app.pipeline.yuv import YuvBatch
 
 # Widest gap between the lips, as a fraction of the mouth's width (about a relaxed "ah").
-_MAX_OPENING = 0.5
+_MAX_OPENING = 0.55
 # The jaw cannot drop further than this fraction of the mouth-to-chin distance.
-_MAX_OPENING_OF_CHIN = 0.6
+_MAX_OPENING_OF_CHIN = 0.7
 # Each corner moves out (spread) or in (rounded) by up to this fraction of the mouth's width.
 _MAX_WIDEN = 0.1
 # Movements smaller than this (pixels) leave the frame as it is.
