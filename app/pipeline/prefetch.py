@@ -23,13 +23,7 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
     def produce() -> None:
         try:
             for item in source:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=_POLL_S)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not _offer(items, item, stop):
                     break
             _offer(items, _DONE, stop)
         except BaseException as error:  # handed to the consumer
@@ -51,10 +45,12 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
         worker.join()
 
 
-def _offer(items: queue.Queue, item: object, stop: threading.Event) -> None:
+def _offer(items: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put `item` once there is room; False if the consumer stopped first."""
     while not stop.is_set():
         try:
             items.put(item, timeout=_POLL_S)
-            return
+            return True
         except queue.Full:
             continue
+    return False
