@@ -114,10 +114,8 @@ class YuvBatch:
             target = plane[y0 // 2:(y0 + height) // 2, x0 // 2:(x0 + width) // 2]
             target[:] = _to_bytes(target + (_halve(yuv[..., channel]) - target) * half_alpha)
 
-    def copy(self) -> "YuvBatch":
-        return YuvBatch(self.data.copy(), self.width, self.height, self.matrix)
-
     def to_rgb(self) -> np.ndarray:
+        """Every frame as RGB (for tests and tools)."""
         return np.stack([self.rgb(i) for i in range(len(self))])
 
 
