@@ -206,3 +206,23 @@ def test_a_talking_source_is_closed_where_the_new_audio_is_silent(module_client,
     # Landmarks read a drawn mouth's gap a little short, so a sliver may stay; most of it closes.
     assert max(closed_open) < 0.4 * max(source_open)
     assert np.mean([closed_open[i] for i in open_frames]) < 0.4 * np.mean([source_open[i] for i in open_frames])
+
+
+def test_rotation_metadata_is_applied_and_the_display_size_kept(module_client, short_audio, tmp_path):
+    """A phone-style file: frames stored sideways plus a 90 degree display rotation."""
+    from app.pipeline.ffmpeg_binary import run_ffmpeg
+    from tests import media_factory
+
+    upright = media_factory.talking_head_video(tmp_path / "upright.mp4", 1.0, width=640, height=512)
+    sideways = tmp_path / "sideways.mp4"
+    rotated = tmp_path / "rotated.mp4"
+    run_ffmpeg(["-i", str(upright), "-vf", "transpose=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(sideways)])
+    run_ffmpeg(["-display_rotation", "90", "-i", str(sideways), "-c", "copy", str(rotated)])
+    task_id = upload(module_client, rotated, short_audio).json()["task_id"]
+    status = wait_for_end(module_client, task_id)
+    assert status["status"] == "finished", status  # the face was found, so frames were upright
+    assert (status["input"]["width"], status["input"]["height"]) == (640, 512)
+    result = tmp_path / "out.mp4"
+    result.write_bytes(module_client.get(f"/result/{task_id}").content)
+    video = stream(ffprobe(result), "video")
+    assert (video["width"], video["height"]) == (640, 512)
