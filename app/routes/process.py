@@ -13,6 +13,8 @@ from app.services.lipsync import Upload
 router = APIRouter(tags=["processing"])
 
 
+# Also without the trailing slash: a redirect would make curl (without -L) lose the upload.
+@router.post("/process", status_code=202, response_model=ProcessResponse, include_in_schema=False)
 @router.post(
     "/process/",
     status_code=202,

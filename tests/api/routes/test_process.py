@@ -150,3 +150,12 @@ def test_declared_body_over_limit_is_413_before_reading(make_client):
     assert response.status_code == 413
     assert "1 MB" in response.json()["detail"]
     assert leftover_entries(client) == []
+
+
+def test_path_without_trailing_slash_is_accepted_too(client, face_video, speech_audio):
+    with face_video.open("rb") as video, speech_audio.open("rb") as audio:
+        response = client.post(
+            "/process", data={"model_choice": "model1"}, follow_redirects=False,
+            files={"video_file": ("v.mp4", video, "video/mp4"), "audio_file": ("a.wav", audio, "audio/wav")},
+        )
+    assert response.status_code == 202 and "task_id" in response.json()
