@@ -15,7 +15,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s task_id=%(task_id)s %(message)s
 
 class _TaskIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.task_id = current_task_id.get()
+        if not hasattr(record, "task_id"):  # an explicit task_id (log_event) wins
+            record.task_id = current_task_id.get()
         return True
 
 
@@ -35,10 +36,15 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
-def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: object) -> None:
-    """Log `event=<event> k=v ...`; floats get 3 decimals, values with spaces are quoted."""
+def log_event(
+    logger: logging.Logger, event: str, level: int = logging.INFO, task_id: str | None = None, **fields: object
+) -> None:
+    """Log `event=<event> k=v ...`; floats get 3 decimals, values with spaces are quoted.
+
+    `task_id` names the task where the context does not (outside a worker).
+    """
     parts = [f"event={event}"]
     for key, value in fields.items():
         text = f"{value:.3f}" if isinstance(value, float) else str(value)
         parts.append(f'{key}="{text}"' if " " in text else f"{key}={text}")
-    logger.log(level, " ".join(parts))
+    logger.log(level, " ".join(parts), extra={"task_id": task_id} if task_id else None)

@@ -5,12 +5,16 @@ finds the face and the mesh runs on a crop around it; between detections the cro
 last landmarks. Both models ship inside the mediapipe wheel.
 """
 
+import warnings
 from dataclasses import dataclass
 
-import mediapipe as mp
-import numpy as np
+# mediapipe's protobuf use trips a deprecation warning that says nothing about our input.
+warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
 
-from app.pipeline.yuv import YuvBatch, even_box
+import mediapipe as mp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from app.pipeline.yuv import YuvBatch, even_box  # noqa: E402
 
 # Indices into mediapipe's 468-point canonical face mesh.
 NOSE_TIP = 1
