@@ -41,6 +41,9 @@ class MouthParams:
     opening: torch.Tensor  # (B,) lower lip movement in pixels: > 0 down (open), < 0 up (close)
     widen: torch.Tensor  # (B,) corner movement in pixels: > 0 out (spread), < 0 in (round)
     rounding: torch.Tensor  # (B,) 0..1, a rounder, narrower opening
+    split: torch.Tensor  # (B,) how far above the mouth line an opening parts (mid-gap of a source
+    #                      showing teeth, so the new gap falls between the rows); 0 for a closed source
+    teeth: torch.Tensor  # (B,) 0..1, how much of the drawn upper-teeth band to show
 
 
 def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,8 +64,9 @@ def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor,
 
     lens = _lens(a, params.rounding[:, None, None])
     opening = params.opening[:, None, None]
+    split = params.split[:, None, None]
     rise = _UPPER_LIP_RISE * opening.clamp(min=0) * lens
-    shift_down = opening * _lower_profile(a, b, lens, params) - rise * _upper_profile(b, params)
+    shift_down = opening * _lower_profile(a, b, lens, params) - rise * _upper_profile(b + split, params)
     shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
     source_x = xs[None] - shift_down * down[:, 0] - shift_along * along[:, 0]
     source_y = ys[None] - shift_down * down[:, 1] - shift_along * along[:, 1]
@@ -72,7 +76,7 @@ def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor,
     moved = (shift_down.abs() > _STILL_PX) | (shift_along.abs() > _STILL_PX)
     warped = torch.where(moved.unsqueeze(1), warped, crops)
 
-    top, bottom = -rise, opening.clamp(min=0) * lens
+    top, bottom = -split - rise, -split + opening.clamp(min=0) * lens
     inside = torch.clamp((b - top) / _EDGE_PX, 0, 1) * torch.clamp((bottom - b) / _EDGE_PX, 0, 1)
     inside = (inside * (bottom - top > 0.5)).unsqueeze(1)
     interior = _interior(crops, params, a, b, top, bottom)
@@ -97,14 +101,15 @@ def _lower_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params:
     jaw = torch.exp(-((a / 1.7) ** 6)) * (opening > 0)
     to_jaw = _smoothstep(b / blend_depth)
     across = lens * (1 - to_jaw) + jaw * to_jaw
-    start = opening.clamp(max=0) * lens  # a closing lip moves into the gap above the line
+    # An opening parts at the split; a closing lower lip moves up into the gap above the line.
+    start = torch.where(opening > 0, -params.split[:, None, None], opening * lens)
     below_chin = (b - chin_depth) / (0.7 * chin_depth)
     vertical = torch.clamp(b - start, 0, 1) * (1 - _smoothstep(below_chin))
     return across * vertical
 
 
 def _upper_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
-    """The upper lip's share of the rise: whole at the mouth line, none from `upper_reach` up."""
+    """The upper lip's share of the rise: whole where the lips part, none from `upper_reach` up."""
     return (b < 0) * (1 - _smoothstep(-b / params.upper_reach[:, None, None]))
 
 
@@ -135,6 +140,7 @@ def _interior(
     depth = torch.clamp((b - top) / gap, 0, 1)
     # Teeth show in the upper part of a wide enough gap; less when the lips round.
     teeth_share = 0.35 * (1 - 0.5 * params.rounding[:, None, None]) * torch.clamp(gap / 4 - 0.5, 0, 1)
+    teeth_share = teeth_share * params.teeth[:, None, None]
     is_teeth = torch.clamp((teeth_share - depth) * gap / _EDGE_PX, 0, 1).unsqueeze(1)
     teeth = _TEETH.to(crops)[None, :, None, None] * (0.75 + 0.25 * (1 - depth)).unsqueeze(1)
     cavity = lip_colour[:, :, None, None] * _CAVITY_SHADE.to(crops)[None, :, None, None]

@@ -6,7 +6,9 @@ CENTER_ROW, CENTER_COL = 40, 40
 UPPER_REACH = 12.0
 
 
-def params(opening: float = 0.0, widen: float = 0.0, rounding: float = 0.0, batch: int = 1) -> MouthParams:
+def params(
+    opening: float = 0.0, widen: float = 0.0, rounding: float = 0.0, split: float = 0.0, batch: int = 1
+) -> MouthParams:
     def repeat(*values: float) -> torch.Tensor:
         return torch.tensor([values] * batch).squeeze(-1)
 
@@ -14,6 +16,7 @@ def params(opening: float = 0.0, widen: float = 0.0, rounding: float = 0.0, batc
         center=repeat(float(CENTER_COL), float(CENTER_ROW)), along=repeat(1.0, 0.0), half_width=repeat(12.0),
         chin_depth=repeat(20.0), lip_depth=repeat(5.0), upper_depth=repeat(5.0), upper_reach=repeat(UPPER_REACH),
         opening=repeat(opening), widen=repeat(widen), rounding=repeat(rounding),
+        split=repeat(split), teeth=repeat(1.0),
     )
 
 
@@ -87,3 +90,13 @@ def test_batch_renders_each_crop_with_its_own_motion():
     batch.opening = torch.tensor([0.0, 8.0])
     opened, _ = open_mouths(crops, batch)
     assert torch.equal(opened[0], crops[0]) and not torch.equal(opened[1], crops[1])
+
+
+def test_an_opening_parts_at_the_split_above_the_mouth_line():
+    crops = textured_crops()
+    opened, _ = open_mouths(crops, params(opening=10.0, split=4.0))
+    # Rows between the split and the mouth line (the lower teeth of a smile) move down with the lip.
+    torch.testing.assert_close(opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW - 2, CENTER_COL],
+                               atol=1e-3, rtol=0)
+    column = opened[0, :, :, CENTER_COL].mean(dim=0)
+    assert column[CENTER_ROW + 1] < 0.3 * crops.mean()  # the new gap starts at the split

@@ -23,6 +23,8 @@ _MAX_OPENING = 0.55
 _MAX_OPENING_OF_CHIN = 0.7
 # Each corner moves out (spread) or in (rounded) by up to this fraction of the mouth's width.
 _MAX_WIDEN = 0.1
+# A source gap this wide (share of the mouth width) already shows its own teeth or interior.
+_OPEN_SOURCE = 0.08
 # Movements smaller than this (pixels) leave the frame as it is.
 _MIN_MOTION_PX = 0.5
 # Outer share of the crop over which the render fades into the original frame.
@@ -85,6 +87,8 @@ class VisemeEngine:
                 opening=moves[:, 0],
                 widen=moves[:, 1],
                 rounding=moves[:, 2],
+                split=moves[:, 3],
+                teeth=moves[:, 4],
             )
             opened, changed = open_mouths(images, params)
             # Only changed pixels are written back (a colour round trip would nudge the rest).
@@ -112,17 +116,22 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
 
 
 def mouth_motion(geometry: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """Per frame [opening px, widen px, rounding]: target shape minus what the source shows.
+    """Per frame [opening px, widen px, rounding, split px, teeth]: target minus what the source shows.
 
     `opening` is the wanted gap between the lips minus the source's own gap, so a speaking
-    source is closed on silence and m/b/p, and opened further on open vowels.
+    source is closed on silence and m/b/p, and opened further on open vowels. An opening parts
+    in the middle of the source's gap (between the teeth rows of a smile); drawn teeth appear
+    only where the source shows none of its own.
     """
     mouth_width = 2 * geometry[:, HALF_WIDTH]
+    source_gap = geometry[:, SOURCE_GAP]
     widest = np.minimum(_MAX_OPENING * mouth_width, _MAX_OPENING_OF_CHIN * geometry[:, CHIN])
     wanted_gap = np.clip(features[:, 0], 0, 1) * widest
-    opening = wanted_gap - geometry[:, SOURCE_GAP]
+    opening = wanted_gap - source_gap
     widen = np.clip(features[:, 1], -1, 1) * _MAX_WIDEN * mouth_width
-    return np.stack([opening, widen, np.clip(features[:, 2], 0, 1)], axis=1).astype(np.float32)
+    split = np.where(opening > 0, source_gap / 2, 0.0)
+    teeth = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
+    return np.stack([opening, widen, np.clip(features[:, 2], 0, 1), split, teeth], axis=1).astype(np.float32)
 
 
 def _grow(mask: torch.Tensor) -> torch.Tensor:
