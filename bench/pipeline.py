@@ -86,11 +86,15 @@ def pipeline_run(
     return result
 
 
-def measure(folder: Path, seconds: float, width: int, height: int) -> dict:
+def measure(
+    folder: Path, seconds: float, width: int, height: int,
+    engine_name: str = "viseme", weights_dir: Path | None = None,
+) -> dict:
+    """One clip: the pipeline with `engine_name` against plain ffmpeg on the same clip."""
     settings = Settings(_env_file=None)
     video, audio = make_clip(folder, seconds, width, height)
     baseline = baseline_seconds(video, audio, seconds, folder / "baseline.mp4", settings)
-    run = pipeline_run(video, audio, folder / "result.mp4")
+    run = pipeline_run(video, audio, folder / "result.mp4", engine_name, weights_dir)
     return {
         "clip": f"{width}x{height} {seconds:g}s",
         "device": run["device"],

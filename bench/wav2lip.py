@@ -21,7 +21,7 @@ import torch
 from app.config import Settings
 from app.pipeline.device import resolve_device
 from app.pipeline.engines.wav2lip import load_generator
-from bench.pipeline import baseline_seconds, make_clip, pipeline_run
+from bench.pipeline import measure
 from tests.wav2lip_checkpoint import save_published_format
 
 
@@ -62,14 +62,8 @@ def main() -> None:
         print(json.dumps({"device": str(device), "generator_frames_per_s": throughput}))
         del generator
 
-        video, audio = make_clip(folder, args.seconds, 1280, 720)
-        baseline = baseline_seconds(video, audio, args.seconds, folder / "baseline.mp4", settings)
-        run = pipeline_run(video, audio, folder / "result.mp4", engine_name="wav2lip", weights_dir=weights)
-    print(json.dumps({
-        "clip": f"1280x720 {args.seconds:g}s", "device": run["device"], "pipeline_s": round(run["seconds"], 2),
-        "ffmpeg_s": round(baseline, 2), "ratio": round(run["seconds"] / baseline, 2),
-        "real_time_factor": round(run["seconds"] / args.seconds, 3), "peak_rss_mb": round(run["peak_rss_mb"]),
-    }))
+        row = measure(folder, args.seconds, 1280, 720, engine_name="wav2lip", weights_dir=weights)
+    print(json.dumps(row))
 
 
 if __name__ == "__main__":
