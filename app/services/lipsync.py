@@ -90,6 +90,9 @@ class LipSyncService:
 
     async def process_task(self, task_id: str) -> None:
         """Hand an accepted task to the runner; returns at once."""
+        self._enqueue(task_id)
+
+    def _enqueue(self, task_id: str) -> None:
         self._runner.submit(lambda: self._run(task_id))
 
     def get_status(self, raw_task_id: str) -> TaskInfo:
@@ -164,7 +167,7 @@ class LipSyncService:
                 )
                 requeued.append(task.task_id)
         for task_id in requeued:
-            self._runner.submit(lambda task_id=task_id: self._run(task_id))
+            self._enqueue(task_id)
         if tasks or broken:
             log_event(logger, "registry.recovered", tasks=len(tasks), requeued=len(requeued), broken=len(broken))
 
