@@ -87,6 +87,12 @@ def upload(
         )
 
 
+def download_result(client: TestClient, task_id: str, path: Path) -> Path:
+    """Save the finished task's video to `path`."""
+    path.write_bytes(client.get(f"/result/{task_id}").content)
+    return path
+
+
 def wait_for_end(client: TestClient, task_id: str, timeout_s: float = 120) -> dict:
     """Poll GET /status until the task leaves queued/processing, with a deadline."""
     deadline = time.monotonic() + timeout_s

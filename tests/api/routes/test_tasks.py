@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import upload, wait_for_end
+from tests.conftest import download_result, upload, wait_for_end
 from tests.face_regions import dark_share, mouth_and_upper_regions
 from tests.media_tools import decode_rgb, ffprobe, frame_loudness, psnr, stream
 
@@ -88,7 +88,7 @@ def test_duration_follows_sync_mode(module_client, face_video, request, sync_mod
     task_id = upload(module_client, face_video, audio, sync_mode=sync_mode).json()["task_id"]
     assert wait_for_end(module_client, task_id)["status"] == "finished"
     path = tmp_path / "out.mp4"
-    path.write_bytes(module_client.get(f"/result/{task_id}").content)
+    download_result(module_client, task_id, path)
     want = media_duration(audio if expected == "audio" else face_video)
     assert abs(media_duration(path) - want) <= 0.06
     assert stream(ffprobe(path), "video")["r_frame_rate"] == "25/1"
@@ -98,7 +98,7 @@ def test_mp3_audio_gives_aac_result(module_client, face_video, speech_mp3, tmp_p
     task_id = upload(module_client, face_video, speech_mp3, audio_type="audio/mpeg").json()["task_id"]
     assert wait_for_end(module_client, task_id)["status"] == "finished"
     path = tmp_path / "out.mp4"
-    path.write_bytes(module_client.get(f"/result/{task_id}").content)
+    download_result(module_client, task_id, path)
     assert stream(ffprobe(path), "audio")["codec_name"] == "aac"
 
 
@@ -195,7 +195,7 @@ def test_a_talking_source_is_closed_where_the_new_audio_is_silent(module_client,
     task_id = upload(module_client, talking, silence, sync_mode="cut_off").json()["task_id"]
     assert wait_for_end(module_client, task_id)["status"] == "finished"
     result = tmp_path / "closed.mp4"
-    result.write_bytes(module_client.get(f"/result/{task_id}").content)
+    download_result(module_client, task_id, result)
 
     source_frames, closed_frames = decode_rgb(talking), decode_rgb(result)
     mouth, _ = mouth_and_upper_regions(source_frames[0])
@@ -223,6 +223,6 @@ def test_rotation_metadata_is_applied_and_the_display_size_kept(module_client, s
     assert status["status"] == "finished", status  # the face was found, so frames were upright
     assert (status["input"]["width"], status["input"]["height"]) == (640, 512)
     result = tmp_path / "out.mp4"
-    result.write_bytes(module_client.get(f"/result/{task_id}").content)
+    download_result(module_client, task_id, result)
     video = stream(ffprobe(result), "video")
     assert (video["width"], video["height"]) == (640, 512)

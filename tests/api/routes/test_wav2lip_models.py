@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import upload, wait_for_end
+from tests.conftest import download_result, upload, wait_for_end
 from tests.face_regions import mouth_and_upper_regions
 from tests.media_tools import decode_rgb, ffprobe, psnr, stream
 from tests.wav2lip_checkpoint import save_published_format
@@ -31,7 +31,7 @@ def test_wav2lip_renders_the_lower_face_and_keeps_the_rest(make_client, weights_
     status = wait_for_end(client, response.json()["task_id"])
     assert status["status"] == "finished" and status["engine"] == "wav2lip", status
     path = tmp_path / "out.mp4"
-    path.write_bytes(client.get(f"/result/{status['task_id']}").content)
+    download_result(client, status["task_id"], path)
     video = stream(ffprobe(path), "video")
     assert video["codec_name"] == "h264" and (video["width"], video["height"]) == (512, 512)
     assert stream(ffprobe(path), "audio")["codec_name"] == "aac"
