@@ -27,7 +27,9 @@ def test_every_directory_is_0700_and_every_file_0600(client, face_video, short_a
 
 @pytest.mark.e2e
 def test_periodic_sweep_deletes_tasks_past_their_ttl(make_client, face_video, short_audio):
-    client = make_client(task_ttl_hours=0.5 / 3600, sweep_interval_s=0.2)
+    # The first sweep comes 3 s after start-up: well after this 1 s job has finished (a sweep
+    # before the poll below saw "finished" would make the task vanish unobserved).
+    client = make_client(task_ttl_hours=0.5 / 3600, sweep_interval_s=3)
     task_id = upload(client, face_video, short_audio).json()["task_id"]
     assert wait_for_end(client, task_id)["status"] == "finished"
     deadline = time.monotonic() + 30
