@@ -1,8 +1,10 @@
-"""Face tracking: full-range detection every few frames, face-mesh landmarks on a crop, smoothed over time.
+"""Face tracking: full-range detection every few frames, face-mesh landmarks in a region around
+the face, smoothed over time.
 
 Face mesh alone misses small faces (a 100 px face in a 720p frame), so the full-range detector
-finds the face and the mesh runs on a crop around it; between detections the crop follows the
-last landmarks. Both models ship inside the mediapipe wheel.
+finds the face and the mesh model looks at a region around it; between detections the region
+follows the last landmarks. Both models ship inside the mediapipe wheel; the mesh model runs
+directly (see `face_mesh`).
 """
 
 import warnings
@@ -14,7 +16,8 @@ warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", categor
 import mediapipe as mp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from app.pipeline.yuv import YuvBatch, even_box  # noqa: E402
+from app.pipeline.face_mesh import FaceMeshModel, FaceRegion  # noqa: E402
+from app.pipeline.yuv import YuvBatch  # noqa: E402
 
 # Indices into mediapipe's 468-point canonical face mesh.
 NOSE_TIP = 1
@@ -28,9 +31,9 @@ MOUTH_CORNER_B = 291
 CHIN = 152
 
 _DETECTION_CONFIDENCE = 0.5
-# The mesh crop is this many times the detector's face box, or the landmarks' extent.
-_DETECTION_CROP_SCALE = 1.8
-_LANDMARK_CROP_SCALE = 1.5
+# The mesh region is this many times the detector's face box, or the landmarks' extent
+# (mediapipe's own framing for its mesh model).
+_REGION_SCALE = 1.5
 # Weight of the newest landmarks in the exponential smoothing of still points (lower = smoother,
 # laggier); a point moving by more than _FAST_MOTION of the face size per frame is taken as it
 # is, so jitter is smoothed but a mouth that opens for a frame is not lost.
@@ -38,17 +41,17 @@ _SMOOTHING = 0.55
 _FAST_MOTION = 0.02
 # A jump larger than this fraction of the face size is a cut: smoothing restarts.
 _JUMP_FRACTION = 0.25
-# The mesh crop stays where it is until the face drifts by this fraction of the crop size:
-# an unchanged crop gives unchanged landmarks, so a still face does not jitter.
-_CROP_HYSTERESIS = 0.06
-# The detector's box is framed differently from the landmarks' one: it re-anchors the crop
-# only when they disagree by more than this fraction (the face moved away from the crop).
+# The mesh region stays where it is until the face drifts by this fraction of its size (or
+# turns by this many radians): an unchanged region gives unchanged landmarks, so a still face
+# does not jitter.
+_REGION_HYSTERESIS = 0.06
+# The detector's box is framed differently from the landmarks' one: it re-anchors the region
+# only when they disagree by more than this fraction (the face moved away from the region).
 _REANCHOR_DRIFT = 0.25
 # Frames are shrunk by an even step to about this long side before detection.
 _DETECTION_SIDE = 320
-# The mesh model looks at 192x192: a larger crop is shrunk by an even step to at least this
-# side first, which costs less to convert and to hand over and loses no landmark precision.
-_MESH_SIDE = 192
+# The detector's eye keypoints: the subject's right eye, then the left one.
+_RIGHT_EYE, _LEFT_EYE = 0, 1
 
 
 @dataclass(frozen=True)
@@ -75,17 +78,13 @@ class FaceTracker:
         self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=_DETECTION_CONFIDENCE
         )
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=False, max_num_faces=1, refine_landmarks=False,
-            min_detection_confidence=_DETECTION_CONFIDENCE, min_tracking_confidence=0.5,
-        )
+        self._mesh = FaceMeshModel()
         self._frame_index = 0
         self._last: FaceLandmarks | None = None
-        self._box: tuple[int, int, int, int] | None = None
+        self._region: FaceRegion | None = None
 
     def close(self) -> None:
         self._detector.close()
-        self._mesh.close()
 
     def track(self, frames: YuvBatch) -> list[FaceLandmarks | None]:
         """Landmarks on every `landmark_step`-th frame (and each batch's last). With a step over 1
@@ -106,65 +105,51 @@ class FaceTracker:
         return faces
 
     def _look_near(self, frames: YuvBatch, index: int, neighbour: FaceLandmarks) -> FaceLandmarks | None:
-        """Landmarks of one frame in the crop of a neighbouring face, leaving the tracking state alone."""
-        box = _square_box(neighbour.points.min(axis=0), neighbour.points.max(axis=0),
-                          _LANDMARK_CROP_SCALE, (frames.height, frames.width))
-        points = self._landmarks_in(frames, index, box) if box else None
-        return FaceLandmarks(points.astype(np.float32)) if points is not None else None
+        """Landmarks of one frame in the region of a neighbouring face, leaving the tracking state alone."""
+        points = self._mesh.landmarks(frames, index, FaceRegion.around_landmarks(neighbour.points, _REGION_SCALE))
+        return FaceLandmarks(points) if points is not None else None
 
     def _track_frame(self, frames: YuvBatch, index: int) -> FaceLandmarks | None:
         due = self._frame_index % self._detect_interval == 0
         self._frame_index += 1
-        box = self._next_box(frames, index, due)
-        if box is None:
-            self._last = self._box = None
-            return None
-        points = self._landmarks_in(frames, index, box)
+        region = self._next_region(frames, index, due)
+        points = self._mesh.landmarks(frames, index, region) if region is not None else None
         if points is None:
-            self._last = self._box = None
+            self._last = self._region = None
             return None
-        self._box = box
+        self._region = region
         self._last = self._smooth(points)
         return self._last
 
-    def _next_box(self, frames: YuvBatch, index: int, due: bool) -> tuple[int, int, int, int] | None:
-        """The crop follows the landmarks; the detector finds the face and re-anchors it on drift."""
+    def _next_region(self, frames: YuvBatch, index: int, due: bool) -> FaceRegion | None:
+        """The region follows the landmarks; the detector finds the face and re-anchors it on drift."""
         following = None
-        shape = (frames.height, frames.width)
         if self._last is not None:
-            following = _steady(self._box, _square_box(
-                self._last.points.min(axis=0), self._last.points.max(axis=0), _LANDMARK_CROP_SCALE, shape
-            ), _CROP_HYSTERESIS)
+            following = FaceRegion.around_landmarks(self._last.points, _REGION_SCALE)
+            if self._region is not None and self._region.drift(following) <= _REGION_HYSTERESIS:
+                following = self._region
         if not due and following is not None:
             return following
         detected = self._detect(frames, index)
         if following is None or detected is None:
             return detected or following
-        return _steady(following, detected, _REANCHOR_DRIFT)
+        return following if following.drift(detected) <= _REANCHOR_DRIFT else detected
 
-    def _detect(self, frames: YuvBatch, index: int) -> tuple[int, int, int, int] | None:
+    def _detect(self, frames: YuvBatch, index: int) -> FaceRegion | None:
         # The detector looks at 192x192 anyway: a thumbnail costs less to convert and as much to find.
         step = 2 * (max(frames.width, frames.height) // (2 * _DETECTION_SIDE)) or 1
         result = self._detector.process(frames.rgb(index, step=step))
         if not result.detections:
             return None
         best = max(result.detections, key=lambda detection: detection.score[0])
-        rel = best.location_data.relative_bounding_box
-        height, width = frames.height, frames.width
-        low = np.array([rel.xmin * width, rel.ymin * height])
-        high = low + np.array([rel.width * width, rel.height * height])
-        return _square_box(low, high, _DETECTION_CROP_SCALE, (height, width))
-
-    def _landmarks_in(self, frames: YuvBatch, index: int, box: tuple[int, int, int, int]) -> np.ndarray | None:
-        x0, y0, x1, y1 = box
-        step = 2 * (min(x1 - x0, y1 - y0) // (2 * _MESH_SIDE)) or 1
-        crop = frames.rgb(index, box, step=step)
-        result = self._mesh.process(crop)
-        if not result.multi_face_landmarks:
-            return None
-        landmarks = result.multi_face_landmarks[0].landmark
-        relative = np.array([(point.x, point.y) for point in landmarks], dtype=np.float32)
-        return relative * np.array([x1 - x0, y1 - y0], dtype=np.float32) + np.array([x0, y0])
+        box = best.location_data.relative_bounding_box
+        frame_size = np.array([frames.width, frames.height])
+        low = np.array([box.xmin, box.ymin]) * frame_size
+        size = np.array([box.width, box.height]) * frame_size
+        eye = lambda i: np.array([best.location_data.relative_keypoints[i].x,
+                                  best.location_data.relative_keypoints[i].y]) * frame_size
+        eyes = eye(_LEFT_EYE) - eye(_RIGHT_EYE)
+        return FaceRegion(low + size / 2, float(size.max() * _REGION_SCALE), float(np.arctan2(eyes[1], eyes[0])))
 
     def _smooth(self, points: np.ndarray) -> FaceLandmarks:
         previous = self._last
@@ -175,27 +160,3 @@ class FaceTracker:
                 weight = np.clip(motion / _FAST_MOTION, _SMOOTHING, 1.0)
                 points = weight * points + (1 - weight) * previous.points
         return FaceLandmarks(points.astype(np.float32))
-
-
-def _steady(
-    previous: tuple[int, int, int, int] | None, box: tuple[int, int, int, int] | None, tolerance: float
-) -> tuple[int, int, int, int] | None:
-    """Keep the previous crop while the new one's corners are within `tolerance` of its size."""
-    if previous is None or box is None:
-        return box or previous
-    size = previous[2] - previous[0]
-    drift = max(abs(a - b) for a, b in zip(previous, box))
-    return previous if drift <= tolerance * size else box
-
-
-def _square_box(
-    low: np.ndarray, high: np.ndarray, scale: float, shape: tuple[int, ...]
-) -> tuple[int, int, int, int] | None:
-    """A square around the box [low, high], `scale` times its larger side, clipped to the frame."""
-    height, width = shape[:2]
-    center = (low + high) / 2
-    half = max(high - low) * scale / 2
-    box = even_box(center[0] - half, center[1] - half, center[0] + half, center[1] + half, width, height)
-    if box[2] - box[0] < 16 or box[3] - box[1] < 16:
-        return None
-    return box

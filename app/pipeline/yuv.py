@@ -7,6 +7,7 @@ A batch holds n frames in one array of shape (n, h * 3 / 2, w): Y rows, then U, 
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 # Limited-range YCbCr <-> RGB (ITU-R BT.601 / BT.709), as ffmpeg converts by default.
@@ -27,17 +28,34 @@ def _matrices(matrix: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 _OFFSETS = np.array([16.0, 128.0, 128.0], dtype=np.float32)
-_CONVERSIONS = {name: _matrices(name) for name in _KR_KB}
+
+
+def _affine_pair(matrix: str) -> tuple[np.ndarray, np.ndarray]:
+    """(3, 4) affine colour maps RGB -> YUV and YUV -> RGB, in the form cv2.transform takes."""
+    forward, inverse = _matrices(matrix)
+    to_yuv = np.hstack([forward, _OFFSETS[:, None]])
+    to_rgb = np.hstack([inverse, (-inverse @ _OFFSETS)[:, None]])
+    return to_yuv.astype(np.float32), to_rgb.astype(np.float32)
+
+
+_CONVERSIONS = {name: _affine_pair(name) for name in _KR_KB}
 
 
 def yuv_to_rgb(yuv: np.ndarray, matrix: str) -> np.ndarray:
-    """(..., 3) YUV samples 0..255 -> RGB float32 0..255 (unclipped)."""
-    return (yuv.astype(np.float32) - _OFFSETS) @ _CONVERSIONS[matrix][1].T
+    """(..., 3) YUV samples 0..255 -> RGB: float32 (unclipped) for float input; for uint8 input
+    uint8, rounded and clipped."""
+    return _transform(yuv, _CONVERSIONS[matrix][1])
 
 
 def rgb_to_yuv(rgb: np.ndarray, matrix: str) -> np.ndarray:
     """(..., 3) RGB 0..255 -> YUV float32."""
-    return rgb.astype(np.float32) @ _CONVERSIONS[matrix][0].T + _OFFSETS
+    return _transform(rgb.astype(np.float32, copy=False), _CONVERSIONS[matrix][0])
+
+
+def _transform(values: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    # cv2.transform takes at most (rows, cols, channels): any leading shape is flattened.
+    flat = np.ascontiguousarray(values).reshape(-1, 1, 3)
+    return cv2.transform(flat, affine).reshape(values.shape)
 
 
 @dataclass
@@ -90,7 +108,21 @@ class YuvBatch:
             v = v[y0 // 2:y1 // 2:step // 2, x0 // 2:x1 // 2:step // 2]
         rows, cols = luma.shape
         yuv = np.stack([luma, u[:rows, :cols], v[:rows, :cols]], axis=-1)
-        return _to_bytes(yuv_to_rgb(yuv, self.matrix))
+        return yuv_to_rgb(yuv, self.matrix)
+
+    def warped_rgb(self, index: int, to_frame: np.ndarray, side: int) -> np.ndarray:
+        """RGB uint8 (side, side, 3) of frame `index` resampled (bilinear, edges repeated):
+        output pixel (u, v) shows the frame at `to_frame @ (u, v, 1)`. Each plane is resampled
+        on its own, so only side x side pixels are converted."""
+        y, u, v = self.planes(index)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        resample = lambda plane, matrix: cv2.warpAffine(
+            plane, matrix, (side, side), flags=flags, borderMode=cv2.BORDER_REPLICATE
+        )
+        # Chroma planes are half size: the same map, halved (the siting offset is under a sample).
+        half = to_frame / 2
+        yuv = np.stack([resample(y, to_frame), resample(u, half), resample(v, half)], axis=-1)
+        return yuv_to_rgb(yuv, self.matrix)
 
     def paste(self, index: int, x0: int, y0: int, rgb: np.ndarray, alpha: np.ndarray) -> None:
         """Blend RGB (h, w, 3, 0..255) with weights `alpha` (h, w, 0..1) in at even (x0, y0).
