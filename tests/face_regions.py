@@ -11,9 +11,7 @@ Region = tuple[slice, slice]
 
 def mouth_and_upper_regions(frame: np.ndarray) -> tuple[Region, Region]:
     """(mouth-and-chin box, box above the nose) of the face in an RGB frame with even sides."""
-    tracker = FaceTracker()
-    face = tracker.track(YuvBatch.from_rgb(frame[None]))[0]
-    tracker.close()
+    face = FaceTracker().track(YuvBatch.from_rgb(frame[None]))[0]
     if face is None:
         raise AssertionError("no face found in the reference frame")
     nose_y = int(face.point(mesh.NOSE_TIP)[1])

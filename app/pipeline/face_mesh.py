@@ -7,16 +7,13 @@ level, is resampled to the model's 192x192 input (RGB in [0, 1], as mediapipe fe
 the 468 points it returns are mapped back to frame pixels.
 """
 
-import os
 from dataclasses import dataclass
 
-import mediapipe as mp
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 
+from app.pipeline.mediapipe_models import LiteModel
 from app.pipeline.yuv import YuvBatch
 
-_MODEL = os.path.join(os.path.dirname(mp.__file__), "modules", "face_landmark", "face_landmark.tflite")
 MODEL_SIDE = 192
 POINTS = 468
 # Eye corners that set a region's rotation (as mediapipe does): the subject's right eye's outer
@@ -59,24 +56,17 @@ class FaceRegion:
 
 
 class FaceMeshModel:
-    """One LiteRT interpreter of the face-landmark model; not thread-safe (one per tracker)."""
+    """The face-landmark model; not thread-safe (one per tracker)."""
 
     def __init__(self) -> None:
-        # One thread: the pipeline's other stages (decoding, encoding) use the other cores.
-        self._interpreter = Interpreter(model_path=_MODEL, num_threads=1)
-        self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        points, presence = self._interpreter.get_output_details()
-        self._points, self._presence = points["index"], presence["index"]
+        self._model = LiteModel("face_landmark", "face_landmark.tflite")
 
     def landmarks(self, frames: YuvBatch, index: int, region: FaceRegion) -> np.ndarray | None:
         """(468, 2) landmarks in frame pixels of the face in `region` of frame `index`, or None."""
         to_frame = region.to_frame()
         image = frames.warped_rgb(index, to_frame, MODEL_SIDE)
-        self._interpreter.set_tensor(self._input, image[None].astype(np.float32) / 255)
-        self._interpreter.invoke()
-        score = float(self._interpreter.get_tensor(self._presence).reshape(()))
-        if 1 / (1 + np.exp(-score)) < _PRESENCE:
+        points, presence = self._model.run(image[None].astype(np.float32) / 255)
+        if 1 / (1 + np.exp(-float(presence.reshape(())))) < _PRESENCE:
             return None
-        points = self._interpreter.get_tensor(self._points).reshape(POINTS, 3)[:, :2]
+        points = points.reshape(POINTS, 3)[:, :2]
         return (points @ to_frame[:, :2].T + to_frame[:, 2]).astype(np.float32)

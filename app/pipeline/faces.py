@@ -3,21 +3,17 @@ the face, smoothed over time.
 
 Face mesh alone misses small faces (a 100 px face in a 720p frame), so the full-range detector
 finds the face and the mesh model looks at a region around it; between detections the region
-follows the last landmarks. Both models ship inside the mediapipe wheel; the mesh model runs
-directly (see `face_mesh`).
+follows the last landmarks. Both models ship inside the mediapipe wheel and run directly
+(see `mediapipe_models`).
 """
 
-import warnings
 from dataclasses import dataclass
 
-# mediapipe's protobuf use trips a deprecation warning that says nothing about our input.
-warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+import numpy as np
 
-import mediapipe as mp  # noqa: E402
-import numpy as np  # noqa: E402
-
-from app.pipeline.face_mesh import FaceMeshModel, FaceRegion  # noqa: E402
-from app.pipeline.yuv import YuvBatch  # noqa: E402
+from app.pipeline.face_detect import FaceDetector
+from app.pipeline.face_mesh import FaceMeshModel, FaceRegion
+from app.pipeline.yuv import YuvBatch
 
 # Indices into mediapipe's 468-point canonical face mesh.
 NOSE_TIP = 1
@@ -30,7 +26,6 @@ MOUTH_CORNER_A = 61
 MOUTH_CORNER_B = 291
 CHIN = 152
 
-_DETECTION_CONFIDENCE = 0.5
 # The mesh region is this many times the detector's face box, or the landmarks' extent
 # (mediapipe's own framing for its mesh model).
 _REGION_SCALE = 1.5
@@ -48,10 +43,6 @@ _REGION_HYSTERESIS = 0.06
 # The detector's box is framed differently from the landmarks' one: it re-anchors the region
 # only when they disagree by more than this fraction (the face moved away from the region).
 _REANCHOR_DRIFT = 0.25
-# Frames are shrunk by an even step to about this long side before detection.
-_DETECTION_SIDE = 320
-# The detector's eye keypoints: the subject's right eye, then the left one.
-_RIGHT_EYE, _LEFT_EYE = 0, 1
 
 
 @dataclass(frozen=True)
@@ -75,16 +66,11 @@ class FaceTracker:
     def __init__(self, detect_interval: int = 5, landmark_step: int = 1) -> None:
         self._detect_interval = detect_interval
         self._landmark_step = landmark_step
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=_DETECTION_CONFIDENCE
-        )
+        self._detector = FaceDetector()
         self._mesh = FaceMeshModel()
         self._frame_index = 0
         self._last: FaceLandmarks | None = None
         self._region: FaceRegion | None = None
-
-    def close(self) -> None:
-        self._detector.close()
 
     def track(self, frames: YuvBatch) -> list[FaceLandmarks | None]:
         """Landmarks on every `landmark_step`-th frame (and each batch's last). With a step over 1
@@ -136,20 +122,11 @@ class FaceTracker:
         return following if following.drift(detected) <= _REANCHOR_DRIFT else detected
 
     def _detect(self, frames: YuvBatch, index: int) -> FaceRegion | None:
-        # The detector looks at 192x192 anyway: a thumbnail costs less to convert and as much to find.
-        step = 2 * (max(frames.width, frames.height) // (2 * _DETECTION_SIDE)) or 1
-        result = self._detector.process(frames.rgb(index, step=step))
-        if not result.detections:
+        face = self._detector.detect(frames, index)
+        if face is None:
             return None
-        best = max(result.detections, key=lambda detection: detection.score[0])
-        box = best.location_data.relative_bounding_box
-        frame_size = np.array([frames.width, frames.height])
-        low = np.array([box.xmin, box.ymin]) * frame_size
-        size = np.array([box.width, box.height]) * frame_size
-        eye = lambda i: np.array([best.location_data.relative_keypoints[i].x,
-                                  best.location_data.relative_keypoints[i].y]) * frame_size
-        eyes = eye(_LEFT_EYE) - eye(_RIGHT_EYE)
-        return FaceRegion(low + size / 2, float(size.max() * _REGION_SCALE), float(np.arctan2(eyes[1], eyes[0])))
+        eyes = face.left_eye - face.right_eye
+        return FaceRegion(face.center, float(face.size.max() * _REGION_SCALE), float(np.arctan2(eyes[1], eyes[0])))
 
     def _smooth(self, points: np.ndarray) -> FaceLandmarks:
         previous = self._last

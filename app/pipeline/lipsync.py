@@ -78,25 +78,22 @@ def _render_to(
 
     tracker = FaceTracker(job.face_detect_interval, job.landmark_step)
     frames_with_face = done = 0
-    try:
-        gpu = job.gpu_encode and nvenc_available()
-        decoded = prefetch(read_planned_frames(job.video, fmt, plan, job.chunk_frames))
-        with closing(decoded), FrameWriter(
-            partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu
-        ) as writer:
-            # Three stages overlap: decoding (prefetch thread), tracking + rendering (here), encoding.
-            for frames in decoded:
-                if is_cancelled():
-                    raise TaskCancelled("the task was cancelled")
-                faces = tracker.track(frames)
-                frames_with_face += sum(face is not None for face in faces)
-                writer.write(engine.render(frames, faces, features[done:done + len(frames)]))
-                done += len(frames)
-                on_progress("rendering", done / plan.frame_count)
-            if frames_with_face == 0:
-                raise NoFaceFound("no face found in the video")
-            on_progress("encoding", 1.0)
-    finally:
-        tracker.close()
+    gpu = job.gpu_encode and nvenc_available()
+    decoded = prefetch(read_planned_frames(job.video, fmt, plan, job.chunk_frames))
+    with closing(decoded), FrameWriter(
+        partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu
+    ) as writer:
+        # Three stages overlap: decoding (prefetch thread), tracking + rendering (here), encoding.
+        for frames in decoded:
+            if is_cancelled():
+                raise TaskCancelled("the task was cancelled")
+            faces = tracker.track(frames)
+            frames_with_face += sum(face is not None for face in faces)
+            writer.write(engine.render(frames, faces, features[done:done + len(frames)]))
+            done += len(frames)
+            on_progress("rendering", done / plan.frame_count)
+        if frames_with_face == 0:
+            raise NoFaceFound("no face found in the video")
+        on_progress("encoding", 1.0)
     log_event(logger, "pipeline.rendered", frames=done, frames_with_face=frames_with_face,
               duration_s=time.perf_counter() - started)

@@ -16,9 +16,7 @@ def still(tmp_path, width: int, height: int, scale: float = 1.0) -> np.ndarray:
 
 @pytest.fixture
 def tracker():
-    tracker = FaceTracker(detect_interval=3)
-    yield tracker
-    tracker.close()
+    return FaceTracker(detect_interval=3)
 
 
 def test_finds_lips_below_nose_below_eyes(tmp_path, tracker):
@@ -51,7 +49,6 @@ def test_frames_without_a_face_give_none_and_tracking_recovers(tmp_path, step):
     frames = np.stack([frame, blank, blank, blank, blank, frame, frame])
     tracker = FaceTracker(detect_interval=3, landmark_step=step)
     found = [face is not None for face in tracker.track(YuvBatch.from_rgb(frames))]
-    tracker.close()
     assert found == [True, False, False, False, False, True, True]
 
 
@@ -60,6 +57,5 @@ def test_interpolated_frames_lie_between_their_keyframes(tmp_path):
     shifted = np.roll(frame, 6, axis=1)
     tracker = FaceTracker(landmark_step=3)
     faces = tracker.track(YuvBatch.from_rgb(np.stack([frame, frame, frame, shifted])))
-    tracker.close()
     x = [face.points[:, 0].mean() for face in faces]
     assert x[0] < x[1] < x[2] < x[3]

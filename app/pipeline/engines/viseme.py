@@ -190,7 +190,7 @@ class VisemeSpec:
     # Cheap to load: loaded when the service starts, so no request waits on it.
     preload = True
     description = (
-        "Embedded engine: mediapipe face mesh; mouth shapes from recognised speech sounds "
+        "Embedded engine: mediapipe's face detection and face-mesh models; mouth shapes from recognised speech sounds "
         "(pocketsphinx phones mapped to visemes, with the speech energy as fallback); torch warp "
         "of the lips and jaw with drawn teeth and mouth interior. Needs no weights."
     )

@@ -1,0 +1,95 @@
+"""Full-range face detection: the BlazeFace model mediapipe ships, run directly (see `mediapipe_models`).
+
+The model sees the frame letterboxed into 192x192 (RGB in [-1, 1]) and scores one anchor per
+4x4-pixel cell (48x48 anchors). Each anchor regresses a box and six keypoints relative to its
+cell. As mediapipe does, the best face is the score-weighted mean of the boxes that overlap
+the best-scoring one (weighted non-maximum suppression).
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from app.pipeline.mediapipe_models import LiteModel
+from app.pipeline.yuv import YuvBatch
+
+_SIDE = 192
+_GRID = 48
+_MIN_SCORE = 0.5
+# Boxes overlapping the best one by more than this (intersection over union) are the same face.
+_SAME_FACE_IOU = 0.3
+# Raw scores are clipped before the sigmoid, as mediapipe does.
+_SCORE_CLIP = 100.0
+# Regression columns: box centre x, y, width, height, then six keypoints (x, y), the first two
+# being the subject's right and left eye.
+_BOX, _KEYPOINTS = slice(0, 4), slice(4, 16)
+# The frame is first shrunk by an even step to about this long side (cheap slicing), then
+# area-averaged down to the model's input, so small faces are not lost to aliasing.
+_THUMBNAIL_SIDE = 384
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """A face box in frame pixels: its centre and (width, height), and both eyes' centres."""
+
+    center: np.ndarray
+    size: np.ndarray
+    right_eye: np.ndarray
+    left_eye: np.ndarray
+    score: float
+
+
+class FaceDetector:
+    """The full-range detector; not thread-safe (one per tracker)."""
+
+    def __init__(self) -> None:
+        self._model = LiteModel("face_detection", "face_detection_full_range_sparse.tflite")
+        cells = (np.arange(_GRID) + 0.5) / _GRID
+        self._anchors = np.stack(np.meshgrid(cells, cells), axis=-1).reshape(-1, 2)  # (x, y), rows first
+
+    def detect(self, frames: YuvBatch, index: int) -> DetectedFace | None:
+        """The most confident face in frame `index`, or None."""
+        step = 2 * (max(frames.width, frames.height) // (2 * _THUMBNAIL_SIDE)) or 1
+        image, scale, offset = _letterbox(frames.rgb(index, step=step))
+        regressors, logits = self._model.run(image[None].astype(np.float32) / 127.5 - 1)
+        raw = regressors[0] / _SIDE
+        logits = logits[0, :, 0].astype(np.float64)
+        scores = 1 / (1 + np.exp(-np.clip(logits, -_SCORE_CLIP, _SCORE_CLIP)))
+        best = int(np.argmax(scores))
+        if scores[best] < _MIN_SCORE:
+            return None
+        # Positions are offsets from each anchor's cell centre, in units of the input side.
+        boxes = raw[:, _BOX] + np.concatenate([self._anchors, np.zeros_like(self._anchors)], axis=1)
+        keypoints = raw[:, _KEYPOINTS] + np.tile(self._anchors, 6)
+        same = (_iou(boxes, boxes[best]) > _SAME_FACE_IOU) & (scores >= _MIN_SCORE)
+        weights = scores[same] / scores[same].sum()
+        box = weights @ boxes[same]
+        eyes = weights @ keypoints[same][:, :4]
+        # Input units -> thumbnail pixels -> frame pixels.
+        to_frame = lambda xy: (xy * _SIDE - offset) / scale * step
+        return DetectedFace(
+            center=to_frame(box[:2]), size=box[2:] * _SIDE / scale * step,
+            right_eye=to_frame(eyes[:2]), left_eye=to_frame(eyes[2:]), score=float(scores[best]),
+        )
+
+
+def _letterbox(image: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """`image` fitted into a black 192x192 square: (square, scale, offset of the image's corner)."""
+    height, width = image.shape[:2]
+    scale = _SIDE / max(height, width)
+    fitted = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                        interpolation=cv2.INTER_AREA)
+    square = np.zeros((_SIDE, _SIDE, 3), np.uint8)
+    top, left = (_SIDE - fitted.shape[0]) // 2, (_SIDE - fitted.shape[1]) // 2
+    square[top:top + fitted.shape[0], left:left + fitted.shape[1]] = fitted
+    return square, scale, np.array([left, top], dtype=np.float64)
+
+
+def _iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Intersection over union of (centre x, centre y, width, height) boxes with one box."""
+    low = np.maximum(boxes[:, :2] - boxes[:, 2:] / 2, box[:2] - box[2:] / 2)
+    high = np.minimum(boxes[:, :2] + boxes[:, 2:] / 2, box[:2] + box[2:] / 2)
+    overlap = np.prod(np.clip(high - low, 0, None), axis=1)
+    union = np.prod(boxes[:, 2:], axis=1) + np.prod(box[2:]) - overlap
+    return overlap / np.maximum(union, 1e-12)
