@@ -190,9 +190,10 @@ class VisemeSpec:
     # Cheap to load: loaded when the service starts, so no request waits on it.
     preload = True
     description = (
-        "Embedded engine: mediapipe's face detection and face-mesh models; mouth shapes from recognised speech sounds "
-        "(pocketsphinx phones mapped to visemes, with the speech energy as fallback); torch warp "
-        "of the lips and jaw with drawn teeth and mouth interior. Needs no weights."
+        "Embedded engine: mediapipe's face detection and face-mesh models; mouth shapes from "
+        "recognised speech sounds (pocketsphinx phones mapped to visemes, with the speech energy "
+        "as fallback); torch warp of the lips and jaw with drawn teeth and mouth interior. "
+        "Needs no weights."
     )
 
     def availability(self, options: EngineOptions) -> EngineAvailability:
