@@ -4,6 +4,7 @@ An interface so that a distributed runner (a real queue, workers elsewhere) can 
 """
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -12,6 +13,10 @@ from typing import Protocol
 logger = logging.getLogger(__name__)
 
 Job = Callable[[], None]
+
+# Media and model work gives way to the event loop answering requests: a worker thread (and the
+# threads and ffmpeg processes it starts, which inherit its niceness) runs this much nicer.
+_WORKER_NICENESS = 10
 
 
 class JobRunner(Protocol):
@@ -52,8 +57,18 @@ class ThreadJobRunner:
                 self._threads.append(thread)
 
     def _work(self) -> None:
+        _lower_priority()
         while (job := self._jobs.get()) is not None:
             try:
                 job()
             except Exception:
                 logger.exception("event=job.crashed")
+
+
+def _lower_priority() -> None:
+    """Make the calling thread nicer (on Linux niceness is per thread; elsewhere it stays as is)."""
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + _WORKER_NICENESS))
+    except OSError:
+        logger.warning("event=worker.priority_unchanged")

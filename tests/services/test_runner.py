@@ -1,3 +1,5 @@
+import os
+import subprocess
 import threading
 
 from app.services.runner import ThreadJobRunner
@@ -50,3 +52,21 @@ def test_a_failing_job_does_not_stop_the_worker():
     runner.submit(done.set)
     assert done.wait(10)
     runner.stop()
+
+
+def test_jobs_and_the_processes_they_start_run_nicer_than_the_server():
+    server_niceness = os.getpriority(os.PRIO_PROCESS, 0)
+    runner = ThreadJobRunner(workers=1)
+    seen: dict[str, int] = {}
+    done = threading.Event()
+
+    def job() -> None:
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen["child"] = int(subprocess.run(["nice"], capture_output=True, text=True, check=True).stdout)
+        done.set()
+
+    runner.submit(job)
+    assert done.wait(10)
+    runner.stop()
+    assert seen["thread"] == seen["child"] == min(19, server_niceness + 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == server_niceness
