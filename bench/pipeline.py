@@ -1,10 +1,11 @@
 """Benchmark: the whole lip-sync pipeline against plain ffmpeg decode+encode of the same clip.
 
-    python -m bench.pipeline [--seconds 8] [--long-seconds 60] [--width 1280 --height 720]
+    python -m bench.pipeline [--seconds 8] [--long-seconds 60] [--width 1280 --height 720] [--repeat 3]
 
 Prints pipeline seconds, the baseline's seconds (ffmpeg decoding the clip and encoding it with
 the same codec settings and the same audio), their ratio, the real-time factor (pipeline
-seconds per second of video) and the peak RSS of the process that ran the pipeline. With
+seconds per second of video) and the peak RSS of the process that ran the pipeline. Both are
+run `--repeat` times, alternating, and the medians are compared (the largest RSS is kept). With
 --long-seconds it also runs a longer clip and prints the peak-RSS ratio long/short, which
 should stay near 1 because the pipeline streams in chunks. Timings are ratios measured in
 the same run: these machines are noisy.
@@ -14,6 +15,7 @@ import argparse
 import json
 import multiprocessing
 import resource
+import statistics
 import subprocess
 import tempfile
 import time
@@ -88,21 +90,27 @@ def pipeline_run(
 
 def measure(
     folder: Path, seconds: float, width: int, height: int,
-    engine_name: str = "viseme", weights_dir: Path | None = None,
+    engine_name: str = "viseme", weights_dir: Path | None = None, repeat: int = 1,
 ) -> dict:
-    """One clip: the pipeline with `engine_name` against plain ffmpeg on the same clip."""
+    """One clip: the pipeline with `engine_name` against plain ffmpeg on the same clip, each run
+    `repeat` times in turn; medians of the times, the largest peak RSS."""
     settings = Settings(_env_file=None)
     video, audio = make_clip(folder, seconds, width, height)
-    baseline = baseline_seconds(video, audio, seconds, folder / "baseline.mp4", settings)
-    run = pipeline_run(video, audio, folder / "result.mp4", engine_name, weights_dir)
+    baselines, runs = [], []
+    for _ in range(repeat):
+        baselines.append(baseline_seconds(video, audio, seconds, folder / "baseline.mp4", settings))
+        runs.append(pipeline_run(video, audio, folder / "result.mp4", engine_name, weights_dir))
+    pipeline_s = statistics.median(run["seconds"] for run in runs)
+    baseline_s = statistics.median(baselines)
     return {
         "clip": f"{width}x{height} {seconds:g}s",
-        "device": run["device"],
-        "pipeline_s": round(run["seconds"], 2),
-        "ffmpeg_s": round(baseline, 2),
-        "ratio": round(run["seconds"] / baseline, 2),
-        "real_time_factor": round(run["seconds"] / seconds, 3),
-        "peak_rss_mb": round(run["peak_rss_mb"]),
+        "device": runs[0]["device"],
+        "runs": repeat,
+        "pipeline_s": round(pipeline_s, 2),
+        "ffmpeg_s": round(baseline_s, 2),
+        "ratio": round(pipeline_s / baseline_s, 2),
+        "real_time_factor": round(pipeline_s / seconds, 3),
+        "peak_rss_mb": round(max(run["peak_rss_mb"] for run in runs)),
     }
 
 
@@ -112,11 +120,12 @@ def main() -> None:
     parser.add_argument("--long-seconds", type=float, default=0.0, help="also run a long clip (e.g. 60)")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, alternating; medians are compared")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-        rows = [measure(Path(tmp), args.seconds, args.width, args.height)]
+        rows = [measure(Path(tmp), args.seconds, args.width, args.height, repeat=args.repeat)]
         if args.long_seconds:
-            rows.append(measure(Path(tmp), args.long_seconds, args.width, args.height))
+            rows.append(measure(Path(tmp), args.long_seconds, args.width, args.height, repeat=args.repeat))
     for row in rows:
         print(json.dumps(row))
     if len(rows) == 2:
