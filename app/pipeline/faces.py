@@ -92,7 +92,8 @@ class FaceTracker:
 
     def _look_near(self, frames: YuvBatch, index: int, neighbour: FaceLandmarks) -> FaceLandmarks | None:
         """Landmarks of one frame in the region of a neighbouring face, leaving the tracking state alone."""
-        points = self._mesh.landmarks(frames, index, FaceRegion.around_landmarks(neighbour.points, _REGION_SCALE))
+        region = FaceRegion.around_landmarks(neighbour.points, _REGION_SCALE)
+        points = self._mesh.landmarks(frames, index, region)
         return FaceLandmarks(points) if points is not None else None
 
     def _track_frame(self, frames: YuvBatch, index: int) -> FaceLandmarks | None:
@@ -126,7 +127,8 @@ class FaceTracker:
         if face is None:
             return None
         eyes = face.left_eye - face.right_eye
-        return FaceRegion(face.center, float(face.size.max() * _REGION_SCALE), float(np.arctan2(eyes[1], eyes[0])))
+        angle = float(np.arctan2(eyes[1], eyes[0]))
+        return FaceRegion(face.center, float(face.size.max() * _REGION_SCALE), angle)
 
     def _smooth(self, points: np.ndarray) -> FaceLandmarks:
         previous = self._last

@@ -98,7 +98,9 @@ def _mouth_axes(params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
     return params.along[:, :, None, None], down[:, :, None, None]
 
 
-def _mouth_coordinates(ys: torch.Tensor, xs: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
+def _mouth_coordinates(
+    ys: torch.Tensor, xs: torch.Tensor, params: MouthParams
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, H, W) face-aligned coordinates of the pixel rows `ys` and columns `xs`: `a` along the
     mouth in half widths, `b` down from the mouth line in pixels."""
     along, down = _mouth_axes(params)
