@@ -101,6 +101,10 @@ class FaceTracker:
         self._frame_index += 1
         region = self._next_region(frames, index, due)
         points = self._mesh.landmarks(frames, index, region) if region is not None else None
+        if points is None and not due and self._last is not None:
+            # The face left the region it was followed into (a fast move): look for it at once.
+            region = self._detect(frames, index)
+            points = self._mesh.landmarks(frames, index, region) if region is not None else None
         if points is None:
             self._last = self._region = None
             return None

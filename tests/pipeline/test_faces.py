@@ -59,3 +59,13 @@ def test_interpolated_frames_lie_between_their_keyframes(tmp_path):
     faces = tracker.track(YuvBatch.from_rgb(np.stack([frame, frame, frame, shifted])))
     x = [face.points[:, 0].mean() for face in faces]
     assert x[0] < x[1] < x[2] < x[3]
+
+
+def test_a_face_that_jumps_between_detections_is_found_in_the_same_frame(tmp_path):
+    frame = still(tmp_path, 1280, 720)
+    moved = np.roll(frame, 350, axis=1)
+    tracker = FaceTracker(detect_interval=100)
+    faces = tracker.track(YuvBatch.from_rgb(np.stack([frame, frame, moved, moved])))
+    assert all(face is not None for face in faces)
+    shift = faces[2].points[:, 0].mean() - faces[1].points[:, 0].mean()
+    assert shift == pytest.approx(350, abs=10)
