@@ -35,6 +35,16 @@ def test_finds_a_100px_face_in_a_720p_frame(tmp_path, tracker):
     assert 80 < faces[-1].size < 160
 
 
+def test_finds_a_100px_face_in_a_1080p_frame_by_searching_quarters(tmp_path, tracker):
+    # At the detector's 192 px the whole frame shows this face 10 px wide: too small to find.
+    frame = still(tmp_path, 1920, 1080)
+    faces = tracker.track(YuvBatch.from_rgb(np.stack([frame] * 2)))
+    assert all(face is not None for face in faces)
+    assert 80 < faces[-1].size < 160
+    center = faces[-1].points.mean(axis=0)
+    assert abs(center[0] - 960) < 60 and abs(center[1] - 540) < 200
+
+
 def test_static_face_landmarks_are_stable_over_time(tmp_path, tracker):
     faces = tracker.track(YuvBatch.from_rgb(np.stack([still(tmp_path, 512, 512)] * 8)))
     spread = np.stack([face.points for face in faces]).std(axis=0).max()
