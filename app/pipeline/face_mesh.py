@@ -33,11 +33,20 @@ class FaceRegion:
     angle: float
 
     @classmethod
+    def level_with_eyes(
+        cls, center: np.ndarray, size: float, right_eye: np.ndarray, left_eye: np.ndarray
+    ) -> "FaceRegion":
+        """A square turned so that the subject's right eye lies left of the left one on a level line."""
+        eyes = left_eye - right_eye
+        return cls(center, float(size), float(np.arctan2(eyes[1], eyes[0])))
+
+    @classmethod
     def around_landmarks(cls, points: np.ndarray, scale: float) -> "FaceRegion":
         """The landmarks' bounding box, `scale` times its long side, turned with the eye line."""
         low, high = points.min(axis=0), points.max(axis=0)
-        eyes = points[_LEFT_EYE_OUTER] - points[_RIGHT_EYE_OUTER]
-        return cls((low + high) / 2, float((high - low).max() * scale), float(np.arctan2(eyes[1], eyes[0])))
+        return cls.level_with_eyes(
+            (low + high) / 2, (high - low).max() * scale, points[_RIGHT_EYE_OUTER], points[_LEFT_EYE_OUTER]
+        )
 
     def to_frame(self) -> np.ndarray:
         """(2, 3) affine map from model-input pixels (u, v, 1) to frame pixels (x, y)."""

@@ -4,8 +4,8 @@ the face, smoothed over time.
 Face mesh alone misses small faces (a 100 px face in a 720p frame), so the full-range detector
 finds the face and the mesh model looks at a region around it; between detections the region
 follows the last landmarks. While no face is followed, every periodic detection also searches
-the frame in quarters, which finds faces down to about 65 px in 720p and 100 px in 1080p. Both models ship inside the mediapipe wheel and run directly
-(see `mediapipe_models`).
+the frame in quarters, which finds faces down to about 65 px in 720p and 100 px in 1080p.
+Both models ship inside the mediapipe wheel and run directly (see `mediapipe_models`).
 """
 
 from dataclasses import dataclass
@@ -133,9 +133,8 @@ class FaceTracker:
         face = self._detector.detect(frames, index, search_tiles)
         if face is None:
             return None
-        eyes = face.left_eye - face.right_eye
-        angle = float(np.arctan2(eyes[1], eyes[0]))
-        return FaceRegion(face.center, float(face.size.max() * _REGION_SCALE), angle)
+        size = face.size.max() * _REGION_SCALE
+        return FaceRegion.level_with_eyes(face.center, size, face.right_eye, face.left_eye)
 
     def _smooth(self, points: np.ndarray) -> FaceLandmarks:
         previous = self._last

@@ -69,6 +69,7 @@ def _lower_priority() -> None:
     """Make the calling thread nicer (on Linux niceness is per thread; elsewhere it stays as is)."""
     thread = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + _WORKER_NICENESS))
+        niceness = min(19, os.getpriority(os.PRIO_PROCESS, thread) + _WORKER_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, thread, niceness)
     except OSError:
         logger.warning("event=worker.priority_unchanged")
