@@ -49,10 +49,13 @@ class MouthParams:
 def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
     """`crops` (B, 3, H, W) floats in [0, 1] -> (reshaped crops, (B, H, W) mask of changed pixels)."""
     _, _, height, width = crops.shape
-    ys = torch.arange(height, dtype=crops.dtype, device=crops.device)
-    xs = torch.arange(width, dtype=crops.dtype, device=crops.device)
+    ys = torch.arange(height, dtype=crops.dtype, device=crops.device)[None, :, None]
+    xs = torch.arange(width, dtype=crops.dtype, device=crops.device)[None, None, :]
     along, down = _mouth_axes(params)
-    a, b = _mouth_coordinates(ys, xs, params)
+    dx = xs - params.center[:, 0, None, None]
+    dy = ys - params.center[:, 1, None, None]
+    a = (dx * along[:, 0] + dy * along[:, 1]) / params.half_width[:, None, None]
+    b = dx * down[:, 0] + dy * down[:, 1]
 
     lens = _lens(a, params.rounding[:, None, None])
     opening = params.opening[:, None, None]
@@ -60,8 +63,8 @@ def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor,
     rise = _UPPER_LIP_RISE * opening.clamp(min=0) * lens
     shift_down = opening * _lower_profile(a, b, lens, params) - rise * _upper_profile(b + split, params)
     shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
-    source_x = xs[None, None, :] - shift_down * down[:, 0] - shift_along * along[:, 0]
-    source_y = ys[None, :, None] - shift_down * down[:, 1] - shift_along * along[:, 1]
+    source_x = xs - shift_down * down[:, 0] - shift_along * along[:, 0]
+    source_y = ys - shift_down * down[:, 1] - shift_along * along[:, 1]
     grid = torch.stack([2 * source_x / (width - 1) - 1, 2 * source_y / (height - 1) - 1], dim=-1)
     warped = F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=True)
     # Resampling in place is exact only up to float rounding; unmoved pixels keep their values.
@@ -77,7 +80,8 @@ def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor,
     rows, cols = _extent(inside.amax(dim=0) > 0)
     if rows is not None:
         region, band = (slice(None), slice(None), rows, cols), (slice(None), rows, cols)
-        interior = _interior(crops, params, a[band], b[band], top[band], bottom[band])
+        lip_colour, skin = _lip_and_skin_colours(crops, a, b, params)
+        interior = _interior(params, lip_colour, skin, a[band], b[band], top[band], bottom[band])
         weight = inside[:, None, rows, cols]
         warped[region] = warped[region] * (1 - weight) + interior * weight
     return warped, changed
@@ -96,19 +100,6 @@ def _mouth_axes(params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
     down = torch.stack([-params.along[:, 1], params.along[:, 0]], dim=1)
     down = torch.where(down[:, 1:] < 0, -down, down)
     return params.along[:, :, None, None], down[:, :, None, None]
-
-
-def _mouth_coordinates(
-    ys: torch.Tensor, xs: torch.Tensor, params: MouthParams
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, H, W) face-aligned coordinates of the pixel rows `ys` and columns `xs`: `a` along the
-    mouth in half widths, `b` down from the mouth line in pixels."""
-    along, down = _mouth_axes(params)
-    dx = xs[None, None, :] - params.center[:, 0, None, None]
-    dy = ys[None, :, None] - params.center[:, 1, None, None]
-    a = (dx * along[:, 0] + dy * along[:, 1]) / params.half_width[:, None, None]
-    b = dx * down[:, 0] + dy * down[:, 1]
-    return a, b
 
 
 def _lens(a: torch.Tensor, rounding: torch.Tensor) -> torch.Tensor:
@@ -154,14 +145,13 @@ def _smoothstep(t: torch.Tensor) -> torch.Tensor:
 
 
 def _interior(
-    crops: torch.Tensor, params: MouthParams, a: torch.Tensor, b: torch.Tensor,
-    top: torch.Tensor, bottom: torch.Tensor,
+    params: MouthParams, lip_colour: torch.Tensor, skin: torch.Tensor,
+    a: torch.Tensor, b: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor,
 ) -> torch.Tensor:
     """Upper teeth just under the upper lip, then a dark cavity, lit by the skin around the mouth.
 
     `a` and `b` cover the region to draw; `top` and `bottom` are the gap's edges there.
     """
-    lip_colour, skin = _lip_and_skin_colours(crops, params)
     light = (skin.mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.45, 1.3)
     gap = (bottom - top).clamp(min=1)
     depth = torch.clamp((b - top) / gap, 0, 1)
@@ -169,22 +159,21 @@ def _interior(
     teeth_share = 0.35 * (1 - 0.5 * params.rounding[:, None, None]) * torch.clamp(gap / 4 - 0.5, 0, 1)
     teeth_share = teeth_share * params.teeth[:, None, None]
     is_teeth = torch.clamp((teeth_share - depth) * gap / _EDGE_PX, 0, 1).unsqueeze(1)
-    teeth = _TEETH.to(crops)[None, :, None, None] * (0.75 + 0.25 * (1 - depth)).unsqueeze(1)
-    cavity = lip_colour[:, :, None, None] * _CAVITY_SHADE.to(crops)[None, :, None, None]
+    teeth = _TEETH.to(a)[None, :, None, None] * (0.75 + 0.25 * (1 - depth)).unsqueeze(1)
+    cavity = lip_colour[:, :, None, None] * _CAVITY_SHADE.to(a)[None, :, None, None]
     cavity = cavity * (1 + 0.6 * (1 - torch.sin(depth * torch.pi))).unsqueeze(1)
     colour = teeth * is_teeth + cavity * (1 - is_teeth)
     return torch.clamp(colour * light[:, :, None, None], 0, 1)
 
 
-def _lip_and_skin_colours(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
+def _lip_and_skin_colours(
+    crops: torch.Tensor, a: torch.Tensor, b: torch.Tensor, params: MouthParams
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 3) mean colours of the lips and of the skin between lip and chin.
 
     Every other pixel of every other row is plenty for a mean colour, at a quarter of the cost.
     """
-    crops = crops[:, :, ::2, ::2]
-    ys = torch.arange(0, 2 * crops.shape[2], 2, dtype=crops.dtype, device=crops.device)
-    xs = torch.arange(0, 2 * crops.shape[3], 2, dtype=crops.dtype, device=crops.device)
-    a, b = _mouth_coordinates(ys, xs, params)
+    crops, a, b = crops[:, :, ::2, ::2], a[:, ::2, ::2], b[:, ::2, ::2]
     lip_depth, chin_depth = params.lip_depth[:, None, None], params.chin_depth[:, None, None]
     lips = (a.abs() < 0.8) & (b.abs() < lip_depth + 1)
     chin = (a.abs() < 1) & (b > 1.5 * lip_depth) & (b < 0.8 * chin_depth)
