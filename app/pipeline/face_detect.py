@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.pipeline.mediapipe_models import LiteModel
+from app.pipeline.mediapipe_models import LiteModel, probability
 from app.pipeline.yuv import YuvBatch
 
 _SIDE = 192
@@ -19,8 +19,6 @@ _GRID = 48
 _MIN_SCORE = 0.5
 # Boxes overlapping the best one by more than this (intersection over union) are the same face.
 _SAME_FACE_IOU = 0.3
-# Raw scores are clipped before the sigmoid, as mediapipe does.
-_SCORE_CLIP = 100.0
 # Regression columns: box centre x, y, width, height, then six keypoints (x, y), the first two
 # being the subject's right and left eye.
 _BOX, _KEYPOINTS = slice(0, 4), slice(4, 16)
@@ -66,8 +64,7 @@ class FaceDetector:
         image, scale, offset = _letterbox(frames.rgb(index, box, step=step))
         regressors, logits = self._model.run(image[None].astype(np.float32) / 127.5 - 1)
         raw = regressors[0] / _SIDE
-        logits = logits[0, :, 0].astype(np.float64)
-        scores = 1 / (1 + np.exp(-np.clip(logits, -_SCORE_CLIP, _SCORE_CLIP)))
+        scores = probability(logits[0, :, 0])
         best = int(np.argmax(scores))
         if scores[best] < _MIN_SCORE:
             return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.pipeline.mediapipe_models import LiteModel
+from app.pipeline.mediapipe_models import LiteModel, probability
 from app.pipeline.yuv import YuvBatch
 
 MODEL_SIDE = 192
@@ -75,7 +75,7 @@ class FaceMeshModel:
         to_frame = region.to_frame()
         image = frames.warped_rgb(index, to_frame, MODEL_SIDE)
         points, presence = self._model.run(image[None].astype(np.float32) / 255)
-        if 1 / (1 + np.exp(-float(presence.reshape(())))) < _PRESENCE:
+        if float(probability(presence).reshape(())) < _PRESENCE:
             return None
         points = points.reshape(POINTS, 3)[:, :2]
         return (points @ to_frame[:, :2].T + to_frame[:, 2]).astype(np.float32)

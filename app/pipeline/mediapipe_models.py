@@ -20,6 +20,15 @@ def model_path(*parts: str) -> Path:
     return Path(spec.submodule_search_locations[0], "modules", *parts)
 
 
+# Raw scores are clipped before the sigmoid, as mediapipe does.
+_SCORE_CLIP = 100.0
+
+
+def probability(scores: np.ndarray) -> np.ndarray:
+    """The models' raw scores (logits) as probabilities, in float64 so that no exp overflows."""
+    return 1 / (1 + np.exp(-np.clip(scores.astype(np.float64), -_SCORE_CLIP, _SCORE_CLIP)))
+
+
 class LiteModel:
     """One model file, one input, run on one thread (the pipeline's other stages use the other
     cores). Not thread-safe: one per tracker."""
