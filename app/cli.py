@@ -33,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.model not in settings.model_engines:
             raise ModelLabError(f"unknown model {args.model!r}; choose from {', '.join(settings.model_engines)}")
         catalog.require_available(args.model)
-        validation.check_video_file(args.video, settings.max_video_seconds, settings.max_video_pixels)
-        validation.check_audio_file(args.audio, settings.max_video_seconds)
+        limits = validation.MediaLimits.from_settings(settings)
+        video = validation.check_video_file(args.video, limits)
+        _, audio_seconds = validation.check_audio_file(args.audio, limits)
+        validation.check_output_frames(video, audio_seconds, limits)
         job = build_job(settings, catalog, args.video, args.audio, args.output, args.sync_mode)
         with tqdm(total=100, unit="%", desc="lip-sync") as bar:
             def on_progress(stage: str, progress: float) -> None:

@@ -18,6 +18,15 @@ class Settings(BaseSettings):
     max_video_seconds: float = Field(600.0, gt=0)
     # Largest accepted frame, width x height (400 above it): 4096x4096 by default.
     max_video_pixels: int = Field(4096 * 4096, gt=0)
+    # Output frame rate cap: faster videos are resampled to it.
+    max_output_fps: float = Field(60.0, gt=0)
+    # Videos whose real frame rate (counted from their packets) is above this are refused (400).
+    max_source_fps: float = Field(240.0, gt=0)
+    # Frames one output may have (400 above it); the default is MAX_VIDEO_SECONDS at 60 fps.
+    max_output_frames: int = Field(36_000, gt=0)
+    # An upload is refused (408) when its body pauses longer than this, or takes longer in all.
+    upload_idle_timeout_s: float = Field(30.0, gt=0)
+    upload_timeout_s: float = Field(900.0, gt=0)
     # Uploads are refused (507) when the upload dir's disk has less free space than this.
     min_free_disk_mb: int = Field(1024, ge=0)
     # Comma-separated list of allowed origins; "*" allows any (development default).

@@ -21,6 +21,10 @@ class UploadTooLarge(ModelLabError):
     """An upload is larger than MAX_UPLOAD_MB."""
 
 
+class UploadTimedOut(ModelLabError):
+    """The request body stalled, or took longer than the upload time limit."""
+
+
 class InsufficientStorage(ModelLabError):
     """Too little free disk space to accept an upload."""
 

@@ -1,4 +1,4 @@
-"""Decode any audio ffmpeg reads to 16 kHz mono float32, the rate the audio features work at."""
+"""Decode any accepted audio to 16 kHz mono float32, the rate the audio features work at."""
 
 from pathlib import Path
 
@@ -6,14 +6,17 @@ import ffmpeg
 import numpy as np
 
 from app.errors import MediaError
+from app.pipeline.container import file_url, input_options
 from app.pipeline.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure
 
 SAMPLE_RATE = 16_000
 
 
-def decode_audio(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    stream = ffmpeg.input(str(path)).output(
-        "pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sample_rate, loglevel="error"
+def decode_audio(path: Path, max_seconds: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """At most `max_seconds` of samples: decoding stops there, whatever length the header claims."""
+    stream = ffmpeg.input(file_url(path), **input_options(path)).output(
+        "pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sample_rate, t=f"{max_seconds:.3f}",
+        loglevel="error",
     )
     try:
         raw, _ = stream.run(cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)

@@ -25,12 +25,18 @@ def run_ffmpeg(args: list[str], timeout: float | None = None) -> subprocess.Comp
 
 
 _ABSOLUTE_PATH = re.compile(r"/[^\s:'\"]+")
+# ffmpeg prefixes lines with the component and its heap address: "[h264 @ 0x55d1c0a3b2c0] ".
+_COMPONENT_PREFIX = re.compile(r"\[[^\]]*\]\s*")
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+_MAX_REASON_CHARS = 200
 
 
 def ffmpeg_failure(log: str) -> str:
-    """A short reason safe to show a client: ffmpeg's last log line, with paths cut to file names."""
+    """A short reason safe to show a client: ffmpeg's last log line, without component prefixes,
+    heap addresses or directories."""
     if "No space left on device" in log:
         return "the server ran out of disk space"
     lines = [line.strip() for line in log.splitlines() if line.strip()]
-    last = lines[-1] if lines else "ffmpeg failed"
-    return _ABSOLUTE_PATH.sub(lambda match: PurePath(match.group()).name, last)
+    last = _COMPONENT_PREFIX.sub("", lines[-1]) if lines else ""
+    last = _ADDRESS.sub("", _ABSOLUTE_PATH.sub(lambda match: PurePath(match.group()).name, last)).strip()
+    return last[:_MAX_REASON_CHARS] or "ffmpeg failed"

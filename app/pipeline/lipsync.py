@@ -16,13 +16,19 @@ from app.pipeline.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.engines.base import Engine
 from app.pipeline.faces import FaceTracker
 from app.pipeline.prefetch import prefetch
-from app.pipeline.probe import count_video_frames, probe_media
+from app.pipeline.probe import MediaInfo, PacketScan, probe_media, scan_video_packets
 from app.pipeline.timeline import SyncMode, plan_output
 from app.pipeline.video_io import FrameFormat, FrameWriter, nvenc_available, read_planned_frames
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, float], None]
+
+# Raw frames decoded, rendered and encoded together are capped at this size, so that memory per
+# chunk stays the same at any resolution (32 frames of 1080p fit; 4 of a 4096x4096 video).
+_CHUNK_BYTES = 100 * 1024 * 1024
+# A damaged file's packets cover less than this share of the duration its header claims.
+_COMPLETE_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,10 @@ class LipSyncJob:
     encoder_crf: int = 17
     # Encode with NVENC when ffmpeg can open it (a CUDA engine); libx264 otherwise.
     gpu_encode: bool = False
+    # Decoding stops this far into either input, whatever their headers claim.
+    max_seconds: float = 600.0
+    # Faster sources are resampled to this output frame rate.
+    max_fps: float = 60.0
 
 
 def run_lipsync(
@@ -66,20 +76,27 @@ def _render_to(
     info = probe_media(job.video, decode_seconds=0)  # decodability was checked at upload
     if not info.has_video or info.fps <= 0 or info.width <= 0:
         raise MediaError("the video has no decodable video stream")
-    samples = decode_audio(job.audio)
-    fmt = FrameFormat.for_source(info.width, info.height, info.fps, info.color_matrix)
-    source_frames = count_video_frames(job.video, estimate=info.frame_count)
-    plan = plan_output(source_frames, len(samples) / SAMPLE_RATE, info.fps, job.sync_mode)
+    samples = decode_audio(job.audio, job.max_seconds)
+    scan = scan_video_packets(job.video, job.max_seconds)
+    _require_complete(info, scan)
+    fps = min(info.fps, job.max_fps)
+    fmt = FrameFormat.for_source(info.width, info.height, fps, info.color_matrix)
+    # Frames of the source resampled to a constant `fps` (a variable-rate clip included).
+    source_frames = max(1, round(scan.duration_s * fps))
+    plan = plan_output(source_frames, len(samples) / SAMPLE_RATE, fps, job.sync_mode)
     # Only the audio that ends up in the output drives (and normalises) the mouth.
-    heard = samples[: int(np.ceil(plan.frame_count / info.fps * SAMPLE_RATE))]
-    features = engine.audio_features(heard, SAMPLE_RATE, info.fps, plan.frame_count)
+    heard = samples[: int(np.ceil(plan.frame_count / fps * SAMPLE_RATE))]
+    features = engine.audio_features(heard, SAMPLE_RATE, fps, plan.frame_count)
     log_event(logger, "pipeline.planned", source_frames=source_frames, output_frames=plan.frame_count,
-              sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
+              fps=fps, sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
 
     tracker = FaceTracker(job.face_detect_interval, job.landmark_step)
     frames_with_face = done = 0
     gpu = job.gpu_encode and nvenc_available()
-    decoded = prefetch(read_planned_frames(job.video, fmt, plan, job.chunk_frames))
+    chunk_frames = max(1, min(job.chunk_frames, _CHUNK_BYTES // fmt.frame_bytes))
+    # The first pass over the source shows every frame once: no face there, none anywhere.
+    first_pass = min(source_frames, plan.frame_count)
+    decoded = prefetch(read_planned_frames(job.video, fmt, plan, chunk_frames))
     with closing(decoded), FrameWriter(
         partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu
     ) as writer:
@@ -91,9 +108,19 @@ def _render_to(
             frames_with_face += sum(face is not None for face in faces)
             writer.write(engine.render(frames, faces, features[done:done + len(frames)]))
             done += len(frames)
+            if frames_with_face == 0 and done >= first_pass:
+                raise NoFaceFound("no face found in the video")
             on_progress("rendering", done / plan.frame_count)
-        if frames_with_face == 0:
-            raise NoFaceFound("no face found in the video")
         on_progress("encoding", 1.0)
     log_event(logger, "pipeline.rendered", frames=done, frames_with_face=frames_with_face,
               duration_s=time.perf_counter() - started)
+
+
+def _require_complete(info: MediaInfo, scan: PacketScan) -> None:
+    """A file cut short (an interrupted upload or copy) holds far less than its header says."""
+    if scan.frames == 0:
+        raise MediaError("the video has no decodable video stream")
+    if scan.damaged and scan.duration_s < _COMPLETE_SHARE * info.duration_s:
+        raise MediaError(
+            f"the video is damaged or incomplete: decoded {scan.frames} of {info.frame_count} frames"
+        )

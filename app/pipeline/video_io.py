@@ -14,6 +14,7 @@ import numpy as np
 
 from app.errors import MediaError
 from app.logs import log_event
+from app.pipeline.container import file_url, input_options
 from app.pipeline.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure, run_ffmpeg
 from app.pipeline.timeline import FrameRun, OutputPlan
 from app.pipeline.yuv import YuvBatch
@@ -22,6 +23,12 @@ logger = logging.getLogger(__name__)
 
 # Chunks queued for the encoder while the next one renders.
 _WRITE_AHEAD = 2
+# A source this small (raw YUV) is decoded once and replayed from memory when the plan repeats
+# it: a one-frame clip under a minute of speech would otherwise start a decoder per frame.
+_REPLAY_CACHE_BYTES = 64 * 1024 * 1024
+# Frames a run may come up short by before the video counts as damaged: timestamp rounding at
+# a clip's end can lose one.
+_SHORTFALL_TOLERANCE = 2
 
 
 @dataclass(frozen=True)
@@ -48,21 +55,32 @@ def read_frames(
     """Yield source frames [start, start + count) in batches of at most `chunk_frames`.
 
     ffmpeg resamples to a constant `fmt.fps` so that frame i is at time i / fps, which makes
-    seeking to a frame exact. A source that ends early yields fewer frames than asked for.
+    seeking to a frame exact. A source that ends early yields fewer frames than asked for; one
+    whose decoder fails (a damaged stream, a frame size that changes mid-way) raises MediaError.
     """
     # Seeking half a frame early keeps frame `start` despite timestamp rounding.
-    input_args = {"ss": max(0.0, (start - 0.5) / fmt.fps)} if start > 0 else {}
+    seek = {"ss": max(0.0, (start - 0.5) / fmt.fps)} if start > 0 else {}
     process = (
-        ffmpeg.input(str(path), **input_args)
+        ffmpeg.input(file_url(path), **input_options(path), **seek)
         # The first kept frame starts the clock, so the constant-rate slots fall on frames exactly.
         .video.filter("setpts", "PTS-STARTPTS")
         .filter("pad", fmt.width, fmt.height)
         .output("pipe:", format="rawvideo", pix_fmt="yuv420p", r=fmt.fps, vframes=count, loglevel="error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
     )
-    stderr = _drain(process.stderr)
+    log: list[str] = []
+    stderr = _drain(process.stderr, log)
+    delivered = 0
     try:
-        yield from _read_chunks(process.stdout, fmt, count, chunk_frames)
+        for chunk in _read_chunks(process.stdout, fmt, count, chunk_frames):
+            delivered += len(chunk)
+            yield chunk
+        if delivered < count and process.wait() != 0:
+            stderr.join()
+            log_event(logger, "decoder.failed", logging.WARNING, reason=ffmpeg_failure(log[0] if log else ""))
+            raise MediaError(
+                f"the video is damaged or incomplete: decoded {start + delivered} of {start + count} frames"
+            )
     finally:
         process.stdout.close()
         process.kill()
@@ -119,7 +137,10 @@ class FrameWriter:
         video_in = ffmpeg.input(
             "pipe:", format="rawvideo", pix_fmt="yuv420p", s=f"{fmt.width}x{fmt.height}", r=fmt.fps
         )
-        audio_in = ffmpeg.input(str(audio), t=duration).audio.filter("apad", whole_dur=duration)
+        audio_in = (
+            ffmpeg.input(file_url(audio), **input_options(audio), t=duration)
+            .audio.filter("apad", whole_dur=duration)
+        )
         self._process = (
             ffmpeg.output(
                 video_in.video, audio_in, str(output), format="mp4", pix_fmt="yuv420p",
@@ -225,9 +246,14 @@ def read_planned_frames(
 
     Forward runs stream from one decoder. Backward runs are decoded in blocks from their end
     (a seek per block) and reversed in memory, so memory stays at one chunk whatever the
-    length. Where the source has fewer frames than planned, its last frame fills in, so
-    exactly `plan.frame_count` frames come out.
+    length; a small source that the plan repeats is decoded once and replayed. A source up to
+    a couple of frames shorter than planned has its last frame fill in, so exactly
+    `plan.frame_count` frames come out; one far shorter is damaged (MediaError).
     """
+    source_frames = max(run.start + run.count for run in plan.runs)
+    if len(plan.runs) > 1 and source_frames * fmt.frame_bytes <= _REPLAY_CACHE_BYTES:
+        yield from _replay(path, fmt, plan, chunk_frames, source_frames)
+        return
     last: np.ndarray | None = None
     for run in plan.runs:
         produced = 0
@@ -235,10 +261,34 @@ def read_planned_frames(
             produced += len(chunk)
             last = chunk.data[-1:]
             yield chunk
+        _require_frames(produced, run.count)
         if produced < run.count:
             if last is None:
                 raise MediaError("the video has no decodable frames")
             yield YuvBatch(np.repeat(last, run.count - produced, axis=0), fmt.width, fmt.height, fmt.matrix)
+
+
+def _replay(
+    path: Path, fmt: FrameFormat, plan: OutputPlan, chunk_frames: int, source_frames: int
+) -> Iterator[YuvBatch]:
+    decoded = [batch.data for batch in read_frames(path, fmt, 0, source_frames, chunk_frames)]
+    _require_frames(sum(len(data) for data in decoded), source_frames)
+    frames = np.concatenate(decoded)
+    order = np.concatenate([
+        np.arange(run.start + run.count - 1, run.start - 1, -1) if run.reverse
+        else np.arange(run.start, run.start + run.count)
+        for run in plan.runs
+    ])
+    np.minimum(order, len(frames) - 1, out=order)  # the last frame fills in for a short source
+    for first in range(0, len(order), chunk_frames):
+        # `take` copies: engines draw into the frames they get, never into the cache.
+        data = frames.take(order[first:first + chunk_frames], axis=0)
+        yield YuvBatch(data, fmt.width, fmt.height, fmt.matrix)
+
+
+def _require_frames(produced: int, planned: int) -> None:
+    if produced < planned - _SHORTFALL_TOLERANCE:
+        raise MediaError(f"the video is damaged or incomplete: decoded {produced} of {planned} frames")
 
 
 def _run_chunks(path: Path, fmt: FrameFormat, run: FrameRun, chunk_frames: int) -> Iterator[YuvBatch]:

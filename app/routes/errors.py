@@ -13,6 +13,7 @@ from app.errors import (
     QueueFull,
     ResultMissing,
     TaskNotFound,
+    UploadTimedOut,
     UploadTooLarge,
 )
 
@@ -22,6 +23,7 @@ STATUS_BY_ERROR: dict[type[ModelLabError], int] = {
     InvalidUpload: 400,
     TaskNotFound: 404,
     ResultMissing: 404,
+    UploadTimedOut: 408,
     UploadTooLarge: 413,
     ModelUnavailable: 503,
     QueueFull: 503,

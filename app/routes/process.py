@@ -1,16 +1,19 @@
 """POST /process/: upload a video and speech, get a task id at once."""
 
-from typing import Annotated
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
-
-from app.errors import InvalidUpload
 from app.routes.deps import ServiceDep
-from app.schemas.processing import ModelChoice, ProcessResponse, SyncMode
+from app.routes.multipart_form import ReceivedForm, UploadTimeouts, receive_form
+from app.schemas.processing import PROCESS_FILE_FIELDS, ProcessFields, ProcessResponse, process_form_schema
 from app.schemas.system import ErrorResponse
-from app.services.lipsync import Upload
 
 router = APIRouter(tags=["processing"])
+
+_OPENAPI_BODY = {
+    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": process_form_schema()}}}
+}
 
 
 # Also without the trailing slash: a redirect would make curl (without -L) lose the upload.
@@ -19,38 +22,46 @@ router = APIRouter(tags=["processing"])
     "/process/",
     status_code=202,
     response_model=ProcessResponse,
+    openapi_extra=_OPENAPI_BODY,
     responses={
-        400: {"model": ErrorResponse, "description": "Wrong content type, undecodable or too long media"},
+        400: {"model": ErrorResponse, "description": "Wrong content type, undecodable, damaged or too long media"},
+        408: {"model": ErrorResponse, "description": "The upload stalled or took too long"},
         413: {"model": ErrorResponse, "description": "A file is over MAX_UPLOAD_MB"},
+        422: {"description": "A missing field or a value outside its enum (FastAPI's error list)"},
         503: {"model": ErrorResponse, "description": "Model not available, or queue full"},
+        507: {"model": ErrorResponse, "description": "Too little free disk space"},
     },
 )
-async def process(
-    request: Request,
-    service: ServiceDep,
-    background: BackgroundTasks,
-    video_file: Annotated[UploadFile, File(description="Talking-head video, video/mp4")],
-    audio_file: Annotated[UploadFile, File(description="Speech, audio/wav or audio/mpeg")],
-    model_choice: Annotated[ModelChoice, Form()],
-    sync_mode: Annotated[SyncMode, Form()] = SyncMode.BOUNCE,
-) -> ProcessResponse:
-    await _reject_repeated_fields(request)
-    task = await service.create_task(
-        Upload(video_file, video_file.content_type),
-        Upload(audio_file, audio_file.content_type),
-        model_choice.value,
-        sync_mode,
-    )
+async def process(request: Request, service: ServiceDep, background: BackgroundTasks) -> ProcessResponse:
+    settings = request.app.state.settings
+    timeouts = UploadTimeouts(settings.upload_idle_timeout_s, settings.upload_timeout_s)
+    async with service.receive_task() as incoming:
+        form = await receive_form(
+            request, incoming.open_sink, tuple(PROCESS_FILE_FIELDS), settings.max_upload_bytes, timeouts
+        )
+        fields = _validated_fields(form)
+        task = await service.create_task(
+            incoming, form.file_types["video_file"], form.file_types["audio_file"],
+            fields.model_choice.value, fields.sync_mode,
+        )
     background.add_task(service.process_task, task.task_id)
     return ProcessResponse(task_id=task.task_id)
 
 
-_FIELDS = ("video_file", "audio_file", "model_choice", "sync_mode")
-
-
-async def _reject_repeated_fields(request: Request) -> None:
-    """A field sent twice is ambiguous: refuse it rather than pick one silently."""
-    form = await request.form()  # already parsed by FastAPI; this reads its cache
-    for field in _FIELDS:
-        if len(form.getlist(field)) > 1:
-            raise InvalidUpload(field, "sent more than once; send each field once")
+def _validated_fields(form: ReceivedForm) -> ProcessFields:
+    """The text fields, or a 422 in FastAPI's list form naming every missing or invalid one."""
+    errors = [
+        {"type": "missing", "loc": ("body", name), "msg": "Field required", "input": None}
+        for name in PROCESS_FILE_FIELDS if name not in form.file_types
+    ]
+    fields = None
+    try:
+        fields = ProcessFields.model_validate(form.fields)
+    except ValidationError as error:
+        errors += [
+            {**detail, "loc": ("body", *detail["loc"])}
+            for detail in error.errors(include_url=False, include_context=False)
+        ]
+    if errors:
+        raise RequestValidationError(errors)
+    return fields

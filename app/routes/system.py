@@ -13,6 +13,7 @@ async def list_models(service: ServiceDep) -> list[ModelInfo]:
     return [ModelInfo.from_description(model) for model in await service.models()]
 
 
+@router.head("/health", include_in_schema=False)
 @router.get("/health", response_model=HealthResponse)
 async def health(service: ServiceDep) -> HealthResponse:
     queued, running = service.queue_counts()

@@ -1,7 +1,8 @@
 """Refuse an upload whose declared size is already over the limit, before its body is read.
 
-The per-file check while streaming (services.storage.save_upload) is the exact one; this one
-spares the server from spooling gigabytes that would be refused anyway.
+The checks on the bytes received (routes.multipart_form, services.storage.UploadSink) are the
+exact ones and cover chunked bodies too; this one spares reading gigabytes that a client
+announced and that would be refused anyway.
 """
 
 from starlette.responses import JSONResponse

@@ -10,7 +10,8 @@ from app.pipeline.timeline import SyncMode
 from app.services.registry import TaskInfo, TaskState
 
 __all__ = [
-    "ModelChoice", "SyncMode", "ProcessResponse", "ResultStatusResponse", "TaskStatusResponse",
+    "ModelChoice", "SyncMode", "ProcessFields", "PROCESS_FILE_FIELDS", "process_form_schema",
+    "ProcessResponse", "ResultStatusResponse", "TaskStatusResponse",
 ]
 
 
@@ -18,6 +19,36 @@ class ModelChoice(StrEnum):
     MODEL1 = "model1"
     MODEL2 = "model2"
     MODEL3 = "model3"
+
+
+PROCESS_FILE_FIELDS = {
+    "video_file": "Talking-head video, video/mp4",
+    "audio_file": "Speech, audio/wav or audio/mpeg",
+}
+
+
+class ProcessFields(BaseModel):
+    """The text fields of POST /process/ (the files are streamed to disk, not held here)."""
+
+    model_choice: ModelChoice
+    sync_mode: SyncMode = SyncMode.BOUNCE
+
+
+def process_form_schema() -> dict:
+    """The multipart body's OpenAPI schema: the route reads the body itself, so it is declared here."""
+    files = {
+        name: {"type": "string", "contentMediaType": "application/octet-stream", "description": description}
+        for name, description in PROCESS_FILE_FIELDS.items()
+    }
+    return {
+        "type": "object",
+        "required": [*PROCESS_FILE_FIELDS, "model_choice"],
+        "properties": {
+            **files,
+            "model_choice": {"type": "string", "enum": [choice.value for choice in ModelChoice]},
+            "sync_mode": {"type": "string", "enum": [mode.value for mode in SyncMode], "default": SyncMode.BOUNCE.value},
+        },
+    }
 
 
 class ProcessResponse(BaseModel):

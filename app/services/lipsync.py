@@ -1,8 +1,11 @@
 """LipSyncService: accepts tasks, schedules them off the event loop, and reports on them."""
 
 import logging
+import os
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,12 +16,13 @@ from app.config import Settings
 from app.errors import InsufficientStorage, ModelLabError, QueueFull, ResultMissing, TaskCancelled
 from app.logs import current_task_id, log_event
 from app.pipeline.lipsync import LipSyncJob, run_lipsync
+from app.pipeline.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
 from app.services import validation
 from app.services.engines import EngineCatalog, ModelDescription
 from app.services.registry import ACTIVE_STATES, DurableTaskRegistry, TaskInfo, TaskRegistry, TaskState, utc_now
 from app.services.runner import JobRunner, ThreadJobRunner
-from app.services.storage import ReadableUpload, TaskStorage, parse_task_id, save_upload
+from app.services.storage import TaskStorage, UploadSink, parse_task_id
 from app.services.task_records import read_records, write_record
 
 logger = logging.getLogger(__name__)
@@ -27,11 +31,17 @@ _DEFAULT_CHUNK_FRAMES = {"cuda": 128, "cpu": 32}
 
 
 @dataclass(frozen=True)
-class Upload:
-    """One uploaded file as the service sees it: a readable stream and its declared type."""
+class IncomingTask:
+    """A task whose files are being received: its folder exists, it is not registered yet."""
 
-    stream: ReadableUpload
-    content_type: str | None
+    task_id: str
+    # Where each upload field's bytes go.
+    paths: dict[str, Path]
+    max_bytes: int
+    min_free_bytes: int
+
+    def open_sink(self, field: str) -> UploadSink:
+        return UploadSink(self.paths[field], field, self.max_bytes, self.min_free_bytes)
 
 
 def build_job(
@@ -44,6 +54,8 @@ def build_job(
         face_detect_interval=settings.face_detect_interval, landmark_step=settings.landmark_step,
         encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
         gpu_encode=engines.device.type == "cuda",
+        max_seconds=validation.MediaLimits.from_settings(settings).read_seconds,
+        max_fps=settings.max_output_fps,
     )
 
 
@@ -60,32 +72,45 @@ class LipSyncService:
         self.engines = EngineCatalog.from_settings(settings)
         self._recover()
 
-    async def create_task(
-        self, video: Upload, audio: Upload, model_choice: str, sync_mode: SyncMode
-    ) -> TaskInfo:
-        """Store and check the uploads; the task is registered as queued. Raises on bad input."""
-        validation.check_video_type(video.content_type)
-        extension = validation.audio_extension(audio.content_type)
-        # Off the loop: the first look at a Wav2Lip checkpoint reads hundreds of MB.
-        await run_in_threadpool(self.engines.require_available, model_choice)
+    @asynccontextmanager
+    async def receive_task(self) -> AsyncIterator[IncomingTask]:
+        """A folder for a new task's uploads, if the queue and the disk have room (raises if not).
+
+        Whatever fails inside the block, the folder and everything written to it are removed.
+        """
         self._require_queue_room()
         await self._require_disk_space()
         task_id = str(uuid.uuid4())
         self.storage.create_task_dir(task_id)
         try:
-            media = await self._store_inputs(task_id, video, audio, extension)
-            self._require_queue_room()
-            task = TaskInfo(
-                task_id=task_id, model_choice=model_choice,
-                engine=self.engines.engine_name(model_choice), sync_mode=sync_mode,
-                audio_extension=extension, media=media,
+            yield IncomingTask(
+                task_id,
+                {"video_file": self.storage.video_path(task_id), "audio_file": self.storage.audio_upload_path(task_id)},
+                self._settings.max_upload_bytes, self._settings.min_free_disk_bytes,
             )
-            self._registry.add(task)
         except BaseException:
             # Synchronous on purpose: an awaited clean-up would not run if the request is cancelled.
             self.storage.remove_task(task_id)
             raise
-        log_event(logger, "task.accepted", task_id=task_id, model=model_choice, sync_mode=sync_mode.value)
+
+    async def create_task(
+        self, incoming: IncomingTask, video_type: str | None, audio_type: str | None,
+        model_choice: str, sync_mode: SyncMode,
+    ) -> TaskInfo:
+        """Check the received uploads and register the task as queued. Raises on bad input."""
+        validation.check_video_type(video_type)
+        validation.check_audio_type(audio_type)
+        # Off the loop: the first look at a Wav2Lip checkpoint reads hundreds of MB.
+        await run_in_threadpool(self.engines.require_available, model_choice)
+        media, extension = await run_in_threadpool(self._check_inputs, incoming.task_id)
+        self._require_queue_room()
+        task = TaskInfo(
+            task_id=incoming.task_id, model_choice=model_choice,
+            engine=self.engines.engine_name(model_choice), sync_mode=sync_mode,
+            audio_extension=extension, media=media,
+        )
+        self._registry.add(task)
+        log_event(logger, "task.accepted", task_id=task.task_id, model=model_choice, sync_mode=sync_mode.value)
         return task
 
     async def process_task(self, task_id: str) -> None:
@@ -183,18 +208,15 @@ class LipSyncService:
         if queued + running >= self._settings.max_concurrent_jobs + self._settings.max_queued:
             raise QueueFull("the processing queue is full; try again later")
 
-    async def _store_inputs(self, task_id: str, video: Upload, audio: Upload, extension: str):
-        limit = self._settings.max_upload_bytes
-        video_path = self.storage.video_path(task_id)
-        audio_path = self.storage.audio_path(task_id, extension)
-        await save_upload(video.stream, video_path, limit, "video_file")
-        await save_upload(audio.stream, audio_path, limit, "audio_file")
-        seconds = self._settings.max_video_seconds
-        media = await run_in_threadpool(
-            validation.check_video_file, video_path, seconds, self._settings.max_video_pixels
-        )
-        await run_in_threadpool(validation.check_audio_file, audio_path, seconds)
-        return media
+    def _check_inputs(self, task_id: str) -> tuple[MediaInfo, str]:
+        """Blocking (ffmpeg): check both uploads; the audio gets its detected container's extension."""
+        limits = validation.MediaLimits.from_settings(self._settings)
+        media = validation.check_video_file(self.storage.video_path(task_id), limits)
+        received_audio = self.storage.audio_upload_path(task_id)
+        container, audio_seconds = validation.check_audio_file(received_audio, limits)
+        validation.check_output_frames(media, audio_seconds, limits)
+        os.replace(received_audio, self.storage.audio_path(task_id, container.extension))
+        return media, container.extension
 
     def _run(self, task_id: str) -> None:
         """Worker thread: run one task to its end state, its id on every log line."""

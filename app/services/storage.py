@@ -1,6 +1,6 @@
 """Where a task's files live on disk, and streaming uploads into it.
 
-<UPLOAD_DIR>/<task_id>/input.mp4, input_audio.<wav|mp3>; <UPLOAD_DIR>/results/<task_id>.mp4.
+<UPLOAD_DIR>/<task_id>/input.mp4, input_audio.<ext>; <UPLOAD_DIR>/results/<task_id>.mp4.
 Directories are 0700 and files 0600: nothing is readable by other users of the host.
 """
 
@@ -8,18 +8,18 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Protocol
 
-import aiofiles
+from starlette.concurrency import run_in_threadpool
 
-from app.errors import TaskNotFound, UploadTooLarge
+from app.errors import InsufficientStorage, TaskNotFound, UploadTooLarge
 
+# Received bytes are written to disk in blocks of this size, off the event loop.
 UPLOAD_CHUNK_BYTES = 1024 * 1024
+# Free disk space is checked again after every this many bytes of an upload.
+_DISK_CHECK_BYTES = 16 * 1024 * 1024
 VIDEO_FILENAME = "input.mp4"
-
-
-class ReadableUpload(Protocol):
-    async def read(self, size: int = -1) -> bytes: ...
+# An audio upload is written under this name, then renamed with its detected container's extension.
+AUDIO_UPLOAD_FILENAME = "input_audio.upload"
 
 
 def parse_task_id(raw: str) -> str:
@@ -50,6 +50,9 @@ class TaskStorage:
 
     def video_path(self, task_id: str) -> Path:
         return self.task_dir(task_id) / VIDEO_FILENAME
+
+    def audio_upload_path(self, task_id: str) -> Path:
+        return self.task_dir(task_id) / AUDIO_UPLOAD_FILENAME
 
     def audio_path(self, task_id: str, extension: str) -> Path:
         return self.task_dir(task_id) / f"input_audio.{extension}"
@@ -85,20 +88,50 @@ class TaskStorage:
         self.result_path(task_id).unlink(missing_ok=True)
 
 
-async def save_upload(upload: ReadableUpload, destination: Path, max_bytes: int, field: str) -> int:
-    """Stream an upload to `destination` in 1 MiB chunks; over `max_bytes` it is deleted and refused."""
-    written = 0
-    descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        async with aiofiles.open(descriptor, "wb") as sink:
-            while chunk := await upload.read(UPLOAD_CHUNK_BYTES):
-                written += len(chunk)
-                if written > max_bytes:
-                    raise UploadTooLarge(
-                        f"{field}: file is larger than the limit of {max_bytes // (1024 * 1024)} MB"
-                    )
-                await sink.write(chunk)
-    except BaseException:
-        destination.unlink(missing_ok=True)
-        raise
-    return written
+class UploadSink:
+    """One uploaded file being written straight to its place in the task folder.
+
+    Bytes are refused past `max_bytes` (UploadTooLarge) and when the disk's free space would fall
+    below `min_free_bytes` (InsufficientStorage); every byte received is counted, whatever the
+    request declared. The caller removes the task folder, and so a partial file, on any error.
+    """
+
+    def __init__(self, destination: Path, field: str, max_bytes: int, min_free_bytes: int) -> None:
+        descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = os.fdopen(descriptor, "wb")
+        self._folder = destination.parent
+        self._field = field
+        self._max_bytes = max_bytes
+        self._min_free_bytes = min_free_bytes
+        self._pending = bytearray()
+        self._next_disk_check = 0
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        """Take received bytes (no I/O: `flush` writes them)."""
+        self.size += len(data)
+        if self.size > self._max_bytes:
+            raise UploadTooLarge(
+                f"{self._field}: file is larger than the limit of {self._max_bytes // (1024 * 1024)} MB"
+            )
+        self._pending += data
+
+    async def flush(self, force: bool = False) -> None:
+        """Write what was taken once a block has gathered (everything when `force`), off the loop."""
+        if self._pending and (force or len(self._pending) >= UPLOAD_CHUNK_BYTES):
+            block, self._pending = bytes(self._pending), bytearray()
+            await run_in_threadpool(self._write, block)
+
+    def close(self) -> None:
+        """Close the file; bytes not flushed are dropped (call `flush(force=True)` first to keep them)."""
+        self._file.close()
+
+    def _write(self, block: bytes) -> None:
+        if self.size >= self._next_disk_check:
+            free = shutil.disk_usage(self._folder).free
+            if free - len(block) < self._min_free_bytes:
+                raise InsufficientStorage(
+                    f"the server is short of disk space ({free // (1024 * 1024)} MB free); try again later"
+                )
+            self._next_disk_check = self.size + _DISK_CHECK_BYTES
+        self._file.write(block)

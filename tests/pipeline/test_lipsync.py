@@ -55,3 +55,26 @@ def test_gpu_encoding_falls_back_to_libx264_where_nvenc_cannot_open(engine, face
     output = tmp_path / "out.mp4"
     run_lipsync(job(face_video, short_audio, output, gpu_encode=True), engine)
     assert stream(ffprobe(output), "video")["codec_name"] == "h264"
+
+
+def test_no_face_fails_once_the_source_was_seen_once_not_at_the_end_of_the_speech(
+    engine, no_face_video, speech_audio, tmp_path
+):
+    rendered: list[float] = []
+    bounce = LipSyncJob(no_face_video, speech_audio, tmp_path / "out.mp4", chunk_frames=8)
+    with pytest.raises(NoFaceFound):
+        run_lipsync(bounce, engine, lambda stage, p: rendered.append(p) if stage == "rendering" else None)
+    # The 1 s clip is bounced under about 6 s of speech: it fails after the first pass, about a sixth.
+    assert rendered and max(rendered) < 0.3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_large_frames_are_decoded_in_smaller_chunks(engine, face_video, short_audio, tmp_path, monkeypatch):
+    from app.pipeline import lipsync
+
+    monkeypatch.setattr(lipsync, "_CHUNK_BYTES", 3 * 512 * 512 * 3 // 2)  # three 512x512 frames
+    sizes: list[int] = []
+    real_render = engine.render
+    monkeypatch.setattr(engine, "render", lambda frames, *rest: sizes.append(len(frames)) or real_render(frames, *rest))
+    run_lipsync(job(face_video, short_audio, tmp_path / "out.mp4"), engine)
+    assert max(sizes) == 3

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from app.errors import MediaError
-from app.pipeline.probe import count_video_frames, probe_media
+from app.pipeline.probe import probe_media, scan_video_packets
 from app.pipeline.timeline import SyncMode, plan_output, source_index
+from app.pipeline import video_io
 from app.pipeline.video_io import FrameFormat, FrameWriter, read_frames, read_planned_frames
 from app.pipeline.yuv import YuvBatch
 from tests import media_factory
@@ -49,8 +50,10 @@ def test_read_frames_seeks_to_the_exact_frame(counter):
     assert frame_indices(list(read_frames(counter, FMT, 7, 3, 8)), reference) == [7, 8, 9]
 
 
+@pytest.mark.parametrize("replay_cache_bytes", [0, 64 * 1024 * 1024], ids=["streamed", "replayed"])
 @pytest.mark.parametrize("mode", [SyncMode.BOUNCE, SyncMode.LOOP])
-def test_planned_frames_follow_the_plan(counter, mode):
+def test_planned_frames_follow_the_plan(counter, mode, replay_cache_bytes, monkeypatch):
+    monkeypatch.setattr(video_io, "_REPLAY_CACHE_BYTES", replay_cache_bytes)
     reference = levels(list(read_frames(counter, FMT, 0, FRAMES, FRAMES)))
     plan = plan_output(FRAMES, 40 / 25, 25, mode)
     chunks = list(read_planned_frames(counter, FMT, plan, chunk_frames=5))
@@ -59,18 +62,41 @@ def test_planned_frames_follow_the_plan(counter, mode):
     assert shown == [source_index(plan, i) for i in range(plan.frame_count)]
 
 
+def test_a_short_source_is_decoded_once_however_often_the_plan_repeats_it(counter, monkeypatch):
+    decoders = []
+    real_read_frames = video_io.read_frames
+    monkeypatch.setattr(video_io, "read_frames", lambda *args: decoders.append(args) or real_read_frames(*args))
+    plan = plan_output(FRAMES, 500 / 25, 25, SyncMode.BOUNCE)
+    chunks = list(read_planned_frames(counter, FMT, plan, chunk_frames=32))
+    assert sum(len(chunk) for chunk in chunks) == 500 and len(decoders) == 1
+    chunks[0].data[:] = 0  # engines draw into the frames they get: the replayed source must not change
+    assert levels(chunks[-1]).min() > 0
+
+
+def test_a_source_far_shorter_than_planned_is_damaged(counter):
+    plan = plan_output(FRAMES + 10, (FRAMES + 10) / 25, 25, SyncMode.CUT_OFF)
+    with pytest.raises(MediaError, match=f"damaged or incomplete: decoded {FRAMES} of {FRAMES + 10} frames"):
+        list(read_planned_frames(counter, FMT, plan, chunk_frames=4))
+
+
 def test_planned_frames_fill_in_when_the_source_is_shorter_than_planned(counter):
-    plan = plan_output(FRAMES + 3, (FRAMES + 3) / 25, 25, SyncMode.CUT_OFF)
+    plan = plan_output(FRAMES + 2, (FRAMES + 2) / 25, 25, SyncMode.CUT_OFF)
     frames = luma(list(read_planned_frames(counter, FMT, plan, chunk_frames=4)))
-    assert len(frames) == FRAMES + 3
+    assert len(frames) == FRAMES + 2
     assert np.array_equal(frames[-1], frames[FRAMES - 1])
 
 
-def test_probe_and_count(counter):
+def test_probe_and_scan(counter):
     info = probe_media(counter)
     assert (info.width, info.height, info.fps, info.has_audio) == (64, 64, 25.0, False)
     assert info.decodes and info.frames_decoded > 0
-    assert count_video_frames(counter, estimate=0) == FRAMES
+    scan = scan_video_packets(counter, max_seconds=60)
+    assert (scan.frames, scan.duration_s, scan.damaged) == (FRAMES, FRAMES / 25, False)
+
+
+def test_packet_scan_stops_at_its_limit(counter):
+    scan = scan_video_packets(counter, max_seconds=0.2)
+    assert scan.frames == 5 and scan.duration_s == pytest.approx(0.2)
 
 
 def test_probe_reports_rotation_and_display_size(tmp_path, counter):

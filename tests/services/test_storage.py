@@ -1,24 +1,12 @@
 import asyncio
-import io
+import shutil
 import stat
 import uuid
 
 import pytest
 
-from app.errors import TaskNotFound, UploadTooLarge
-from app.services.storage import UPLOAD_CHUNK_BYTES, TaskStorage, parse_task_id, save_upload
-
-
-class FakeUpload:
-    """A readable stream that records the chunk sizes asked for."""
-
-    def __init__(self, data: bytes) -> None:
-        self._stream = io.BytesIO(data)
-        self.requested: list[int] = []
-
-    async def read(self, size: int = -1) -> bytes:
-        self.requested.append(size)
-        return self._stream.read(size)
+from app.errors import InsufficientStorage, TaskNotFound, UploadTooLarge
+from app.services.storage import UPLOAD_CHUNK_BYTES, TaskStorage, UploadSink, parse_task_id
 
 
 def test_parse_task_id_accepts_uuids_only():
@@ -29,21 +17,40 @@ def test_parse_task_id_accepts_uuids_only():
             parse_task_id(bad)
 
 
-def test_save_upload_streams_in_mebibyte_chunks_with_private_mode(tmp_path):
+def test_upload_sink_writes_blocks_off_the_loop_with_private_mode(tmp_path):
     data = bytes(range(256)) * (3 * UPLOAD_CHUNK_BYTES // 256 + 10)
-    upload = FakeUpload(data)
     target = tmp_path / "input.mp4"
-    assert asyncio.run(save_upload(upload, target, len(data), "video_file")) == len(data)
-    assert target.read_bytes() == data
-    assert set(upload.requested) == {UPLOAD_CHUNK_BYTES}
+    sink = UploadSink(target, "video_file", len(data), min_free_bytes=0)
+
+    async def receive() -> None:
+        for offset in range(0, len(data), 65536):
+            sink.add(data[offset:offset + 65536])
+            await sink.flush()
+        assert target.stat().st_size == 3 * UPLOAD_CHUNK_BYTES  # whole blocks only, until forced
+        await sink.flush(force=True)
+        sink.close()
+
+    asyncio.run(receive())
+    assert target.read_bytes() == data and sink.size == len(data)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
-def test_save_upload_over_limit_deletes_the_partial_file(tmp_path):
-    target = tmp_path / "input.mp4"
+def test_upload_sink_refuses_bytes_past_the_limit(tmp_path):
+    sink = UploadSink(tmp_path / "input_audio.upload", "audio_file", 4096, min_free_bytes=0)
+    sink.add(b"x" * 4096)
     with pytest.raises(UploadTooLarge, match="audio_file"):
-        asyncio.run(save_upload(FakeUpload(b"x" * 5000), target, 4096, "audio_file"))
-    assert not target.exists()
+        sink.add(b"x")
+    sink.close()
+
+
+def test_upload_sink_stops_when_the_disk_would_fall_below_its_reserve(tmp_path):
+    free = shutil.disk_usage(tmp_path).free
+    sink = UploadSink(tmp_path / "input.mp4", "video_file", 8 * UPLOAD_CHUNK_BYTES, min_free_bytes=free)
+    sink.add(b"x" * UPLOAD_CHUNK_BYTES)
+    with pytest.raises(InsufficientStorage):
+        asyncio.run(sink.flush())
+    sink.close()
+    assert (tmp_path / "input.mp4").stat().st_size == 0
 
 
 def test_task_dirs_are_private_and_removed_whole(tmp_path):

@@ -1,10 +1,13 @@
-"""A corpus of bad input: each is answered cleanly, nothing is left behind, the service stays up."""
+"""A corpus of bad and hostile input: each is answered cleanly (a 400 naming the field, or a task
+that fails with its reason), nothing is left behind, the service stays up."""
 
 import pytest
 
 from app.pipeline.ffmpeg_binary import run_ffmpeg
+from tests import hostile_media, media_factory
 from tests.api.routes.test_process import leftover_entries
-from tests.conftest import upload, wait_for_end
+from tests.conftest import download_result, upload, wait_for_end
+from tests.media_tools import ffprobe, stream
 
 BOUNDARY = "corpus-boundary"
 
@@ -32,6 +35,12 @@ def corpus(tmp_path_factory, face_video, speech_audio):
     files["huge.mp4"] = folder / "huge.mp4"
     run_ffmpeg(["-f", "lavfi", "-i", "color=s=4200x4200:d=0.04", "-c:v", "libx264", "-preset", "ultrafast",
                 "-pix_fmt", "yuv420p", str(files["huge.mp4"])])
+    # A DASH manifest whose media is a file elsewhere on the server (here: the test face clip).
+    files["dash.mp4"] = hostile_media.dash_manifest(folder / "dash.mp4", face_video)
+    files["hls.mp4"] = hostile_media.hls_playlist(folder / "hls.mp4", face_video)
+    files["concat.mp4"] = hostile_media.concat_list(folder / "concat.mp4", face_video)
+    files["30000fps.mp4"] = hostile_media.high_rate_clip(folder / "30000fps.mp4", fps=30_000, seconds=0.1)
+    files["lying.mp3"] = hostile_media.mp3_with_lying_header(folder / "lying.mp3", declared_s=5, real_s=20)
     return files
 
 
@@ -47,6 +56,16 @@ def corpus(tmp_path_factory, face_video, speech_audio):
         (None, "face_video", 400, "audio_file: the file has no decodable audio stream"),
         (None, "long.wav", 400, "audio_file: the audio lasts 12.0 s; the limit is 10 s"),
         ("huge.mp4", None, 400, "video_file: the resolution 4200x4200 is over the limit of 16777216 pixels"),
+        ("dash.mp4", None, 400, "video_file: playlists and manifests (DASH, HLS, concat) are not accepted; "
+                                "send the media file itself"),
+        ("hls.mp4", None, 400, "video_file: playlists and manifests (DASH, HLS, concat) are not accepted; "
+                               "send the media file itself"),
+        ("concat.mp4", None, 400, "video_file: playlists and manifests (DASH, HLS, concat) are not accepted; "
+                                  "send the media file itself"),
+        ("30000fps.mp4", None, 400, "video_file: the frame rate 30000 fps is over the limit of 240 fps"),
+        (None, "lying.mp3", 400, "audio_file: the audio lasts over 10 s when read (its header claims 5.2 s); "
+                                 "the limit is 10 s"),
+        ("silence.wav", None, 400, "video_file: the file has no video stream (it is a wav file)"),
     ],
 )
 def test_bad_files_get_400_with_reason_and_leave_nothing(
@@ -131,11 +150,93 @@ def test_silent_audio_finishes_with_the_mouth_left_closed(client, face_video, co
 def test_after_the_whole_corpus_only_valid_tasks_remain(make_client, corpus, face_video, speech_audio, short_audio):
     client = make_client(max_video_seconds=10)
     valid = upload(client, face_video, short_audio).json()["task_id"]
-    for name in ("text.mp4", "empty.mp4", "truncated.mp4", "audio_only.mp4", "huge.mp4"):
+    for name in ("text.mp4", "empty.mp4", "truncated.mp4", "audio_only.mp4", "huge.mp4", "dash.mp4", "30000fps.mp4"):
         assert upload(client, corpus[name], speech_audio).status_code == 400
-    for name in ("empty.wav", "random.wav", "long.wav"):
+    for name in ("empty.wav", "random.wav", "long.wav", "lying.mp3"):
         assert upload(client, face_video, corpus[name]).status_code == 400
     assert post_raw(client, b"x", "multipart/form-data").status_code == 400
     assert wait_for_end(client, valid)["status"] == "finished"
     assert client.get("/health").json() == {"status": "ok", "device": "cpu", "queued": 0, "running": 0}
     assert leftover_entries(client) == [valid]
+
+
+def test_output_over_the_frame_limit_is_400(make_client, face_video, short_audio):
+    client = make_client(max_output_frames=10)
+    response = upload(client, face_video, short_audio)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("audio_file: the output would have ")
+    assert response.json()["detail"].endswith("the limit is 10 frames")
+    assert leftover_entries(client) == []
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory, face_video):
+    folder = tmp_path_factory.mktemp("damaged")
+    # A moving picture, so that its bytes spread over its frames (a still's first frame holds most).
+    moving = media_factory.no_face_video(folder / "moving.mp4", 2.0)
+    return {
+        "cut_short.mp4": hostile_media.cut_short(moving, folder / "cut_short.mp4", share=0.5),
+        "size_change.mkv": hostile_media.size_change(folder / "size_change.mkv", face_video, second_size=1024),
+    }
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", ["cut_short.mp4", "size_change.mkv"])
+def test_damaged_video_fails_the_task_with_its_reason(client, damaged, short_audio, name):
+    response = upload(client, damaged[name], short_audio)
+    assert response.status_code == 202  # the first half second decodes: the damage shows later
+    status = wait_for_end(client, response.json()["task_id"])
+    assert status["status"] == "failed"
+    assert status["error"].startswith("the video is damaged or incomplete")
+    assert "0x" not in status["error"] and "/" not in status["error"]
+    assert not list((client.app.state.settings.upload_dir / "results").glob("*"))
+
+
+@pytest.mark.e2e
+def test_cut_short_video_names_the_frames_it_has(client, damaged, short_audio):
+    status = wait_for_end(client, upload(client, damaged["cut_short.mp4"], short_audio).json()["task_id"])
+    decoded, planned = map(int, status["error"].removeprefix("the video is damaged or incomplete: decoded ")
+                           .removesuffix(" frames").split(" of "))
+    assert planned == 50 and decoded < 0.5 * planned
+
+
+@pytest.fixture(scope="module")
+def odd_timing(tmp_path_factory, face_video):
+    folder = tmp_path_factory.mktemp("timing")
+    one_frame = folder / "one_frame.mp4"
+    run_ffmpeg(["-i", str(face_video), "-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(one_frame)])
+    return {"one_frame.mp4": one_frame, "vfr.mp4": hostile_media.variable_rate(face_video, folder / "vfr.mp4")}
+
+
+def finished_video(client, video, audio, tmp_path) -> dict:
+    """Run a task to its end and return the result's video stream as ffprobe sees it."""
+    task_id = upload(client, video, audio).json()["task_id"]
+    status = wait_for_end(client, task_id)
+    assert status["status"] == "finished", status
+    return stream(ffprobe(download_result(client, task_id, tmp_path / "out.mp4")), "video")
+
+
+@pytest.mark.e2e
+def test_a_one_frame_video_covers_the_whole_speech(client, odd_timing, speech_audio, tmp_path):
+    video = finished_video(client, odd_timing["one_frame.mp4"], speech_audio, tmp_path)
+    speech_s = float(ffprobe(speech_audio)["format"]["duration"])
+    assert video["r_frame_rate"] == "25/1"
+    assert int(video["nb_read_frames"]) == round(speech_s * 25)
+
+
+@pytest.mark.e2e
+def test_a_variable_rate_video_becomes_constant_at_its_nominal_rate(client, odd_timing, short_audio, tmp_path):
+    source = stream(ffprobe(odd_timing["vfr.mp4"]), "video")
+    assert source["avg_frame_rate"] != "25/1"  # the clip really is variable-rate
+    video = finished_video(client, odd_timing["vfr.mp4"], short_audio, tmp_path)
+    speech_s = float(ffprobe(short_audio)["format"]["duration"])
+    assert video["r_frame_rate"] == video["avg_frame_rate"] == "25/1"
+    assert int(video["nb_read_frames"]) == round(speech_s * 25)
+
+
+@pytest.mark.e2e
+def test_frame_rate_above_the_cap_is_resampled_to_it(make_client, face_video, short_audio, tmp_path):
+    video = finished_video(make_client(max_output_fps=10), face_video, short_audio, tmp_path)
+    speech_s = float(ffprobe(short_audio)["format"]["duration"])
+    assert video["r_frame_rate"] == "10/1"
+    assert int(video["nb_read_frames"]) == round(speech_s * 10)

@@ -25,13 +25,20 @@ def test_accepts_mp4_and_wav_with_202_and_uuid(client, face_video, speech_audio)
     assert (task_dir / "input_audio.wav").read_bytes() == speech_audio.read_bytes()
 
 
-def test_audio_extension_comes_from_content_type_not_filename(client, face_video, speech_mp3, tmp_path):
-    disguised = tmp_path / "speech.wav"
-    disguised.write_bytes(speech_mp3.read_bytes())
-    response = upload(client, face_video, disguised, audio_type="audio/mpeg")
+@pytest.mark.parametrize(
+    ("audio_fixture", "name", "label", "stored"),
+    [("speech_mp3", "speech.wav", "audio/mpeg", "input_audio.mp3"),
+     ("speech_audio", "speech.mp3", "audio/mpeg", "input_audio.wav")],
+)
+def test_audio_extension_comes_from_the_bytes_not_the_filename_or_label(
+    client, face_video, request, tmp_path, audio_fixture, name, label, stored
+):
+    disguised = tmp_path / name
+    disguised.write_bytes(request.getfixturevalue(audio_fixture).read_bytes())
+    response = upload(client, face_video, disguised, audio_type=label)
     assert response.status_code == 202
     task_dir = client.app.state.settings.upload_dir / response.json()["task_id"]
-    assert sorted(p.name for p in task_dir.glob("input*")) == ["input.mp4", "input_audio.mp3"]
+    assert sorted(p.name for p in task_dir.glob("input*")) == ["input.mp4", stored]
 
 
 @pytest.mark.parametrize("audio_type", ["audio/x-wav", "audio/wave", "audio/vnd.wave"])
@@ -159,3 +166,33 @@ def test_path_without_trailing_slash_is_accepted_too(client, face_video, speech_
             files={"video_file": ("v.mp4", video, "video/mp4"), "audio_file": ("a.wav", audio, "audio/wav")},
         )
     assert response.status_code == 202 and "task_id" in response.json()
+
+
+def test_oversized_text_field_is_400_and_never_echoed(client, face_video, speech_audio):
+    response = upload(client, face_video, speech_audio, model_choice="m" * 800_000)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "model_choice: a form field is limited to 1024 bytes"
+    assert leftover_entries(client) == []
+
+
+def test_422_names_the_fields_without_echoing_uploads(client, face_video):
+    big = b"\0" * 800_000
+    response = client.post(
+        "/process/", files={"model_choice": ("m.bin", big, "application/octet-stream"),
+                            "video_file": ("v.mp4", face_video.read_bytes(), "video/mp4")},
+    )
+    assert response.status_code == 422
+    assert len(response.content) < 2000 and b"tmp" not in response.content.lower()
+    assert {tuple(error["loc"]) for error in response.json()["detail"]} == {
+        ("body", "audio_file"), ("body", "model_choice"),
+    }
+    assert leftover_entries(client) == []
+
+
+@pytest.mark.parametrize("path", ["/health", "/status/{task_id}", "/result/{task_id}"])
+def test_head_answers_like_get_without_a_body(client, face_video, speech_audio, path):
+    task_id = upload(client, face_video, speech_audio).json()["task_id"]
+    response = client.head(path.format(task_id=task_id))
+    assert response.status_code == client.get(path.format(task_id=task_id)).status_code
+    assert response.content == b""
+    assert response.headers["content-type"] == "application/json"

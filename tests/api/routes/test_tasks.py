@@ -110,6 +110,37 @@ def test_range_request_gets_206_with_the_bytes(module_client, bounce_result):
     assert response.headers["content-range"] == f"bytes 0-99/{len(full.content)}"
 
 
+@pytest.mark.parametrize(
+    ("ranges", "expected"),
+    # RFC 9110: the unsatisfiable member of a set is dropped; the set is served.
+    [("bytes=0-1,-0", [(0, 2)]), ("bytes=-0,5-9", [(5, 10)]), ("bytes=10-19", [(10, 20)])],
+)
+def test_range_sets_are_served_where_any_member_is_satisfiable(module_client, bounce_result, ranges, expected):
+    task_id, full, _ = bounce_result
+    response = module_client.get(f"/result/{task_id}", headers={"Range": ranges})
+    assert response.status_code == 206
+    [(start, end)] = expected
+    assert response.content == full.content[start:end]
+
+
+def test_range_errors_are_json(module_client, bounce_result):
+    task_id, full, _ = bounce_result
+    size = len(full.content)
+    unsatisfiable = module_client.get(f"/result/{task_id}", headers={"Range": f"bytes={size}-,-0"})
+    assert unsatisfiable.status_code == 416 and unsatisfiable.headers["content-range"] == f"bytes */{size}"
+    assert "range" in unsatisfiable.json()["detail"]
+    malformed = module_client.get(f"/result/{task_id}", headers={"Range": "pages=1-2"})
+    assert malformed.status_code == 400 and "Range" in malformed.json()["detail"]
+
+
+def test_head_on_a_finished_result_gives_its_headers_only(module_client, bounce_result):
+    task_id, full, _ = bounce_result
+    response = module_client.head(f"/result/{task_id}")
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-type"] == "video/mp4"
+    assert int(response.headers["content-length"]) == len(full.content)
+
+
 def test_status_reports_finished_task(module_client, bounce_result):
     task_id, _, _ = bounce_result
     status = module_client.get(f"/status/{task_id}").json()
