@@ -54,7 +54,6 @@ def _validated_fields(form: ReceivedForm) -> ProcessFields:
         {"type": "missing", "loc": ("body", name), "msg": "Field required", "input": None}
         for name in PROCESS_FILE_FIELDS if name not in form.file_types
     ]
-    fields = None
     try:
         fields = ProcessFields.model_validate(form.fields)
     except ValidationError as error:

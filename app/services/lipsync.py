@@ -210,11 +210,10 @@ class LipSyncService:
 
     def _check_inputs(self, task_id: str) -> tuple[MediaInfo, str]:
         """Blocking (ffmpeg): check both uploads; the audio gets its detected container's extension."""
-        limits = validation.MediaLimits.from_settings(self._settings)
-        media = validation.check_video_file(self.storage.video_path(task_id), limits)
         received_audio = self.storage.audio_upload_path(task_id)
-        container, audio_seconds = validation.check_audio_file(received_audio, limits)
-        validation.check_output_frames(media, audio_seconds, limits)
+        media, container = validation.check_inputs(
+            self.storage.video_path(task_id), received_audio, validation.MediaLimits.from_settings(self._settings)
+        )
         os.replace(received_audio, self.storage.audio_path(task_id, container.extension))
         return media, container.extension
 

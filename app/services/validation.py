@@ -60,6 +60,14 @@ def check_audio_type(content_type: str | None) -> None:
         )
 
 
+def check_inputs(video: Path, audio: Path, limits: MediaLimits) -> tuple[MediaInfo, Container]:
+    """Both uploads checked (blocking: ffmpeg): the video's facts and the audio's container."""
+    media = check_video_file(video, limits)
+    container, audio_seconds = check_audio_file(audio, limits)
+    check_output_frames(media, audio_seconds, limits)
+    return media, container
+
+
 def check_video_file(path: Path, limits: MediaLimits) -> MediaInfo:
     """Blocking (runs ffmpeg): call it off the event loop.
 
