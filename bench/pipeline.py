@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from app.config import Settings
-from app.pipeline.ffmpeg_binary import ffmpeg_exe
+from app.pipeline.media.ffmpeg_binary import ffmpeg_exe
 from app.pipeline.timeline import SyncMode
 from tests import media_factory
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from app.pipeline import faces as mesh
-from app.pipeline.faces import FaceTracker
-from app.pipeline.yuv import YuvBatch
+from app.pipeline.face import tracking
+from app.pipeline.face.tracking import FaceTracker
+from app.pipeline.media.yuv import YuvBatch
 
 Region = tuple[slice, slice]
 
@@ -14,10 +14,10 @@ def mouth_and_upper_regions(frame: np.ndarray) -> tuple[Region, Region]:
     face = FaceTracker().track(YuvBatch.from_rgb(frame[None]))[0]
     if face is None:
         raise AssertionError("no face found in the reference frame")
-    nose_y = int(face.point(mesh.NOSE_TIP)[1])
-    corners = face.point(mesh.MOUTH_CORNER_A), face.point(mesh.MOUTH_CORNER_B)
+    nose_y = int(face.point(tracking.NOSE_TIP)[1])
+    corners = face.point(tracking.MOUTH_CORNER_A), face.point(tracking.MOUTH_CORNER_B)
     left, right = int(min(c[0] for c in corners)), int(max(c[0] for c in corners))
-    chin_y = int(face.point(mesh.CHIN)[1])
+    chin_y = int(face.point(tracking.CHIN)[1])
     xs, ys = face.points[:, 0], face.points[:, 1]
     mouth = (slice(nose_y + 5, chin_y), slice(left, right))
     upper = (slice(max(0, int(ys.min()) - 20), nose_y - 2), slice(int(xs.min()), int(xs.max())))

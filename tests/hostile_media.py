@@ -4,7 +4,7 @@ files, absurd frame rates, headers that lie about length, damaged and size-chang
 import subprocess
 from pathlib import Path
 
-from app.pipeline.ffmpeg_binary import ffmpeg_exe
+from app.pipeline.media.ffmpeg_binary import ffmpeg_exe
 
 
 def _ffmpeg(*args: str) -> None:

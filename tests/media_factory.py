@@ -12,7 +12,7 @@ import imageio.v3 as iio
 import numpy as np
 import skimage.data
 
-from app.pipeline.ffmpeg_binary import ffmpeg_exe
+from app.pipeline.media.ffmpeg_binary import ffmpeg_exe
 
 
 def _ffmpeg(*args: str) -> None:

@@ -12,13 +12,13 @@ import numpy as np
 
 from app.errors import MediaError, NoFaceFound, TaskCancelled
 from app.logs import log_event
-from app.pipeline.audio import SAMPLE_RATE, decode_audio
+from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.engines.base import Engine
-from app.pipeline.faces import FaceTracker
-from app.pipeline.prefetch import prefetch
-from app.pipeline.probe import MediaInfo, PacketScan, probe_media, scan_video_packets
+from app.pipeline.face.tracking import FaceTracker
+from app.pipeline.media.prefetch import prefetch
+from app.pipeline.media.probe import MediaInfo, PacketScan, probe_media, scan_video_packets
 from app.pipeline.timeline import SyncMode, plan_output
-from app.pipeline.video_io import FrameFormat, FrameWriter, nvenc_available, read_planned_frames
+from app.pipeline.media.video_io import FrameFormat, FrameWriter, nvenc_available, read_planned_frames
 
 logger = logging.getLogger(__name__)
 

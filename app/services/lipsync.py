@@ -16,7 +16,7 @@ from app.config import Settings
 from app.errors import InsufficientStorage, ModelLabError, QueueFull, ResultMissing, TaskCancelled
 from app.logs import current_task_id, log_event
 from app.pipeline.lipsync import LipSyncJob, run_lipsync
-from app.pipeline.probe import MediaInfo
+from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
 from app.services import validation
 from app.services.engines import EngineCatalog, ModelDescription

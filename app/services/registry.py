@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from app.errors import TaskNotFound
-from app.pipeline.probe import MediaInfo
+from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from app.logs import log_event
-from app.pipeline.probe import MediaInfo
+from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
 from app.services.registry import TaskInfo, TaskState
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from app.config import Settings
 from app.errors import InvalidUpload, MediaError
-from app.pipeline.audio import SAMPLE_RATE, decode_audio
-from app.pipeline.container import AUDIO_CONTAINERS, VIDEO_CONTAINERS, Container, detect_container
-from app.pipeline.probe import MediaInfo, probe_media, scan_video_packets
+from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
+from app.pipeline.media.container import AUDIO_CONTAINERS, VIDEO_CONTAINERS, Container, detect_container
+from app.pipeline.media.probe import MediaInfo, probe_media, scan_video_packets
 
 VIDEO_CONTENT_TYPES = frozenset({"video/mp4"})
 # Browsers send several names for WAV and MP3.

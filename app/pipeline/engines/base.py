@@ -8,8 +8,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from app.pipeline.faces import FaceLandmarks
-from app.pipeline.yuv import YuvBatch
+from app.pipeline.face.tracking import FaceLandmarks
+from app.pipeline.media.yuv import YuvBatch
 
 
 class Engine(Protocol):

@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import torch
 
-from app.pipeline import faces as mesh
+from app.pipeline.face import tracking
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.engines.wav2lip_net import FACE_SIZE, Wav2LipGenerator
-from app.pipeline.faces import FaceLandmarks
-from app.pipeline.mel import mel_windows, melspectrogram
-from app.pipeline.yuv import YuvBatch, even_box
+from app.pipeline.face.tracking import FaceLandmarks
+from app.pipeline.speech.mel import mel_windows, melspectrogram
+from app.pipeline.media.yuv import YuvBatch, even_box
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Wav2LipEngine:
         crops = np.stack([_to_generator_input(frames.rgb(i, box)) for i, box in zip(active, boxes)])
         predictions = self._predict(crops, features[active])
         for i, box, prediction in zip(active, boxes, predictions):
-            _paste_lower_face(frames, i, box, prediction, faces[i].point(mesh.NOSE_TIP)[1])
+            _paste_lower_face(frames, i, box, prediction, faces[i].point(tracking.NOSE_TIP)[1])
         return frames
 
     def _predict(self, crops_bgr: np.ndarray, windows: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@ that fails with its reason), nothing is left behind, the service stays up."""
 
 import pytest
 
-from app.pipeline.ffmpeg_binary import run_ffmpeg
+from app.pipeline.media.ffmpeg_binary import run_ffmpeg
 from tests import hostile_media, media_factory
 from tests.api.routes.test_process import leftover_entries
 from tests.conftest import download_result, upload, wait_for_end

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.pipeline.mediapipe_models import LiteModel, probability
-from app.pipeline.yuv import YuvBatch
+from app.pipeline.face.mediapipe_models import LiteModel, probability
+from app.pipeline.media.yuv import YuvBatch
 
 _SIDE = 192
 _GRID = 48

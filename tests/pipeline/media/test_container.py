@@ -3,9 +3,9 @@
 import pytest
 
 from app.errors import MediaError
-from app.pipeline import container
-from app.pipeline.container import detect_container, input_args, sniff_container
-from app.pipeline.ffmpeg_binary import ffmpeg_failure, run_ffmpeg
+from app.pipeline.media import container
+from app.pipeline.media.container import detect_container, input_args, sniff_container
+from app.pipeline.media.ffmpeg_binary import ffmpeg_failure, run_ffmpeg
 
 DASH_MANIFEST = b"""<?xml version="1.0"?>
 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" mediaPresentationDuration="PT2S" type="static">

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from app.pipeline.audio import decode_audio
-from app.pipeline.audio_features import mouth_openness
-from app.pipeline.visemes import (
+from app.pipeline.media.audio import decode_audio
+from app.pipeline.speech.audio_features import mouth_openness
+from app.pipeline.speech.visemes import (
     SHAPES,
     TimedPhone,
     Viseme,

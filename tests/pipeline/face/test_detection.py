@@ -5,8 +5,8 @@ import mediapipe as mp
 import numpy as np
 import pytest
 
-from app.pipeline.face_detect import FaceDetector
-from app.pipeline.yuv import YuvBatch
+from app.pipeline.face.detection import FaceDetector
+from app.pipeline.media.yuv import YuvBatch
 from tests import media_factory
 
 

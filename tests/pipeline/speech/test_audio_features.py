@@ -1,6 +1,6 @@
 import numpy as np
 
-from app.pipeline.audio_features import mouth_openness
+from app.pipeline.speech.audio_features import mouth_openness
 
 SR = 16000
 

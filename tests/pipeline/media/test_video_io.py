@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from app.errors import MediaError
-from app.pipeline.probe import probe_media, scan_video_packets
+from app.pipeline.media.probe import probe_media, scan_video_packets
 from app.pipeline.timeline import SyncMode, plan_output, source_index
-from app.pipeline import video_io
-from app.pipeline.video_io import FrameFormat, FrameWriter, read_frames, read_planned_frames
-from app.pipeline.yuv import YuvBatch
+from app.pipeline.media import video_io
+from app.pipeline.media.video_io import FrameFormat, FrameWriter, read_frames, read_planned_frames
+from app.pipeline.media.yuv import YuvBatch
 from tests import media_factory
 from tests.media_tools import decode_rgb, ffprobe, stream
 
@@ -100,7 +100,7 @@ def test_packet_scan_stops_at_its_limit(counter):
 
 
 def test_probe_reports_rotation_and_display_size(tmp_path, counter):
-    from app.pipeline.ffmpeg_binary import run_ffmpeg
+    from app.pipeline.media.ffmpeg_binary import run_ffmpeg
 
     wide = tmp_path / "wide.mp4"
     rotated = tmp_path / "rotated.mp4"
@@ -128,7 +128,7 @@ def test_writer_encodes_exact_frame_count_with_padded_audio(tmp_path):
 
 
 def test_odd_sizes_are_padded_to_even_when_decoded(tmp_path):
-    from app.pipeline.ffmpeg_binary import run_ffmpeg
+    from app.pipeline.media.ffmpeg_binary import run_ffmpeg
 
     odd = tmp_path / "odd.mp4"
     run_ffmpeg(["-f", "lavfi", "-i", "testsrc=s=63x47:d=0.2", "-c:v", "libx264", "-pix_fmt", "yuv444p", str(odd)])

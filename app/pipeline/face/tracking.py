@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.pipeline.face_detect import FaceDetector
-from app.pipeline.face_mesh import FaceMeshModel, FaceRegion
-from app.pipeline.yuv import YuvBatch
+from app.pipeline.face.detection import FaceDetector
+from app.pipeline.face.mesh import FaceMeshModel, FaceRegion
+from app.pipeline.media.yuv import YuvBatch
 
 # Indices into mediapipe's 468-point canonical face mesh.
 NOSE_TIP = 1

@@ -7,7 +7,7 @@ import torch
 from app.pipeline.engines.base import EngineOptions
 from app.pipeline.engines.wav2lip import Wav2LipSpec, WeightsError, face_box, load_generator, smooth_boxes
 from app.pipeline.engines.wav2lip_net import Wav2LipGenerator
-from app.pipeline.faces import FaceLandmarks
+from app.pipeline.face.tracking import FaceLandmarks
 from tests.wav2lip_checkpoint import save_published_format
 
 # The layout the public wav2lip.pth / wav2lip_gan.pth carry (after stripping "module."):

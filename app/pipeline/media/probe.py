@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import MediaError
-from app.pipeline.container import input_args
-from app.pipeline.ffmpeg_binary import run_ffmpeg
+from app.pipeline.media.container import input_args
+from app.pipeline.media.ffmpeg_binary import run_ffmpeg
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Video: (.*)")

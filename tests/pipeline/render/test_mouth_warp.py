@@ -1,6 +1,6 @@
 import torch
 
-from app.pipeline.mouth_warp import MouthParams, open_mouths
+from app.pipeline.render.mouth_warp import MouthParams, open_mouths
 
 CENTER_ROW, CENTER_COL = 40, 40
 UPPER_REACH = 12.0

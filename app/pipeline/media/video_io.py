@@ -14,10 +14,10 @@ import numpy as np
 
 from app.errors import MediaError
 from app.logs import log_event
-from app.pipeline.container import file_url, input_options
-from app.pipeline.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure, run_ffmpeg
+from app.pipeline.media.container import file_url, input_options
+from app.pipeline.media.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure, run_ffmpeg
 from app.pipeline.timeline import FrameRun, OutputPlan
-from app.pipeline.yuv import YuvBatch
+from app.pipeline.media.yuv import YuvBatch
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from app.pipeline import faces as mesh
-from app.pipeline.faces import FaceTracker
-from app.pipeline.yuv import YuvBatch
+from app.pipeline.face import tracking
+from app.pipeline.face.tracking import FaceTracker
+from app.pipeline.media.yuv import YuvBatch
 from tests import media_factory
 
 
@@ -22,9 +22,9 @@ def tracker():
 def test_finds_lips_below_nose_below_eyes(tmp_path, tracker):
     face = tracker.track(YuvBatch.from_rgb(still(tmp_path, 512, 512)[None]))[0]
     assert face is not None and face.points.shape == (468, 2)
-    nose, upper_lip, chin = (face.point(i)[1] for i in (mesh.NOSE_TIP, mesh.UPPER_LIP_OUTER, mesh.CHIN))
+    nose, upper_lip, chin = (face.point(i)[1] for i in (tracking.NOSE_TIP, tracking.UPPER_LIP_OUTER, tracking.CHIN))
     assert nose < upper_lip < chin
-    corner_a, corner_b = face.point(mesh.MOUTH_CORNER_A), face.point(mesh.MOUTH_CORNER_B)
+    corner_a, corner_b = face.point(tracking.MOUTH_CORNER_A), face.point(tracking.MOUTH_CORNER_B)
     assert 20 < abs(corner_b[0] - corner_a[0]) < 80
 
 

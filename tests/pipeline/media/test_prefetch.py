@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from app.pipeline.prefetch import prefetch
+from app.pipeline.media.prefetch import prefetch
 
 
 def test_items_arrive_in_order():

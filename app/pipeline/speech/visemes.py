@@ -16,7 +16,7 @@ import numpy as np
 from pocketsphinx import Decoder, get_model_path
 
 from app.logs import log_event
-from app.pipeline.audio_features import mouth_openness, smooth_over_time
+from app.pipeline.speech.audio_features import mouth_openness, smooth_over_time
 
 logger = logging.getLogger(__name__)
 

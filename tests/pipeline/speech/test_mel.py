@@ -4,7 +4,7 @@ import librosa
 import numpy as np
 import pytest
 
-from app.pipeline import mel
+from app.pipeline.speech import mel
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import skimage.data
 
-from app.pipeline.face_mesh import FaceMeshModel, FaceRegion
-from app.pipeline.yuv import YuvBatch
+from app.pipeline.face.mesh import FaceMeshModel, FaceRegion
+from app.pipeline.media.yuv import YuvBatch
 
 
 def mediapipe_landmarks(image: np.ndarray) -> np.ndarray:

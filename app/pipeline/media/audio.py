@@ -6,8 +6,8 @@ import ffmpeg
 import numpy as np
 
 from app.errors import MediaError
-from app.pipeline.container import file_url, input_options
-from app.pipeline.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure
+from app.pipeline.media.container import file_url, input_options
+from app.pipeline.media.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure
 
 SAMPLE_RATE = 16_000
 

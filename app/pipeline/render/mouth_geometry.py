@@ -1,0 +1,60 @@
+"""The mouth as a frame's landmarks show it, and how far the audio's target shape moves it.
+
+`mouth_geometry` measures the source's own mouth (in frame pixels); `mouth_motion` turns the
+target shape into movements relative to it, so a mouth that talks in the source video is
+closed where the new audio is silent.
+"""
+
+import numpy as np
+
+from app.pipeline.face import tracking
+from app.pipeline.face.tracking import FaceLandmarks
+
+# Widest gap between the lips, as a fraction of the mouth's width (about a relaxed "ah").
+_MAX_OPENING = 0.55
+# The jaw cannot drop further than this fraction of the mouth-to-chin distance.
+_MAX_OPENING_OF_CHIN = 0.7
+# Each corner moves out (spread) or in (rounded) by up to this fraction of the mouth's width.
+_MAX_WIDEN = 0.1
+# A source gap this wide (share of the mouth width) already shows its own teeth or interior.
+_OPEN_SOURCE = 0.08
+
+# Columns of the per-frame geometry array, in frame pixels.
+CX, CY, ALONG_X, ALONG_Y, HALF_WIDTH, CHIN, LOWER_LIP, UPPER_LIP, UPPER_REACH, SOURCE_GAP = range(10)
+
+
+def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
+    """The columns above for one face: mouth line, its direction and size, lip and chin depths."""
+    corner_a, corner_b = face.point(tracking.MOUTH_CORNER_A), face.point(tracking.MOUTH_CORNER_B)
+    # The mouth opens at the lower lip's inner edge: the upper lip (and teeth in a smile) stay.
+    center = face.point(tracking.LOWER_LIP_INNER)
+    along = corner_b - corner_a
+    half_width = max(float(np.linalg.norm(along)) / 2, 1.0)
+    distance = lambda index: float(np.linalg.norm(face.point(index) - center))
+    upper_lip = max(distance(tracking.UPPER_LIP_OUTER), 2.0)
+    # The rising upper lip pulls skin up to 2.5 lip heights, never closer than 70 % of the way to the nose.
+    upper_reach = max(min(2.5 * upper_lip, 0.7 * distance(tracking.NOSE_BOTTOM)), 1.0)
+    source_gap = float(np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - center))
+    return np.array([
+        *center, *(along / (2 * half_width)), half_width, max(distance(tracking.CHIN), 2.0),
+        max(distance(tracking.LOWER_LIP_OUTER), 1.0), upper_lip, upper_reach, source_gap,
+    ], dtype=np.float32)
+
+
+def mouth_motion(geometry: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Per frame [opening px, widen px, rounding, split px, teeth]: target minus what the source shows.
+
+    `opening` is the wanted gap between the lips minus the source's own gap, so a speaking
+    source is closed on silence and m/b/p, and opened further on open vowels. An opening parts
+    in the middle of the source's gap (between the teeth rows of a smile); drawn teeth appear
+    only where the source shows none of its own.
+    """
+    mouth_width = 2 * geometry[:, HALF_WIDTH]
+    source_gap = geometry[:, SOURCE_GAP]
+    widest = np.minimum(_MAX_OPENING * mouth_width, _MAX_OPENING_OF_CHIN * geometry[:, CHIN])
+    wanted_gap = np.clip(features[:, 0], 0, 1) * widest
+    opening = wanted_gap - source_gap
+    widen = np.clip(features[:, 1], -1, 1) * _MAX_WIDEN * mouth_width
+    split = np.where(opening > 0, source_gap / 2, 0.0)
+    teeth = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
+    return np.stack([opening, widen, np.clip(features[:, 2], 0, 1), split, teeth], axis=1).astype(np.float32)

@@ -1,0 +1,60 @@
+"""The window a frame's mouth is redrawn in, and the weights that blend the redrawn window back."""
+
+import numpy as np
+import torch
+
+from app.pipeline.render.mouth_geometry import ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, SOURCE_GAP, UPPER_REACH
+
+# Outer share of the crop over which the render fades into the original frame.
+_FEATHER = 0.08
+
+
+def grow(mask: torch.Tensor) -> torch.Tensor:
+    """Widen a (B, H, W) mask by a pixel so that resampled edges are written back too."""
+    return torch.nn.functional.max_pool2d(mask[:, None], 3, stride=1, padding=1)[:, 0]
+
+
+def _window_reach(geometry: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """Per frame, how far the changed area reaches from the mouth centre: [left, up, right, down].
+
+    The area is a rectangle in face coordinates (across: 2.4 half widths each side; down: below
+    the chin; up: to where the upper lip stops pulling) turned with the head, plus room for the
+    feathered edge.
+    """
+    along = geometry[:, ALONG_X:ALONG_Y + 1]
+    down = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    down *= np.where(down[:, 1:] < 0, -1, 1)
+    across = 2.4 * geometry[:, HALF_WIDTH:HALF_WIDTH + 1] + np.abs(motion[:, 1:2])
+    lowest = 1.8 * geometry[:, CHIN:CHIN + 1] + np.clip(motion[:, 0:1], 0, None)
+    highest = -(np.maximum(geometry[:, UPPER_REACH:UPPER_REACH + 1], geometry[:, SOURCE_GAP:SOURCE_GAP + 1]) + 4)
+    corners = np.stack([
+        sign * across * along + depth * down for sign in (-1, 1) for depth in (highest, lowest)
+    ])
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    return np.concatenate([-low, high], axis=1) / (1 - 2 * _FEATHER)
+
+
+def window_side(geometry: np.ndarray, motion: np.ndarray, height: int, width: int) -> tuple[int, int]:
+    """One window size (rows, columns) for the chunk, covering every frame's reach; even sizes."""
+    left, up, right, down = _window_reach(geometry, motion).max(axis=0)
+    rows = 2 * int(np.ceil((up + down) / 2)) + 2
+    cols = 2 * int(np.ceil((left + right) / 2)) + 2
+    return min(rows, height), min(cols, width)
+
+
+def window_origins(
+    geometry: np.ndarray, motion: np.ndarray, side: tuple[int, int], height: int, width: int
+) -> np.ndarray:
+    """Even top-left corners placing each mouth's reach inside its window, kept inside the frame."""
+    left, up, right, down = _window_reach(geometry, motion).max(axis=0)
+    spare_x, spare_y = (side[1] - left - right) / 2, (side[0] - up - down) / 2
+    x = np.clip(np.round((geometry[:, CX] - left - spare_x) / 2) * 2, 0, width - side[1])
+    y = np.clip(np.round((geometry[:, CY] - up - spare_y) / 2) * 2, 0, height - side[0])
+    return np.stack([x, y], axis=1).astype(int)
+
+
+def feather_mask(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """1 inside, falling linearly to 0 over the outer `_FEATHER` of each side."""
+    ramp_y = torch.clamp(torch.minimum(torch.arange(height), torch.arange(height).flip(0)) / (_FEATHER * height), 0, 1)
+    ramp_x = torch.clamp(torch.minimum(torch.arange(width), torch.arange(width).flip(0)) / (_FEATHER * width), 0, 1)
+    return (ramp_y[:, None] * ramp_x[None, :]).to(device)[None, None]
