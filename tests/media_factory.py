@@ -19,14 +19,21 @@ def _ffmpeg(*args: str) -> None:
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
-def face_image(path: Path, width: int = 512, height: int = 512, face_scale: float = 1.0) -> Path:
-    """The astronaut photograph scaled by `face_scale` on a plain canvas of width x height."""
-    photo = skimage.data.astronaut()
+def hopper_photo() -> np.ndarray:
+    """Grace Hopper's official US Navy portrait (public domain; matplotlib's sample data):
+    a closed mouth, a face about 150 px wide, 512x600."""
+    import matplotlib.cbook
+
+    return iio.imread(matplotlib.cbook.get_sample_data("grace_hopper.jpg"))[:, :, :3]
+
+
+def face_image(
+    path: Path, width: int = 512, height: int = 512, face_scale: float = 1.0, photo: np.ndarray | None = None
+) -> Path:
+    """A photograph (the astronaut unless given) scaled by `face_scale` on a plain canvas of width x height."""
+    photo = skimage.data.astronaut() if photo is None else photo
     if face_scale != 1.0:
-        size = int(round(512 * face_scale))
-        photo = np.asarray(
-            _resize(photo, size)
-        )
+        photo = _resize(photo, face_scale)
     canvas = np.full((height, width, 3), 200, dtype=np.uint8)
     h, w = min(height, photo.shape[0]), min(width, photo.shape[1])
     top, left = (height - h) // 2, (width - w) // 2
@@ -35,18 +42,19 @@ def face_image(path: Path, width: int = 512, height: int = 512, face_scale: floa
     return path
 
 
-def _resize(image: np.ndarray, size: int) -> np.ndarray:
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     from skimage.transform import resize
 
-    return (resize(image, (size, size), anti_aliasing=True) * 255).round().astype(np.uint8)
+    size = (int(round(image.shape[0] * scale)), int(round(image.shape[1] * scale)))
+    return (resize(image, size, anti_aliasing=True) * 255).round().astype(np.uint8)
 
 
 def talking_head_video(
     path: Path, seconds: float, fps: float = 25, width: int = 512, height: int = 512,
-    face_scale: float = 1.0, crf: int = 16,
+    face_scale: float = 1.0, crf: int = 16, photo: np.ndarray | None = None,
 ) -> Path:
-    """An H.264 mp4 showing the astronaut's face, with no audio track."""
-    still = face_image(path.with_suffix(".png"), width, height, face_scale)
+    """An H.264 mp4 showing a still face (the astronaut's unless `photo` is given), with no audio track."""
+    still = face_image(path.with_suffix(".png"), width, height, face_scale, photo)
     _ffmpeg(
         "-loop", "1", "-framerate", str(fps), "-i", str(still), "-t", str(seconds),
         "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(path),

@@ -6,7 +6,7 @@ turn with the head. The lower lip and jaw move along `b` by `opening` (negative:
 mouth that is open in the source), the upper lip rises a little as the mouth opens, and the
 corners move along `a` (out to spread, in to round). The field fades to zero below the chin,
 at the cheeks and before the nose, so nothing above the nose changes. Where the lips part,
-a mouth interior is drawn: upper teeth under the upper lip, then a dark cavity, lit like the face.
+a mouth interior is drawn (see `mouth_interior`).
 """
 
 from dataclasses import dataclass
@@ -14,17 +14,22 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-# Interior colours (RGB, 0..1) before lighting: shaded teeth, and a dark red-brown cavity.
-_TEETH = torch.tensor([0.86, 0.84, 0.80])
-_CAVITY_SHADE = torch.tensor([0.28, 0.16, 0.16])
-# Skin this bright (mean RGB, 0..1) lights the interior as drawn; darker skin darkens it.
-_REFERENCE_SKIN = 0.62
+from app.pipeline.render.mouth_interior import draw_interior, match_picture
+
 # The upper lip rises by this share of the opening.
-_UPPER_LIP_RISE = 0.2
+_UPPER_LIP_RISE = 0.3
+# An opening reaches this share of the way to each corner (in half mouth widths).
+_OPENING_REACH = 0.92
 # Antialiasing width of the interior's edges, in pixels.
 _EDGE_PX = 1.2
 # Pixels displaced by less than this keep their exact values.
 _STILL_PX = 1e-3
+# The drawn interior is softened by this share of the mouth width (within the bounds below),
+# like the optics and compression of the video around it.
+_BLUR_OF_WIDTH = 0.01
+_BLUR_PX = (0.5, 2.0)
+# Room around the lip gap for the softened edge, in pixels.
+_SOFT_EDGE_PX = 4
 
 
 @dataclass
@@ -77,22 +82,31 @@ def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor,
     changed = torch.maximum(moved.to(crops.dtype), inside)
     # The interior is drawn only inside the rectangle that holds every crop's lip gap (a thin
     # band of the window), which spares most of the per-pixel colour work.
-    rows, cols = _extent(inside.amax(dim=0) > 0)
+    rows, cols = _extent(inside.amax(dim=0) > 0, _SOFT_EDGE_PX)
     if rows is not None:
         region, band = (slice(None), slice(None), rows, cols), (slice(None), rows, cols)
-        lip_colour, skin = _lip_and_skin_colours(crops, a, b, params)
-        interior = _interior(params, lip_colour, skin, a[band], b[band], top[band], bottom[band])
-        weight = inside[:, None, rows, cols]
+        lip_colour, skin, grain = _lip_and_skin_colours(crops, a, b, params)
+        gap = (bottom[band] - top[band]).clamp(min=1)
+        mouth_width = 2 * params.half_width
+        interior = draw_interior(
+            a[band], (b[band] - top[band]) / gap, gap, mouth_width, lip_colour, skin,
+            params.rounding, params.teeth,
+        )
+        blur = (_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX)
+        interior, weight = match_picture(interior, inside[:, None, rows, cols], blur, grain, seed=height * width)
         warped[region] = warped[region] * (1 - weight) + interior * weight
+        changed[band] = torch.maximum(changed[band], weight[:, 0])
     return warped, changed
 
 
-def _extent(mask: torch.Tensor) -> tuple[slice, slice] | tuple[None, None]:
-    """Row and column slices of the bounding box of a (H, W) mask's true pixels."""
+def _extent(mask: torch.Tensor, margin: int) -> tuple[slice, slice] | tuple[None, None]:
+    """Row and column slices of the bounding box of a (H, W) mask's true pixels, `margin` wider."""
     rows, cols = torch.nonzero(mask.any(dim=1)), torch.nonzero(mask.any(dim=0))
     if len(rows) == 0:
         return None, None
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+    height, width = mask.shape
+    return (slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height)),
+            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, width)))
 
 
 def _mouth_axes(params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,8 +117,10 @@ def _mouth_axes(params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _lens(a: torch.Tensor, rounding: torch.Tensor) -> torch.Tensor:
-    """Opening across the mouth: full in the middle, zero at the corners; flatter when rounded."""
-    return torch.clamp(1 - a * a, min=0) ** (0.7 - 0.45 * rounding)
+    """Opening across the mouth: full in the middle, closing with rounded ends just inside the
+    corners (the lips stay joined there); narrower and rounder when the lips round."""
+    reach = _OPENING_REACH * (1 - 0.3 * rounding)
+    return torch.clamp(1 - (a.abs() / reach) ** 2.4, min=0) ** (0.5 - 0.15 * rounding)
 
 
 def _lower_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:
@@ -144,40 +160,21 @@ def _smoothstep(t: torch.Tensor) -> torch.Tensor:
     return t * t * (3 - 2 * t)
 
 
-def _interior(
-    params: MouthParams, lip_colour: torch.Tensor, skin: torch.Tensor,
-    a: torch.Tensor, b: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor,
-) -> torch.Tensor:
-    """Upper teeth just under the upper lip, then a dark cavity, lit by the skin around the mouth.
-
-    `a` and `b` cover the region to draw; `top` and `bottom` are the gap's edges there.
-    """
-    light = (skin.mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.45, 1.3)
-    gap = (bottom - top).clamp(min=1)
-    depth = torch.clamp((b - top) / gap, 0, 1)
-    # Teeth show in the upper part of a wide enough gap; less when the lips round.
-    teeth_share = 0.35 * (1 - 0.5 * params.rounding[:, None, None]) * torch.clamp(gap / 4 - 0.5, 0, 1)
-    teeth_share = teeth_share * params.teeth[:, None, None]
-    is_teeth = torch.clamp((teeth_share - depth) * gap / _EDGE_PX, 0, 1).unsqueeze(1)
-    teeth = _TEETH.to(a)[None, :, None, None] * (0.75 + 0.25 * (1 - depth)).unsqueeze(1)
-    cavity = lip_colour[:, :, None, None] * _CAVITY_SHADE.to(a)[None, :, None, None]
-    cavity = cavity * (1 + 0.6 * (1 - torch.sin(depth * torch.pi))).unsqueeze(1)
-    colour = teeth * is_teeth + cavity * (1 - is_teeth)
-    return torch.clamp(colour * light[:, :, None, None], 0, 1)
-
-
 def _lip_and_skin_colours(
     crops: torch.Tensor, a: torch.Tensor, b: torch.Tensor, params: MouthParams
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, 3) mean colours of the lips and of the skin between lip and chin.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, 3) mean colours of the lips and of the skin between lip and chin, and (B,) the skin's
+    grain: the standard deviation of its luma around a 3x3 local mean (noise, film grain, pores).
 
     Every other pixel of every other row is plenty for a mean colour, at a quarter of the cost.
     """
-    crops, a, b = crops[:, :, ::2, ::2], a[:, ::2, ::2], b[:, ::2, ::2]
+    detail = crops.mean(dim=1) - F.avg_pool2d(crops.mean(dim=1, keepdim=True), 3, 1, 1, count_include_pad=False)[:, 0]
+    crops, a, b, detail = crops[:, :, ::2, ::2], a[:, ::2, ::2], b[:, ::2, ::2], detail[:, ::2, ::2]
     lip_depth, chin_depth = params.lip_depth[:, None, None], params.chin_depth[:, None, None]
     lips = (a.abs() < 0.8) & (b.abs() < lip_depth + 1)
     chin = (a.abs() < 1) & (b > 1.5 * lip_depth) & (b < 0.8 * chin_depth)
-    return _masked_mean(crops, lips), _masked_mean(crops, chin)
+    grain = _masked_mean(detail[:, None] ** 2, chin)[:, 0].sqrt()
+    return _masked_mean(crops, lips), _masked_mean(crops, chin), grain
 
 
 def _masked_mean(crops: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -40,14 +40,49 @@ def test_nothing_above_the_upper_lips_reach_changes():
         assert changed[:, :top].max() == 0
 
 
-def test_opening_draws_teeth_then_a_dark_cavity():
-    crops = textured_crops()
-    opened, changed = open_mouths(crops, params(opening=10.0))
-    column = opened[0, :, :, CENTER_COL].mean(dim=0)
-    # The upper lip rises 2 px (20 % of 10); teeth fill the top of the 12 px gap, cavity the rest.
-    teeth, cavity = column[CENTER_ROW], column[CENTER_ROW + 7]
-    assert teeth > 0.6 and cavity < 0.3 * crops.mean()
+def skin_crops(grain: float = 0.0, batch: int = 1) -> torch.Tensor:
+    """A flat, skin-coloured crop, with Gaussian grain of the given standard deviation."""
+    crops = torch.tensor([0.75, 0.6, 0.5])[None, :, None, None].repeat(batch, 1, 90, 80)
+    noise = torch.randn((batch, 1, 90, 80), generator=torch.Generator().manual_seed(1)) * grain
+    return (crops + noise).clamp(0, 1)
+
+
+def luma_column(images: torch.Tensor, col: int = CENTER_COL) -> torch.Tensor:
+    return images[0, :, :, col].mean(dim=0)
+
+
+def test_opening_draws_teeth_over_a_graded_cavity_and_a_tongue():
+    opened, changed = open_mouths(skin_crops(), params(opening=10.0))
+    # The upper lip rises 3 px (30 % of 10), so the 13 px gap runs from row -3 to row +10.
+    column = luma_column(opened, CENTER_COL + 3)
+    teeth, cavity, tongue = column[CENTER_ROW - 1], column[CENTER_ROW + 2:CENTER_ROW + 5], column[CENTER_ROW + 8]
+    assert teeth > 0.7 and 0.04 < cavity.min() and cavity.max() < 0.3
+    assert tongue > 2 * cavity.mean()
     assert changed[0, CENTER_ROW + 5, CENTER_COL] == 1
+
+
+def test_upper_teeth_are_single_teeth_with_gaps_between():
+    opened, _ = open_mouths(skin_crops(), params(opening=10.0))
+    row = opened[0, :, CENTER_ROW - 1, CENTER_COL - 11:CENTER_COL + 12].mean(dim=0)
+    dips = [i for i in range(1, len(row) - 1) if row[i] < row[i - 1] - 0.02 and row[i] <= row[i + 1]]
+    assert len(dips) >= 4  # the midline and at least three more gaps between teeth
+
+
+def test_a_small_opening_shows_no_tongue_or_lower_teeth():
+    opened, _ = open_mouths(skin_crops(), params(opening=4.0))
+    # 5 px gap (rows -1 to +4) over a 24 px wide mouth: teeth at the top, cavity to the lower lip.
+    column = luma_column(opened, CENTER_COL + 3)
+    assert column[CENTER_ROW + 2:CENTER_ROW + 4].max() < 0.4  # a tongue or lower teeth would be lighter
+
+
+def test_drawn_interior_takes_the_grain_of_the_skin_around_it():
+    def interior_detail(grain: float) -> float:
+        opened, _ = open_mouths(skin_crops(grain), params(opening=10.0))
+        cavity = opened[0, :, CENTER_ROW + 2:CENTER_ROW + 5, CENTER_COL - 6:CENTER_COL + 6].mean(dim=0)
+        return float((cavity - cavity.mean()).std())
+
+    assert interior_detail(0.0) < 0.03
+    assert 0.02 < interior_detail(0.05) < 0.1
 
 
 def test_lower_lip_moves_down_by_the_opening():
@@ -99,4 +134,4 @@ def test_an_opening_parts_at_the_split_above_the_mouth_line():
     torch.testing.assert_close(opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW - 2, CENTER_COL],
                                atol=1e-3, rtol=0)
     column = opened[0, :, :, CENTER_COL].mean(dim=0)
-    assert column[CENTER_ROW + 1] < 0.3 * crops.mean()  # the new gap starts at the split
+    assert column[CENTER_ROW - 2] < 0.3 * crops.mean()  # the new gap starts at the split

@@ -1,0 +1,158 @@
+"""What shows between parted lips where the source has no mouth of its own to show.
+
+Drawn back to front, in the gap's own coordinates (`u` across the mouth, -1..1 corner to
+corner; `depth` down the gap, 0 at the upper lip, 1 at the lower lip):
+- a cavity, dark red-brown from the lips' own colour, darkest at the back, never flat black;
+- a tongue, low in the mouth, once the mouth opens wide;
+- lower teeth at the bottom of the gap at wider openings, in the shadow of the upper jaw;
+- upper teeth as a row of single teeth: soft dark gaps between them, rounded biting edges,
+  narrower and darker toward the corners, shadowed under the upper lip;
+- the moist inner rim of both lips.
+Everything is lit by the skin around the mouth, then softened and given grain like the
+surrounding picture, so the drawing does not stand out crisper or cleaner than the video.
+"""
+
+import torch
+import torch.nn.functional as F
+
+# Tooth enamel (RGB, 0..1) before lighting, and the cavity's shade of the lips' colour.
+_ENAMEL = torch.tensor([0.88, 0.85, 0.78])
+_CAVITY_SHADE = torch.tensor([0.56, 0.32, 0.30])
+_TONGUE = torch.tensor([0.78, 0.42, 0.42])
+# Skin this bright (mean RGB, 0..1) lights the interior as drawn; darker skin darkens it.
+_REFERENCE_SKIN = 0.62
+# Visible upper teeth from the midline to a corner (incisors, lateral incisor, canine, premolar).
+_TEETH_PER_SIDE = 3.6
+# Height of the upper teeth's visible crowns, as a share of the mouth width, and at most of the gap.
+_UPPER_TEETH_OF_WIDTH = 0.18
+_UPPER_TEETH_OF_GAP = 0.5
+# Lower teeth and tongue appear as the gap passes these shares of the mouth width.
+_LOWER_TEETH_FROM = 0.28
+# A gap this wide (share of the mouth width) lets the most light into the cavity.
+_LIT_OPENNESS = 0.4
+_TONGUE_FROM = 0.18
+
+
+def draw_interior(
+    u: torch.Tensor, depth: torch.Tensor, gap: torch.Tensor, mouth_width: torch.Tensor,
+    lip_colour: torch.Tensor, skin: torch.Tensor, rounding: torch.Tensor, teeth: torch.Tensor,
+) -> torch.Tensor:
+    """(B, 3, H, W) interior colours in [0, 1].
+
+    `u`, `depth` and `gap` (pixels) are (B, H, W); `mouth_width`, `rounding` and `teeth` (0..1,
+    how much of the drawn upper teeth to show: none where the source shows its own) are (B,);
+    `lip_colour` and `skin` are (B, 3).
+    """
+    width = mouth_width[:, None, None]
+    px = depth * gap  # pixels below the upper lip's edge
+    from_bottom = (1 - depth) * gap
+    openness = gap / width
+    colour = _cavity(u, depth, openness, lip_colour)
+    colour = _over(colour, _tongue(u, from_bottom, gap, openness, lip_colour))
+    rounded = 1 - 0.3 * rounding[:, None, None]
+    # Lower teeth are drawn whatever the source shows: a smile hides them behind the lower lip.
+    colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded))
+    colour = _over(colour, _upper_teeth(u, px, gap, width, teeth[:, None, None] * rounded))
+    colour = _over(colour, _lip_rims(px, from_bottom, width, lip_colour))
+    light = (skin.mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.45, 1.3)
+    return torch.clamp(colour * light[:, :, None, None], 0, 1)
+
+
+def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor) -> torch.Tensor:
+    # Darkest at the back of the middle, lighter toward the lips and the cheeks; a narrow gap
+    # lets less light in than a wide one.
+    back = torch.exp(-(u / 0.55) ** 2) * torch.sin(torch.pi * depth.clamp(0, 1))
+    light_in = 0.4 + 0.6 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
+    shade = ((1 - 0.65 * back) * light_in).unsqueeze(1)
+    return (lip_colour * _CAVITY_SHADE.to(u))[:, :, None, None] * shade
+
+
+def _tongue(
+    u: torch.Tensor, from_bottom: torch.Tensor, gap: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A rounded hump at the bottom of the gap, behind the lower teeth, once the mouth is wide open."""
+    grown = torch.clamp((openness - _TONGUE_FROM) / 0.15, 0, 1)
+    height = 0.4 * gap * grown * torch.clamp(1 - (u / 0.7) ** 2, 0, 1) ** 0.5
+    coverage = torch.clamp(height - from_bottom, 0, 1)
+    base = 0.4 * lip_colour[:, :, None, None] + 0.6 * _TONGUE.to(u)[None, :, None, None]
+    # Lit on its top, falling into shadow toward the throat and the cheeks.
+    shade = 0.6 + 0.3 * torch.clamp(from_bottom / height.clamp(min=1), 0, 1) - 0.25 * u.abs()
+    return base * shade.unsqueeze(1), coverage
+
+
+def _lower_teeth(
+    u: torch.Tensor, from_bottom: torch.Tensor, width: torch.Tensor, openness: torch.Tensor, show: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    grown = torch.clamp((openness - _LOWER_TEETH_FROM) / 0.12, 0, 1) * show
+    height = 0.06 * width * grown * torch.clamp(1 - (u / 0.55) ** 4, 0, 1)
+    coverage = torch.clamp(height - from_bottom, 0, 1)
+    _, separation = _tooth_phase(u, teeth_per_side=4.2)
+    shade = (0.78 - 0.3 * u.abs()) * (1 - 0.3 * separation)
+    return _ENAMEL.to(u)[None, :, None, None] * shade.unsqueeze(1), coverage
+
+
+def _upper_teeth(
+    u: torch.Tensor, px: torch.Tensor, gap: torch.Tensor, width: torch.Tensor, show: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    within, separation = _tooth_phase(u, _TEETH_PER_SIDE)
+    crown = torch.minimum(_UPPER_TEETH_OF_WIDTH * width, _UPPER_TEETH_OF_GAP * gap) * show
+    # Shorter toward the corners (perspective and the arch), each tooth's biting edge rounded.
+    crown = crown * (1 - 0.45 * u.abs() ** 2) * (1 - 0.2 * (2 * within - 1) ** 4)
+    coverage = torch.clamp(crown - px, 0, 1) * (crown > 0.75)
+    under_lip = 0.72 + 0.28 * torch.clamp(px / (0.45 * crown).clamp(min=1), 0, 1)
+    rounded = 1 - 0.12 * (2 * within - 1) ** 2
+    shade = under_lip * rounded * (1 - 0.55 * u.abs() ** 3) * (1 - 0.3 * separation)
+    return _ENAMEL.to(u)[None, :, None, None] * shade.unsqueeze(1), coverage
+
+
+def _tooth_phase(u: torch.Tensor, teeth_per_side: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Position within its tooth (0..1) and closeness to a gap between teeth (1 on the gap).
+
+    Teeth narrow toward the corners as the arch turns away; the midline falls between the two
+    central incisors.
+    """
+    phase = teeth_per_side * u.abs() ** 0.8
+    within = phase - torch.floor(phase)
+    edge = torch.minimum(within, 1 - within)
+    return within, torch.exp(-((edge / 0.06) ** 2))
+
+
+def _lip_rims(
+    px: torch.Tensor, from_bottom: torch.Tensor, width: torch.Tensor, lip_colour: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The wet inner edge of both lips: the lips' colour, a little darker, with a faint sheen."""
+    rim = (0.025 * width).clamp(min=0.8)
+    coverage = torch.maximum(torch.clamp(1 - px / rim, 0, 1), torch.clamp(1 - from_bottom / rim, 0, 1))
+    sheen = 0.12 * torch.clamp(1 - (from_bottom / rim - 0.5).abs() * 2, 0, 1)
+    colour = 0.8 * lip_colour[:, :, None, None] + sheen.unsqueeze(1)
+    return colour, coverage * 0.85
+
+
+def _over(base: torch.Tensor, layer: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    colour, coverage = layer
+    coverage = coverage.unsqueeze(1)
+    return base * (1 - coverage) + colour * coverage
+
+
+def match_picture(
+    interior: torch.Tensor, weight: torch.Tensor, blur_px: torch.Tensor, grain: torch.Tensor, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soften the drawn interior and its edge by `blur_px` (B,) and add grain of `grain` (B,) std,
+    so that it is no crisper and no cleaner than the picture around it."""
+    sigma = float(blur_px.max())
+    if sigma > 0.3:
+        interior, weight = _gaussian(interior, sigma), _gaussian(weight, sigma)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    noise = torch.randn(interior.shape[0], 1, *interior.shape[2:], generator=generator).to(interior)
+    return torch.clamp(interior + noise * grain[:, None, None, None], 0, 1), weight
+
+
+def _gaussian(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = max(1, int(round(2.5 * sigma)))
+    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-(offsets / sigma) ** 2 / 2)
+    kernel = kernel / kernel.sum()
+    channels = images.shape[1]
+    padded = F.pad(images, (radius, radius, radius, radius), mode="replicate")
+    rows = F.conv2d(padded, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+    return F.conv2d(rows, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
