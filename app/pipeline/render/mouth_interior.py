@@ -18,6 +18,8 @@ import torch.nn.functional as F
 # Tooth enamel (RGB, 0..1) before lighting, and the cavity's shade of the lips' colour.
 _ENAMEL = torch.tensor([0.88, 0.85, 0.78])
 _CAVITY_SHADE = torch.tensor([0.56, 0.32, 0.30])
+# Share of the enamel's colour that follows the skin's hue.
+_ENAMEL_TINT = 0.15
 _TONGUE = torch.tensor([0.78, 0.42, 0.42])
 # Skin this bright (mean RGB, 0..1) lights the interior as drawn; darker skin darkens it.
 _REFERENCE_SKIN = 0.62
@@ -50,9 +52,12 @@ def draw_interior(
     colour = _cavity(u, depth, openness, lip_colour)
     colour = _over(colour, _tongue(u, from_bottom, gap, openness, lip_colour))
     rounded = 1 - 0.3 * rounding[:, None, None]
+    # Enamel takes a little of the skin's hue (the light around the face is not pure white).
+    enamel = (_ENAMEL.to(u) * (1 - _ENAMEL_TINT + _ENAMEL_TINT * skin / skin.mean(dim=1, keepdim=True).clamp(min=0.05)))
+    enamel = enamel[:, :, None, None]
     # Lower teeth are drawn whatever the source shows: a smile hides them behind the lower lip.
-    colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded))
-    colour = _over(colour, _upper_teeth(u, px, gap, width, teeth[:, None, None] * rounded))
+    colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded, enamel))
+    colour = _over(colour, _upper_teeth(u, px, gap, width, teeth[:, None, None] * rounded, enamel))
     colour = _over(colour, _lip_rims(px, from_bottom, width, lip_colour))
     light = (skin.mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.45, 1.3)
     return torch.clamp(colour * light[:, :, None, None], 0, 1)
@@ -81,18 +86,20 @@ def _tongue(
 
 
 def _lower_teeth(
-    u: torch.Tensor, from_bottom: torch.Tensor, width: torch.Tensor, openness: torch.Tensor, show: torch.Tensor
+    u: torch.Tensor, from_bottom: torch.Tensor, width: torch.Tensor, openness: torch.Tensor, show: torch.Tensor,
+    enamel: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     grown = torch.clamp((openness - _LOWER_TEETH_FROM) / 0.12, 0, 1) * show
     height = 0.06 * width * grown * torch.clamp(1 - (u / 0.55) ** 4, 0, 1)
     coverage = torch.clamp(height - from_bottom, 0, 1)
     _, separation = _tooth_phase(u, teeth_per_side=4.2)
     shade = (0.78 - 0.3 * u.abs()) * (1 - 0.3 * separation)
-    return _ENAMEL.to(u)[None, :, None, None] * shade.unsqueeze(1), coverage
+    return enamel * shade.unsqueeze(1), coverage
 
 
 def _upper_teeth(
-    u: torch.Tensor, px: torch.Tensor, gap: torch.Tensor, width: torch.Tensor, show: torch.Tensor
+    u: torch.Tensor, px: torch.Tensor, gap: torch.Tensor, width: torch.Tensor, show: torch.Tensor,
+    enamel: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     within, separation = _tooth_phase(u, _TEETH_PER_SIDE)
     crown = torch.minimum(_UPPER_TEETH_OF_WIDTH * width, _UPPER_TEETH_OF_GAP * gap) * show
@@ -102,7 +109,7 @@ def _upper_teeth(
     under_lip = 0.72 + 0.28 * torch.clamp(px / (0.45 * crown).clamp(min=1), 0, 1)
     rounded = 1 - 0.12 * (2 * within - 1) ** 2
     shade = under_lip * rounded * (1 - 0.55 * u.abs() ** 3) * (1 - 0.3 * separation)
-    return _ENAMEL.to(u)[None, :, None, None] * shade.unsqueeze(1), coverage
+    return enamel * shade.unsqueeze(1), coverage
 
 
 def _tooth_phase(u: torch.Tensor, teeth_per_side: float) -> tuple[torch.Tensor, torch.Tensor]:
