@@ -75,7 +75,7 @@ async def receive_form(
     except MultipartParseError as error:
         raise InvalidUpload("body", f"malformed multipart body: {error}") from error
     finally:
-        collector.close()
+        await collector.close()
     return collector.form
 
 
@@ -133,9 +133,9 @@ class _PartCollector:
         for sink in self._sinks:
             await sink.flush(force)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for sink in self._sinks:
-            sink.close()
+            await sink.close()
 
     def _part_begin(self) -> None:
         self._parts += 1

@@ -9,7 +9,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-from starlette.concurrency import run_in_threadpool
+import aiofiles
+import aiofiles.os
 
 from app.errors import InsufficientStorage, TaskNotFound, UploadTooLarge
 
@@ -97,8 +98,9 @@ class UploadSink:
     """
 
     def __init__(self, destination: Path, field: str, max_bytes: int, min_free_bytes: int) -> None:
-        descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._file = os.fdopen(descriptor, "wb")
+        # Created at once (a cheap call), so that the file exists even if nothing arrives.
+        self._descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = None
         self._folder = destination.parent
         self._field = field
         self._max_bytes = max_bytes
@@ -118,20 +120,27 @@ class UploadSink:
 
     async def flush(self, force: bool = False) -> None:
         """Write what was taken once a block has gathered (everything when `force`), off the loop."""
-        if self._pending and (force or len(self._pending) >= UPLOAD_CHUNK_BYTES):
-            block, self._pending = bytes(self._pending), bytearray()
-            await run_in_threadpool(self._write, block)
-
-    def close(self) -> None:
-        """Close the file; bytes not flushed are dropped (call `flush(force=True)` first to keep them)."""
-        self._file.close()
-
-    def _write(self, block: bytes) -> None:
+        if not self._pending or (not force and len(self._pending) < UPLOAD_CHUNK_BYTES):
+            return
+        block, self._pending = bytes(self._pending), bytearray()
         if self.size >= self._next_disk_check:
-            free = shutil.disk_usage(self._folder).free
-            if free - len(block) < self._min_free_bytes:
-                raise InsufficientStorage(
-                    f"the server is short of disk space ({free // (1024 * 1024)} MB free); try again later"
-                )
+            await self._require_free_space(len(block))
             self._next_disk_check = self.size + _DISK_CHECK_BYTES
-        self._file.write(block)
+        if self._file is None:
+            self._file = await aiofiles.open(self._descriptor, "wb")
+        await self._file.write(block)
+
+    async def close(self) -> None:
+        """Close the file; bytes not flushed are dropped (call `flush(force=True)` first to keep them)."""
+        if self._file is not None:
+            await self._file.close()
+        else:
+            os.close(self._descriptor)
+
+    async def _require_free_space(self, incoming: int) -> None:
+        disk = await aiofiles.os.statvfs(self._folder)
+        free = disk.f_bavail * disk.f_frsize
+        if free - incoming < self._min_free_bytes:
+            raise InsufficientStorage(
+                f"the server is short of disk space ({free // (1024 * 1024)} MB free); try again later"
+            )

@@ -28,7 +28,7 @@ def test_upload_sink_writes_blocks_off_the_loop_with_private_mode(tmp_path):
             await sink.flush()
         assert target.stat().st_size == 3 * UPLOAD_CHUNK_BYTES  # whole blocks only, until forced
         await sink.flush(force=True)
-        sink.close()
+        await sink.close()
 
     asyncio.run(receive())
     assert target.read_bytes() == data and sink.size == len(data)
@@ -40,7 +40,7 @@ def test_upload_sink_refuses_bytes_past_the_limit(tmp_path):
     sink.add(b"x" * 4096)
     with pytest.raises(UploadTooLarge, match="audio_file"):
         sink.add(b"x")
-    sink.close()
+    asyncio.run(sink.close())
 
 
 def test_upload_sink_stops_when_the_disk_would_fall_below_its_reserve(tmp_path):
@@ -49,7 +49,7 @@ def test_upload_sink_stops_when_the_disk_would_fall_below_its_reserve(tmp_path):
     sink.add(b"x" * UPLOAD_CHUNK_BYTES)
     with pytest.raises(InsufficientStorage):
         asyncio.run(sink.flush())
-    sink.close()
+    asyncio.run(sink.close())
     assert (tmp_path / "input.mp4").stat().st_size == 0
 
 
