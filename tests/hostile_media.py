@@ -1,6 +1,7 @@
 """Hostile uploads, built with ffmpeg and a few bytes of Python: manifests that point at server
 files, absurd frame rates, headers that lie about length, damaged and size-changing streams."""
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -56,6 +57,22 @@ def mp3_with_lying_header(path: Path, declared_s: float, real_s: float) -> Path:
     path.write_bytes(bytes(data) + tail.read_bytes())
     head.unlink()
     tail.unlink()
+    return path
+
+
+def mp4_with_lying_duration(path: Path, seconds: float, claimed_s: float) -> Path:
+    """An mp4 of `seconds` whose movie, track and media headers all claim `claimed_s`."""
+    _ffmpeg("-f", "lavfi", "-i", f"testsrc=s=64x64:r=25:d={seconds}", "-c:v", "libx264", "-preset", "ultrafast",
+            "-pix_fmt", "yuv420p", str(path))
+    data = bytearray(path.read_bytes())
+    # Version-0 boxes: where the 32-bit duration sits after the box type.
+    for box, offset in ((b"mvhd", 16), (b"tkhd", 20), (b"mdhd", 16)):
+        at = data.find(box)
+        assert data[at + 4] == 0, f"{box!r} is not version 0"
+        field = at + 4 + offset
+        duration = struct.unpack(">I", data[field:field + 4])[0]
+        data[field:field + 4] = struct.pack(">I", round(duration * claimed_s / seconds))
+    path.write_bytes(bytes(data))
     return path
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from app.errors import MediaError
 
 _HEAD_BYTES = 64
+_ID3_HEADER_BYTES = 10
 # Box types an ISO-BMFF (mp4, mov, m4a) file starts with.
 _MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"}
 # Text that opens a playlist or manifest: DASH (XML), HLS (#EXTM3U), ffconcat, SMIL, PLS.
@@ -52,7 +53,7 @@ def sniff_container(head: bytes) -> Container:
     if head.startswith(b"fLaC"):
         return FLAC
     if head.startswith(b"ID3") or _is_mpeg_audio_sync(head, layer_zero=False):
-        return MP3
+        return MP3  # an ID3 tag in front of other audio is looked behind by `detect_container`
     if _is_mpeg_audio_sync(head, layer_zero=True):
         return ADTS_AAC
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith(_MANIFEST_STARTS):
@@ -69,7 +70,21 @@ def _is_mpeg_audio_sync(head: bytes, layer_zero: bool) -> bool:
 
 def detect_container(path: Path) -> Container:
     with path.open("rb") as file:
-        return sniff_container(file.read(_HEAD_BYTES))
+        head = file.read(_HEAD_BYTES)
+        if head.startswith(b"ID3") and len(head) >= _ID3_HEADER_BYTES:
+            # Taggers put ID3 in front of FLAC and ADTS AAC too: the container is what follows.
+            file.seek(_ID3_HEADER_BYTES + _syncsafe(head[6:10]))
+            behind = file.read(_HEAD_BYTES)
+            if behind.startswith(b"fLaC"):
+                return FLAC
+            if _is_mpeg_audio_sync(behind, layer_zero=True):
+                return ADTS_AAC
+        return sniff_container(head)
+
+
+def _syncsafe(size: bytes) -> int:
+    """ID3v2's tag size: four bytes of seven bits each."""
+    return (size[0] << 21) | (size[1] << 14) | (size[2] << 7) | size[3]
 
 
 def input_options(path: Path) -> dict[str, str]:

@@ -41,6 +41,7 @@ def corpus(tmp_path_factory, face_video, speech_audio):
     files["concat.mp4"] = hostile_media.concat_list(folder / "concat.mp4", face_video)
     files["30000fps.mp4"] = hostile_media.high_rate_clip(folder / "30000fps.mp4", fps=30_000, seconds=0.1)
     files["lying.mp3"] = hostile_media.mp3_with_lying_header(folder / "lying.mp3", declared_s=5, real_s=20)
+    files["lying.mp4"] = hostile_media.mp4_with_lying_duration(folder / "lying.mp4", seconds=12, claimed_s=1)
     return files
 
 
@@ -66,6 +67,8 @@ def corpus(tmp_path_factory, face_video, speech_audio):
         (None, "lying.mp3", 400, "audio_file: the audio lasts over 10 s when read (its header claims 5.2 s); "
                                  "the limit is 10 s"),
         ("silence.wav", None, 400, "video_file: the file has no video stream (it is a wav file)"),
+        ("lying.mp4", None, 400, "video_file: the video lasts over 10 s when read (its header claims 1.0 s); "
+                                 "the limit is 10 s"),
     ],
 )
 def test_bad_files_get_400_with_reason_and_leave_nothing(

@@ -70,3 +70,19 @@ def test_failure_text_has_no_addresses_components_or_directories():
         "[in#0/mov,mp4 @ 0x55c5ee0da0c0] /srv/uploads/abc/input.mp4: partial file at 0x7ffde3a1b2c0\n"
     )
     assert ffmpeg_failure(log) == "input.mp4: partial file at"
+
+
+@pytest.mark.parametrize(("codec", "muxer", "expected"), [
+    ("flac", "flac", container.FLAC), ("aac", "adts", container.ADTS_AAC), ("libmp3lame", "mp3", container.MP3),
+])
+def test_an_id3_tag_in_front_is_looked_behind(tmp_path, codec, muxer, expected):
+    plain = tmp_path / f"plain.{muxer}"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=d=0.5", "-c:a", codec, "-f", muxer, str(plain)])
+    tagged = tmp_path / f"tagged.{muxer}"
+    tag_body = b"TIT2\x00\x00\x00\x06\x00\x00\x03hello"
+    size = len(tag_body)
+    syncsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    tagged.write_bytes(b"ID3\x04\x00\x00" + syncsafe + tag_body + plain.read_bytes())
+    assert detect_container(tagged) is expected
+    result = run_ffmpeg([*input_args(tagged), "-f", "null", "-"])
+    assert result.returncode == 0, result.stderr
