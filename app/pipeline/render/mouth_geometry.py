@@ -18,6 +18,8 @@ _MAX_OPENING_OF_CHIN = 0.7
 _MAX_WIDEN = 0.1
 # A source gap this wide (share of the mouth width) already shows its own teeth or interior.
 _OPEN_SOURCE = 0.08
+# Share of the source's gap that a closing goes past the landmarks' reading of it.
+_CLOSING_MARGIN = 0.15
 
 # Columns of the per-frame geometry array, in frame pixels.
 CX, CY, ALONG_X, ALONG_Y, HALF_WIDTH, CHIN, LOWER_LIP, UPPER_LIP, UPPER_REACH, SOURCE_GAP = range(10)
@@ -54,6 +56,9 @@ def mouth_motion(geometry: np.ndarray, features: np.ndarray) -> np.ndarray:
     widest = np.minimum(_MAX_OPENING * mouth_width, _MAX_OPENING_OF_CHIN * geometry[:, CHIN])
     wanted_gap = np.clip(features[:, 0], 0, 1) * widest
     opening = wanted_gap - source_gap
+    # The landmarks read a gap a little short of its edges: a closing goes that much further,
+    # or slivers of the source's teeth and interior stay between the lips.
+    opening = np.where(opening < 0, opening - _CLOSING_MARGIN * source_gap, opening)
     widen = np.clip(features[:, 1], -1, 1) * _MAX_WIDEN * mouth_width
     split = np.where(opening > 0, source_gap / 2, 0.0)
     teeth = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
