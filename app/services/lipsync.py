@@ -157,8 +157,9 @@ class LipSyncService:
             if name not in known and self.storage.modified_at(name) < cutoff.timestamp()
         ]
         for task_id in expired:
-            self._registry.remove(task_id)
+            # Files first: once a task is unknown (404), nothing of it is left on disk.
             self.storage.remove_task(task_id)
+            self._registry.remove(task_id)
         if expired:
             log_event(logger, "sweep.deleted", tasks=len(expired))
         return len(expired)
