@@ -59,7 +59,8 @@ def _validated_fields(form: ReceivedForm) -> ProcessFields:
     except ValidationError as error:
         # A missing field's "input" would be the whole form: left out, like the files'.
         errors += [
-            {**detail, "loc": ("body", *detail["loc"]), "input": None if detail["type"] == "missing" else detail["input"]}
+            {**detail, "loc": ("body", *detail["loc"]),
+             "input": None if detail["type"] == "missing" else detail["input"]}
             for detail in error.errors(include_url=False, include_context=False)
         ]
     if errors:

@@ -46,7 +46,9 @@ def process_form_schema() -> dict:
         "properties": {
             **files,
             "model_choice": {"type": "string", "enum": [choice.value for choice in ModelChoice]},
-            "sync_mode": {"type": "string", "enum": [mode.value for mode in SyncMode], "default": SyncMode.BOUNCE.value},
+            "sync_mode": {
+                "type": "string", "enum": [mode.value for mode in SyncMode], "default": SyncMode.BOUNCE.value,
+            },
         },
     }
 

@@ -85,7 +85,8 @@ class LipSyncService:
         try:
             yield IncomingTask(
                 task_id,
-                {"video_file": self.storage.video_path(task_id), "audio_file": self.storage.audio_upload_path(task_id)},
+                {"video_file": self.storage.video_path(task_id),
+                 "audio_file": self.storage.audio_upload_path(task_id)},
                 self._settings.max_upload_bytes, self._settings.min_free_disk_bytes,
             )
         except BaseException:

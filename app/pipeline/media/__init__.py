@@ -1,1 +1,1 @@
-"""Media through ffmpeg: the binary, container sniffing, probing, audio decoding, chunked YUV frame decoding and encoding."""
+"""Media through ffmpeg: the binary, container sniffing, probing, audio decoding, YUV frames in and out."""

@@ -43,7 +43,7 @@ def spooled_bytes(server) -> int:
 
 def open_post(server, headers: dict[str, str]) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    lines = [f"POST /process/ HTTP/1.1", f"Host: 127.0.0.1:{server.port}",
+    lines = ["POST /process/ HTTP/1.1", f"Host: 127.0.0.1:{server.port}",
              f"Content-Type: multipart/form-data; boundary={BOUNDARY}", *(f"{k}: {v}" for k, v in headers.items())]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     return sock
