@@ -27,18 +27,22 @@ class RangedFileResponse(FileResponse):
 
 
 def file_download(request: Request, path: Path, media_type: str, filename: str) -> Response:
-    """The file, with 206 for satisfiable ranges, or a JSON 400/416 for a bad Range header."""
-    http_range = request.headers.get("range")
-    if http_range is not None and "if-range" not in request.headers:
-        size = path.stat().st_size
-        try:
-            RangedFileResponse._parse_range_header(http_range, size)
-        except RangeNotSatisfiable:
-            return JSONResponse(
-                {"detail": f"no requested range lies within the file's {size} bytes"},
-                status_code=416, headers={"Content-Range": f"bytes */{size}"},
-            )
-        except MalformedRangeHeader as error:
-            return JSONResponse({"detail": f"malformed Range header: {error.content}"}, status_code=400)
-    return RangedFileResponse(path, media_type=media_type, filename=filename)
+    """The file, with 206 for satisfiable ranges, or a JSON 400/416 for a bad Range header.
 
+    A Range under an If-Range that no longer matches is ignored (the whole file), as Starlette does.
+    """
+    response = RangedFileResponse(path, media_type=media_type, filename=filename, stat_result=path.stat())
+    http_range, if_range = request.headers.get("range"), request.headers.get("if-range")
+    if http_range is None or (if_range is not None and not response._should_use_range(if_range)):
+        return response
+    size = response.stat_result.st_size
+    try:
+        RangedFileResponse._parse_range_header(http_range, size)
+    except RangeNotSatisfiable:
+        return JSONResponse(
+            {"detail": f"no requested range lies within the file's {size} bytes"},
+            status_code=416, headers={"Content-Range": f"bytes */{size}"},
+        )
+    except MalformedRangeHeader as error:
+        return JSONResponse({"detail": f"malformed Range header: {error.content}"}, status_code=400)
+    return response

@@ -132,6 +132,12 @@ def test_range_errors_are_json(module_client, bounce_result):
     assert "range" in unsatisfiable.json()["detail"]
     malformed = module_client.get(f"/result/{task_id}", headers={"Range": "pages=1-2"})
     assert malformed.status_code == 400 and "Range" in malformed.json()["detail"]
+    etag = full.headers["etag"]
+    matching = module_client.get(f"/result/{task_id}", headers={"Range": f"bytes={size}-", "If-Range": etag})
+    assert matching.status_code == 416 and "range" in matching.json()["detail"]
+    # A stale If-Range means "send it all": the range, good or bad, is ignored.
+    stale = module_client.get(f"/result/{task_id}", headers={"Range": f"bytes={size}-", "If-Range": '"stale"'})
+    assert stale.status_code == 200 and stale.content == full.content
 
 
 def test_head_on_a_finished_result_gives_its_headers_only(module_client, bounce_result):
