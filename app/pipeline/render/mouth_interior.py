@@ -26,8 +26,12 @@ _REFERENCE_SKIN = 0.62
 # Visible upper teeth from the midline to a corner (incisors, lateral incisor, canine, premolar).
 _TEETH_PER_SIDE = 3.6
 # Height of the upper teeth's visible crowns, as a share of the mouth width, and at most of the gap.
-_UPPER_TEETH_OF_WIDTH = 0.18
+_UPPER_TEETH_OF_WIDTH = 0.2
 _UPPER_TEETH_OF_GAP = 0.5
+# Per upper tooth from the midline (central incisor, lateral incisor, canine, premolar): its
+# visible length and its shade (teeth further back sit deeper in the shadow and look yellower).
+_CROWN_BY_TOOTH = torch.tensor([1.0, 0.86, 0.96, 0.8])
+_SHADE_BY_TOOTH = torch.tensor([1.0, 0.95, 0.9, 0.84])
 # Lower teeth and tongue appear as the gap passes these shares of the mouth width.
 _LOWER_TEETH_FROM = 0.28
 # A gap this wide (share of the mouth width) lets the most light into the cavity.
@@ -92,7 +96,7 @@ def _lower_teeth(
     grown = torch.clamp((openness - _LOWER_TEETH_FROM) / 0.12, 0, 1) * show
     height = 0.06 * width * grown * torch.clamp(1 - (u / 0.55) ** 4, 0, 1)
     coverage = torch.clamp(height - from_bottom, 0, 1)
-    _, separation = _tooth_phase(u, teeth_per_side=4.2)
+    _, _, separation = _tooth_phase(u, teeth_per_side=4.2)
     shade = (0.78 - 0.3 * u.abs()) * (1 - 0.3 * separation)
     return enamel * shade.unsqueeze(1), coverage
 
@@ -101,27 +105,31 @@ def _upper_teeth(
     u: torch.Tensor, px: torch.Tensor, gap: torch.Tensor, width: torch.Tensor, show: torch.Tensor,
     enamel: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    within, separation = _tooth_phase(u, _TEETH_PER_SIDE)
+    tooth, within, separation = _tooth_phase(u, _TEETH_PER_SIDE)
     crown = torch.minimum(_UPPER_TEETH_OF_WIDTH * width, _UPPER_TEETH_OF_GAP * gap) * show
-    # Shorter toward the corners (perspective and the arch), each tooth's biting edge rounded.
-    crown = crown * (1 - 0.45 * u.abs() ** 2) * (1 - 0.2 * (2 * within - 1) ** 4)
+    # Shorter toward the corners (perspective and the arch), each tooth's biting edge rounded,
+    # and each kind of tooth its own length (lateral incisors shorter than the central ones).
+    kind = tooth.clamp(max=len(_CROWN_BY_TOOTH) - 1)
+    crown = crown * (1 - 0.45 * u.abs() ** 2) * (1 - 0.2 * (2 * within - 1) ** 4) * _CROWN_BY_TOOTH.to(u)[kind]
     coverage = torch.clamp(crown - px, 0, 1) * (crown > 0.75)
     under_lip = 0.72 + 0.28 * torch.clamp(px / (0.45 * crown).clamp(min=1), 0, 1)
     rounded = 1 - 0.12 * (2 * within - 1) ** 2
-    shade = under_lip * rounded * (1 - 0.55 * u.abs() ** 3) * (1 - 0.3 * separation)
+    shade = under_lip * rounded * (1 - 0.55 * u.abs() ** 3) * (1 - 0.3 * separation) * _SHADE_BY_TOOTH.to(u)[kind]
     return enamel * shade.unsqueeze(1), coverage
 
 
-def _tooth_phase(u: torch.Tensor, teeth_per_side: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Position within its tooth (0..1) and closeness to a gap between teeth (1 on the gap).
+def _tooth_phase(u: torch.Tensor, teeth_per_side: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Which tooth from the midline (0, 1, ...), the position within it (0..1), and closeness to
+    a gap between teeth (1 on the gap).
 
     Teeth narrow toward the corners as the arch turns away; the midline falls between the two
     central incisors.
     """
     phase = teeth_per_side * u.abs() ** 0.8
-    within = phase - torch.floor(phase)
+    tooth = torch.floor(phase)
+    within = phase - tooth
     edge = torch.minimum(within, 1 - within)
-    return within, torch.exp(-((edge / 0.06) ** 2))
+    return tooth.long(), within, torch.exp(-((edge / 0.06) ** 2))
 
 
 def _lip_rims(
