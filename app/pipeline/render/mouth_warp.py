@@ -130,8 +130,11 @@ def _lower_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params:
     lip_depth = params.lip_depth[:, None, None]
     chin_depth = params.chin_depth[:, None, None]
     opening = params.opening[:, None, None]
-    # Deep enough that the blend never folds the image (slope below 1).
+    # Deep enough that the blend never folds the image (slope below 1). A closing is done by the
+    # chin, or the shadow under the chin would be pulled up into it.
     blend_depth = 2 * (lip_depth + opening.abs())
+    closing_depth = torch.minimum(blend_depth, torch.maximum(chin_depth, 1.5 * opening.abs() + 1))
+    blend_depth = torch.where(opening < 0, closing_depth, blend_depth)
     jaw = torch.exp(-((a / 1.7) ** 6)) * (opening > 0)
     to_jaw = _smoothstep(b / blend_depth)
     across = lens * (1 - to_jaw) + jaw * to_jaw
