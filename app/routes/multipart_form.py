@@ -120,8 +120,8 @@ class _PartCollector:
     def callbacks(self) -> dict[str, Callable]:
         return {
             "on_part_begin": self._part_begin,
-            "on_header_field": lambda data, start, end: self._append_header("_header_name", data[start:end]),
-            "on_header_value": lambda data, start, end: self._append_header("_header_value", data[start:end]),
+            "on_header_field": self._on_header_field,
+            "on_header_value": self._on_header_value,
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
@@ -143,8 +143,15 @@ class _PartCollector:
             raise InvalidUpload("body", f"more than {_MAX_PARTS} parts")
         self._headers, self._sink, self._text, self._name = {}, None, None, ""
 
-    def _append_header(self, attribute: str, data: bytes) -> None:
-        setattr(self, attribute, getattr(self, attribute) + data)
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+        self._require_short_header()
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+        self._require_short_header()
+
+    def _require_short_header(self) -> None:
         if len(self._header_name) + len(self._header_value) > _MAX_FIELD_BYTES:
             raise InvalidUpload("body", "a part header is too long")
 
