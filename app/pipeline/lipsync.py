@@ -4,6 +4,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,10 @@ from app.pipeline.engines.base import Engine
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.prefetch import prefetch
 from app.pipeline.media.probe import MediaInfo, PacketScan, probe_media, scan_video_packets
-from app.pipeline.timeline import SyncMode, plan_output
+from app.pipeline.render.mouth_choice import KEEP
+from app.pipeline.render.own_mouths import OwnMouths
+from app.pipeline.source_mouths import index_source_mouths, source_talks
+from app.pipeline.timeline import OutputPlan, SyncMode, plan_output, source_order
 from app.pipeline.media.video_io import FrameFormat, FrameWriter, nvenc_available, read_planned_frames
 
 logger = logging.getLogger(__name__)
@@ -67,36 +71,62 @@ def run_lipsync(
     on_progress("done", 1.0)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the main pass needs: the frame format, which source frame goes where, the engine's
+    per-frame features and, where the engine reuses them, the source's own mouths."""
+
+    fmt: FrameFormat
+    chunk_frames: int
+    source_frames: int
+    output: OutputPlan
+    features: np.ndarray
+    own_mouths: OwnMouths | None
+
+
+def _plan(job: LipSyncJob, engine: Engine) -> _Plan:
+    started = time.perf_counter()
+    info = probe_media(job.video, decode_seconds=0)  # decodability was checked at upload
+    if not info.has_video or info.fps <= 0 or info.width <= 0:
+        raise MediaError("the video has no decodable video stream")
+    fps = min(info.fps, job.max_fps)
+    fmt = FrameFormat.for_source(info.width, info.height, fps, info.color_matrix)
+    chunk_frames = max(1, min(job.chunk_frames, _CHUNK_BYTES // fmt.frame_bytes))
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # Whether the source talks is looked at while the audio is decoded and recognised.
+        talks = (background.submit(source_talks, job.video, fmt, info.frame_count, chunk_frames)
+                 if engine.reuses_source_mouths else None)
+        samples = decode_audio(job.audio, job.max_seconds)
+        scan = scan_video_packets(job.video, job.max_seconds)
+        _require_complete(info, scan)
+        # Frames of the source resampled to a constant `fps` (a variable-rate clip included).
+        source_frames = max(1, round(scan.duration_s * fps))
+        output = plan_output(source_frames, len(samples) / SAMPLE_RATE, fps, job.sync_mode)
+        # Only the audio that ends up in the output drives (and normalises) the mouth.
+        heard = samples[: int(np.ceil(output.frame_count / fps * SAMPLE_RATE))]
+        features = engine.audio_features(heard, SAMPLE_RATE, fps, output.frame_count)
+        log_event(logger, "pipeline.planned", source_frames=source_frames, output_frames=output.frame_count,
+                  fps=fps, sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
+        own_mouths = None
+        if talks is not None and talks.result():
+            own_mouths = _own_mouths(job.video, engine, fmt, chunk_frames, output, features)
+    return _Plan(fmt, chunk_frames, source_frames, output, features, own_mouths)
+
+
 def _render_to(
     partial: Path, job: LipSyncJob, engine: Engine,
     on_progress: ProgressCallback, is_cancelled: Callable[[], bool],
 ) -> None:
     started = time.perf_counter()
     on_progress("probing", 0.0)
-    info = probe_media(job.video, decode_seconds=0)  # decodability was checked at upload
-    if not info.has_video or info.fps <= 0 or info.width <= 0:
-        raise MediaError("the video has no decodable video stream")
-    samples = decode_audio(job.audio, job.max_seconds)
-    scan = scan_video_packets(job.video, job.max_seconds)
-    _require_complete(info, scan)
-    fps = min(info.fps, job.max_fps)
-    fmt = FrameFormat.for_source(info.width, info.height, fps, info.color_matrix)
-    # Frames of the source resampled to a constant `fps` (a variable-rate clip included).
-    source_frames = max(1, round(scan.duration_s * fps))
-    plan = plan_output(source_frames, len(samples) / SAMPLE_RATE, fps, job.sync_mode)
-    # Only the audio that ends up in the output drives (and normalises) the mouth.
-    heard = samples[: int(np.ceil(plan.frame_count / fps * SAMPLE_RATE))]
-    features = engine.audio_features(heard, SAMPLE_RATE, fps, plan.frame_count)
-    log_event(logger, "pipeline.planned", source_frames=source_frames, output_frames=plan.frame_count,
-              fps=fps, sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
-
+    planned = _plan(job, engine)
+    fmt, plan, own_mouths = planned.fmt, planned.output, planned.own_mouths
     tracker = FaceTracker(job.face_detect_interval, job.landmark_step)
     frames_with_face = done = 0
     gpu = job.gpu_encode and nvenc_available()
-    chunk_frames = max(1, min(job.chunk_frames, _CHUNK_BYTES // fmt.frame_bytes))
     # The first pass over the source shows every frame once: no face there, none anywhere.
-    first_pass = min(source_frames, plan.frame_count)
-    decoded = prefetch(read_planned_frames(job.video, fmt, plan, chunk_frames))
+    first_pass = min(planned.source_frames, plan.frame_count)
+    decoded = prefetch(read_planned_frames(job.video, fmt, plan, planned.chunk_frames))
     with closing(decoded), FrameWriter(
         partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu
     ) as writer:
@@ -106,7 +136,8 @@ def _render_to(
                 raise TaskCancelled("the task was cancelled")
             faces = tracker.track(frames)
             frames_with_face += sum(face is not None for face in faces)
-            writer.write(engine.render(frames, faces, features[done:done + len(frames)]))
+            own = own_mouths.window(done, len(frames)) if own_mouths else None
+            writer.write(engine.render(frames, faces, planned.features[done:done + len(frames)], own))
             done += len(frames)
             if frames_with_face == 0 and done >= first_pass:
                 raise NoFaceFound("no face found in the video")
@@ -114,6 +145,21 @@ def _render_to(
         on_progress("encoding", 1.0)
     log_event(logger, "pipeline.rendered", frames=done, frames_with_face=frames_with_face,
               duration_s=time.perf_counter() - started)
+
+
+def _own_mouths(
+    video: Path, engine: Engine, fmt: FrameFormat, chunk_frames: int, plan: OutputPlan, features: np.ndarray
+) -> OwnMouths | None:
+    """The talking source's kept mouths and the engine's choice among them."""
+    started = time.perf_counter()
+    shown = source_order(plan)
+    bank = index_source_mouths(video, fmt, int(shown.max()) + 1, chunk_frames)
+    if bank is None:
+        return None
+    picks = engine.pick_own_mouths(bank, features, shown)
+    log_event(logger, "pipeline.own_mouths", kept=len(bank), shown=int((picks >= 0).sum()),
+              kept_in_place=int((picks == KEEP).sum()), duration_s=time.perf_counter() - started)
+    return OwnMouths(bank, picks)
 
 
 def _require_complete(info: MediaInfo, scan: PacketScan) -> None:

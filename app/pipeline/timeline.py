@@ -9,6 +9,8 @@ In `bounce` and `loop` the output is as long as the audio (a longer video is cut
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 
 class SyncMode(StrEnum):
     BOUNCE = "bounce"
@@ -57,6 +59,15 @@ def _next_run(mode: SyncMode, index: int, source_frames: int, remaining: int) ->
         last = source_frames - 2
         return FrameRun(last - count + 1, count, reverse=True)
     return FrameRun(1, count)
+
+
+def source_order(plan: OutputPlan) -> np.ndarray:
+    """The source frame shown at every output frame, in order."""
+    return np.concatenate([
+        np.arange(run.start + run.count - 1, run.start - 1, -1) if run.reverse
+        else np.arange(run.start, run.start + run.count)
+        for run in plan.runs
+    ])
 
 
 def source_index(plan: OutputPlan, output_index: int) -> int:

@@ -10,10 +10,15 @@ import torch
 
 from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.media.yuv import YuvBatch
+from app.pipeline.render.own_mouths import MouthBank, OwnMouths
 
 
 class Engine(Protocol):
     """A loaded engine: shared by every task in the process, so `render` must not keep task state."""
+
+    # Whether the engine replays the source's own mouths where the source talks: the pipeline
+    # then indexes the source's mouths first and asks `pick_own_mouths` for the choice.
+    reuses_source_mouths: bool
 
     def audio_features(
         self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int
@@ -21,10 +26,18 @@ class Engine(Protocol):
         """Per output frame features (first axis: frame) from 16 kHz mono audio."""
         ...
 
+    def pick_own_mouths(self, bank: MouthBank, features: np.ndarray, shown: np.ndarray) -> np.ndarray:
+        """Per output frame a kept sample of `bank`, DRAW or KEEP (see `render.mouth_choice`);
+        `shown` is the source frame each output frame shows. Only engines that reuse the
+        source's mouths have it."""
+        ...
+
     def render(
-        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray
+        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray,
+        own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
-        """Draw mouths driven by `features` (n, ...) into `frames`, in place, and return them."""
+        """Draw mouths driven by `features` (n, ...) into `frames`, in place, and return them;
+        `own_mouths` (for these n frames) where the engine reuses the source's mouths."""
         ...
 
 

@@ -3,6 +3,8 @@
 Per frame the audio gives a target shape (jaw, width, rounding, closure; see `speech.visemes`). The
 source's own lips are measured from the landmarks, and the warp moves them by the difference,
 so a mouth that speaks in the source video is also closed where the new audio is silent.
+Where the source talks, the pipeline indexes its mouths and this engine picks, per frame, one of
+the person's own (see `render.own_mouths`, `render.mouth_choice`); the warp draws the rest.
 """
 
 from collections.abc import Sequence
@@ -16,15 +18,24 @@ from app.pipeline.media.yuv import YuvBatch
 from app.pipeline.render.mouth_geometry import (
     ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, LOWER_LIP, UPPER_LIP, UPPER_REACH, mouth_geometry, mouth_motion,
 )
+from app.pipeline.render.mouth_choice import DRAW, choose_samples
 from app.pipeline.render.mouth_warp import MouthParams, open_mouths
 from app.pipeline.render.mouth_window import feather_mask, grow, window_origins, window_side
+from app.pipeline.render.own_mouths import MouthBank, OwnMouths, paste_own_mouth
 from app.pipeline.speech.visemes import mouth_parameters, warm_up_recognizer
 
 # Movements smaller than this (pixels) leave the frame as it is.
 _MIN_MOTION_PX = 0.5
+# A kept mouth's gap is compared with the speech's jaw opening scaled to this percentile of the
+# source's own gaps (a person who speaks with a small mouth is matched on their own scale).
+_WIDEST_PERCENTILE = 95
+# The mouth's width grows by this share at full spread (both corners, see `mouth_geometry`).
+_SPREAD_WIDTH = 0.2
 
 
 class VisemeEngine:
+    reuses_source_mouths = True
+
     def __init__(self, device: torch.device) -> None:
         self._device = device
         warm_up_recognizer()
@@ -35,10 +46,32 @@ class VisemeEngine:
         """(frame_count, 4): jaw, width, rounding, closure."""
         return mouth_parameters(samples, sample_rate, fps, frame_count)
 
+    def pick_own_mouths(self, bank: MouthBank, features: np.ndarray, shown: np.ndarray) -> np.ndarray:
+        samples = bank.shape_rows()
+        widest = np.nanpercentile(samples[:, 0], _WIDEST_PERCENTILE)
+        width = np.nanmedian(samples[:, 1])
+        # The head turn of the frame shown, where that frame was kept.
+        known = shown < len(bank)
+        turn = np.full(len(shown), np.nan)
+        turn[known] = samples[shown[known], 2]
+        targets = np.stack([
+            np.clip(features[:, 0], 0, 1) * widest,
+            width * (1 + _SPREAD_WIDTH * np.clip(features[:, 1], -1, 1)),
+            turn,
+            np.clip(features[:, 3], 0, 1),
+        ], axis=1)
+        return choose_samples(samples, targets, shown)
+
     def render(
-        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray
+        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray,
+        own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
-        present = [i for i, face in enumerate(faces) if face is not None]
+        picks = own_mouths.picks if own_mouths is not None else np.full(len(frames), DRAW)
+        for i, face in enumerate(faces):
+            if face is not None and picks[i] >= 0:
+                paste_own_mouth(frames, i, face, own_mouths.bank, int(picks[i]))
+        # Frames that keep their own mouth, or show a kept one, are done.
+        present = [i for i, face in enumerate(faces) if face is not None and picks[i] == DRAW]
         if not present:
             return frames
         geometry = np.stack([mouth_geometry(faces[i]) for i in present])
@@ -94,8 +127,8 @@ class VisemeSpec:
     description = (
         "Embedded engine: mediapipe's face detection and face-mesh models; mouth shapes from "
         "recognised speech sounds (pocketsphinx phones mapped to visemes, with the speech energy "
-        "as fallback); torch warp of the lips and jaw with drawn teeth and mouth interior. "
-        "Needs no weights."
+        "as fallback); torch warp of the lips and jaw with drawn teeth and mouth interior, or "
+        "the person's own mouths where the source video talks. Needs no weights."
     )
 
     def availability(self, options: EngineOptions) -> EngineAvailability:

@@ -15,6 +15,7 @@ from app.pipeline.engines.wav2lip_net import FACE_SIZE, Wav2LipGenerator
 from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.speech.mel import mel_windows, melspectrogram
 from app.pipeline.media.yuv import YuvBatch, even_box
+from app.pipeline.render.own_mouths import OwnMouths
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ def load_generator(path: Path) -> Wav2LipGenerator:
 
 
 class Wav2LipEngine:
+    # The generator paints every lower face itself.
+    reuses_source_mouths = False
+
     def __init__(self, generator: Wav2LipGenerator, device: torch.device, options: EngineOptions) -> None:
         self._device = device
         self._generator = generator.to(device)
@@ -65,7 +69,8 @@ class Wav2LipEngine:
         return mel_windows(melspectrogram(samples), fps, frame_count)
 
     def render(
-        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray
+        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray,
+        own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
         active = [i for i, face in enumerate(faces) if face is not None]
         if not active:

@@ -16,7 +16,7 @@ from app.errors import MediaError
 from app.logs import log_event
 from app.pipeline.media.container import file_url, input_options
 from app.pipeline.media.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure, run_ffmpeg
-from app.pipeline.timeline import FrameRun, OutputPlan
+from app.pipeline.timeline import FrameRun, OutputPlan, source_order
 from app.pipeline.media.yuv import YuvBatch
 
 logger = logging.getLogger(__name__)
@@ -274,11 +274,7 @@ def _replay(
     decoded = [batch.data for batch in read_frames(path, fmt, 0, source_frames, chunk_frames)]
     _require_frames(sum(len(data) for data in decoded), source_frames)
     frames = np.concatenate(decoded)
-    order = np.concatenate([
-        np.arange(run.start + run.count - 1, run.start - 1, -1) if run.reverse
-        else np.arange(run.start, run.start + run.count)
-        for run in plan.runs
-    ])
+    order = source_order(plan)
     np.minimum(order, len(frames) - 1, out=order)  # the last frame fills in for a short source
     for first in range(0, len(order), chunk_frames):
         # `take` copies: engines draw into the frames they get, never into the cache.

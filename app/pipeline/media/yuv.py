@@ -110,14 +110,17 @@ class YuvBatch:
         yuv = np.stack([luma, u[:rows, :cols], v[:rows, :cols]], axis=-1)
         return yuv_to_rgb(yuv, self.matrix)
 
-    def warped_rgb(self, index: int, to_frame: np.ndarray, side: int) -> np.ndarray:
-        """RGB uint8 (side, side, 3) of frame `index` resampled (bilinear, edges repeated):
-        output pixel (u, v) shows the frame at `to_frame @ (u, v, 1)`. Each plane is resampled
-        on its own, so only side x side pixels are converted."""
+    def warped_rgb(
+        self, index: int, to_frame: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR
+    ) -> np.ndarray:
+        """RGB uint8 (height, width, 3) of frame `index` resampled (bilinear unless told, edges
+        repeated) to `size` = (width, height): output pixel (u, v) shows the frame at
+        `to_frame @ (u, v, 1)`. Each plane is resampled on its own, so only the output's pixels
+        are converted."""
         y, u, v = self.planes(index)
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        flags = interpolation | cv2.WARP_INVERSE_MAP
         resample = lambda plane, matrix: cv2.warpAffine(
-            plane, matrix, (side, side), flags=flags, borderMode=cv2.BORDER_REPLICATE
+            plane, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE
         )
         # Chroma planes are half size: the same map, halved (the siting offset is under a sample).
         half = to_frame / 2

@@ -1,0 +1,206 @@
+"""The source's own mouths, replayed: where the source video talks, one of its frames whose mouth
+already has the wanted shape is a better picture than any drawing.
+
+`MouthBank` keeps the lower face of the first frames of the source in a canonical pose (aligned
+on the eyes and the nose ridge, which do not move with the jaw), with each mouth's shape.
+`paste_own_mouth` maps a kept lower face onto another frame's face, matches its colour to the
+frame around it and blends it in with a feathered mask that covers both faces' lips and jaws, so
+neither chin shows twice.
+"""
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from app.pipeline.face import tracking
+from app.pipeline.face.tracking import FaceLandmarks
+from app.pipeline.media.yuv import YuvBatch, even_box
+
+# Eye corners and the nose ridge: they stay put while the mouth and jaw move.
+_RIGID_POINTS = [33, 133, 362, 263, 168, 6, 197, 195]
+_RIGHT_EYE_OUTER, _LEFT_EYE_OUTER = 33, 263
+# The outer lip contour, and the jaw line from cheek to cheek under the mouth.
+_OUTER_LIPS = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
+_JAW = [136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365]
+# The blend covers the lips grown by this factor about their centre (the skin that moves with
+# them) and the jaw line grown by this share of the eye distance (the shadow under the chin).
+_LIP_GROWTH = 1.45
+_BELOW_JAW = 0.12
+# The blend's edge is feathered over this share of the eye distance.
+_FEATHER = 0.05
+# Weights below this change no 8-bit pixel.
+_FAINTEST = 1 / 255
+# Eye distance of the canonical pose in pixels at most (kept samples cost memory); a smaller
+# face is kept at its own size.
+_MAX_EYE_DISTANCE = 150.0
+# The kept region around the mouth, in eye distances: across from the face's middle, and down
+# from the eye line.
+_HALF_WIDTH_EYES = 0.8
+_TOP_EYES, _BOTTOM_EYES = 0.3, 1.95
+
+
+@dataclass(frozen=True)
+class MouthShape:
+    """A mouth's shape, comparable across frames and faces."""
+
+    opening: float  # gap between the inner lips / mouth width
+    width: float  # mouth width / eye distance
+    turn: float  # nose tip's sideways offset from the eyes' middle / eye distance (head yaw)
+
+
+def mouth_shape(face: FaceLandmarks) -> MouthShape:
+    eyes = _eye_distance(face)
+    corners = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
+    mouth_width = max(float(np.linalg.norm(corners)), 1.0)
+    gap = float(np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - face.point(tracking.LOWER_LIP_INNER)))
+    eye_axis = face.point(_LEFT_EYE_OUTER) - face.point(_RIGHT_EYE_OUTER)
+    middle = (face.point(_LEFT_EYE_OUTER) + face.point(_RIGHT_EYE_OUTER)) / 2
+    turn = float(np.dot(face.point(tracking.NOSE_TIP) - middle, eye_axis / eyes)) / eyes
+    return MouthShape(gap / mouth_width, mouth_width / eyes, turn)
+
+
+def _eye_distance(face: FaceLandmarks) -> float:
+    return max(float(np.linalg.norm(face.point(_LEFT_EYE_OUTER) - face.point(_RIGHT_EYE_OUTER))), 1.0)
+
+
+@dataclass
+class MouthBank:
+    """Lower faces of consecutive source frames in one canonical pose. Sample i is source frame i
+    (None where no face was found there)."""
+
+    eye_distance: float  # of the canonical pose, pixels
+    reference: np.ndarray  # (8, 2) the rigid points in the canonical pose
+    samples: list[np.ndarray | None] = field(default_factory=list)  # RGB uint8 crops
+    faces: list[np.ndarray | None] = field(default_factory=list)  # (468, 2) landmarks, canonical
+    shapes: list[MouthShape | None] = field(default_factory=list)
+
+    @classmethod
+    def for_face(cls, face: FaceLandmarks) -> "MouthBank":
+        """An empty bank whose canonical pose is `face`'s, upright and scaled to at most the maximum."""
+        eyes = _eye_distance(face)
+        scale = min(1.0, _MAX_EYE_DISTANCE / eyes)
+        axis = (face.point(_LEFT_EYE_OUTER) - face.point(_RIGHT_EYE_OUTER)) / eyes
+        middle = (face.point(_LEFT_EYE_OUTER) + face.point(_RIGHT_EYE_OUTER)) / 2
+        upright = np.array([[axis[0], axis[1]], [-axis[1], axis[0]]])
+        canonical_eyes = eyes * scale
+        # Canonical pixels: x from the crop's left edge, y down from the crop's top edge.
+        offset = np.array([_HALF_WIDTH_EYES, -_TOP_EYES]) * canonical_eyes
+        reference = (face.points[_RIGID_POINTS] - middle) @ upright.T * scale + offset
+        return cls(canonical_eyes, reference.astype(np.float32))
+
+    @property
+    def crop_size(self) -> tuple[int, int]:
+        """(width, height) of every sample."""
+        return (int(round(2 * _HALF_WIDTH_EYES * self.eye_distance)),
+                int(round((_BOTTOM_EYES - _TOP_EYES) * self.eye_distance)))
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def shape_rows(self) -> np.ndarray:
+        """(len, 3) [opening, width, turn] per sample; NaN where no face was kept."""
+        return np.array([
+            [shape.opening, shape.width, shape.turn] if shape else [np.nan] * 3 for shape in self.shapes
+        ]).reshape(-1, 3)
+
+    def add(self, frames: YuvBatch, index: int, face: FaceLandmarks | None) -> None:
+        """Keep frame `index`'s lower face (the next source frame in order)."""
+        if face is None:
+            self.samples.append(None)
+            self.faces.append(None)
+            self.shapes.append(None)
+            return
+        to_canonical = _similarity(face.points[_RIGID_POINTS], self.reference)
+        from_canonical = cv2.invertAffineTransform(to_canonical)
+        self.samples.append(frames.warped_rgb(index, from_canonical, self.crop_size, cv2.INTER_CUBIC))
+        self.faces.append(_apply(to_canonical, face.points))
+        self.shapes.append(mouth_shape(face))
+
+
+@dataclass(frozen=True)
+class OwnMouths:
+    """A task's kept mouths and, per output frame, the sample to show (or `mouth_choice.DRAW` / `KEEP`)."""
+
+    bank: MouthBank
+    picks: np.ndarray
+
+    def window(self, start: int, count: int) -> "OwnMouths":
+        return OwnMouths(self.bank, self.picks[start:start + count])
+
+
+def paste_own_mouth(frames: YuvBatch, index: int, face: FaceLandmarks, bank: MouthBank, sample: int) -> None:
+    """Blend kept sample `sample` over frame `index`'s lower face, in place."""
+    crop, kept_face = bank.samples[sample], bank.faces[sample]
+    to_frame = _similarity(bank.reference, face.points[_RIGID_POINTS])
+    frame_face = _apply(cv2.invertAffineTransform(to_frame), face.points)
+    mask = _blend_mask(bank, kept_face, frame_face)
+    corners = _apply(to_frame, np.array([[0, 0], [crop.shape[1], 0], [0, crop.shape[0]], [crop.shape[1], crop.shape[0]]]))
+    x0, y0, x1, y1 = even_box(*corners.min(axis=0), *(corners.max(axis=0) + 1), frames.width, frames.height)
+    if x1 <= x0 or y1 <= y0:
+        return
+    into_window = to_frame - np.array([[0, 0, x0], [0, 0, y0]], dtype=np.float64)
+    size = (x1 - x0, y1 - y0)
+    # Bicubic: a mouth resampled twice (into the bank and out) stays as sharp as the frame.
+    moved = cv2.warpAffine(crop, into_window, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    weight = cv2.warpAffine(mask, into_window, size, flags=cv2.INTER_LINEAR, borderValue=0)
+    underneath = frames.rgb(index, (x0, y0, x1, y1)).astype(np.float32)
+    frames.paste(index, x0, y0, _match_colour(moved.astype(np.float32), underneath, weight), weight)
+
+
+def _blend_mask(bank: MouthBank, kept_face: np.ndarray, frame_face: np.ndarray) -> np.ndarray:
+    """(h, w) float32 weights in the canonical crop: 1 over both faces' lips and jaws, feathered."""
+    width, height = bank.crop_size
+    below = np.array([0, _BELOW_JAW * bank.eye_distance])
+    outline = []
+    for points in (kept_face, frame_face):
+        lips = points[_OUTER_LIPS]
+        centre = lips.mean(axis=0)
+        outline += [centre + (lips - centre) * _LIP_GROWTH, points[_JAW] + below]
+    hull = cv2.convexHull(np.concatenate(outline).astype(np.float32))
+    mask = np.zeros((height, width), np.float32)
+    cv2.fillConvexPoly(mask, np.round(hull[:, 0]).astype(np.int32), 1.0, lineType=cv2.LINE_AA)
+    feather = _FEATHER * bank.eye_distance
+    mask = cv2.GaussianBlur(mask, (0, 0), feather)
+    # A jaw that reaches the crop's edge fades out before it, or the edge would show.
+    rows = np.minimum(np.arange(height), np.arange(height)[::-1])[:, None]
+    cols = np.minimum(np.arange(width), np.arange(width)[::-1])[None, :]
+    mask *= np.clip(np.minimum(rows, cols) / (2 * feather), 0, 1)
+    # Nothing from the nose up changes: the weights rise from zero at the lower of the two
+    # noses to full halfway down to the upper lip.
+    nose = max(kept_face[tracking.NOSE_BOTTOM, 1], frame_face[tracking.NOSE_BOTTOM, 1])
+    lip = min(kept_face[tracking.UPPER_LIP_OUTER, 1], frame_face[tracking.UPPER_LIP_OUTER, 1])
+    below_nose = (np.arange(height, dtype=np.float32) - nose) / max((lip - nose) / 2, 1.0)
+    mask *= np.clip(below_nose, 0, 1)[:, None]
+    # The blur's faint tail would still round pixels far from the mouth: it is cut.
+    mask[mask < _FAINTEST] = 0
+    return mask
+
+
+def _match_colour(moved: np.ndarray, underneath: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Shift the pasted picture's colour to the frame's, measured along the blend's soft edge."""
+    edge = (weight > 0.05) & (weight < 0.6)
+    if edge.sum() < 16:
+        return moved
+    offset = underneath[edge].mean(axis=0) - moved[edge].mean(axis=0)
+    return np.clip(moved + offset, 0, 255)
+
+
+def _similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(2, 3) least-squares rotation + uniform scale + translation taking `source` points onto
+    `target` points (Umeyama's method, no reflection)."""
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    src, dst = source - source_mean, target - target_mean
+    covariance = dst.T @ src / len(src)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(singular) @ sign) / max(float((src ** 2).sum() / len(src)), 1e-9)
+    matrix = np.empty((2, 3))
+    matrix[:, :2] = scale * rotation
+    matrix[:, 2] = target_mean - scale * rotation @ source_mean
+    return matrix
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]

@@ -1,0 +1,65 @@
+"""Index the start of the source by mouth shape, for engines that replay the source's own mouths.
+
+Only a source that talks is worth it: a quick look at every few frames (`source_talks`, run
+while the audio is decoded and recognised) measures how much the mouth moves, and only then are
+the frames read, tracked and kept (`index_source_mouths`; see `render.own_mouths`).
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from app.pipeline.face.tracking import FaceTracker
+from app.pipeline.media.video_io import FrameFormat, read_frames
+from app.pipeline.render.own_mouths import MouthBank, mouth_shape
+
+# Source frames from this far in, or past this many, are not indexed (bounds the work and the
+# memory: a sample is at most 240 x 210 pixels, 150 kB).
+INDEXED_SECONDS = 12.0
+_MAX_INDEXED_FRAMES = 360
+# The quick look tracks this many frames (at most every third) spread over the source's first
+# seconds: a source that talks does so early.
+_LOOKS = 8
+_MIN_LOOK_STRIDE = 3
+_LOOK_SECONDS = 4.0
+# A source talks when its mouth gap (over the mouth width) spans this much between its 5th
+# and 95th percentiles.
+_TALKING_SPAN = 0.06
+
+
+def source_talks(video: Path, fmt: FrameFormat, source_frames: int, chunk_frames: int) -> bool:
+    """Whether the source's mouth moves enough, at a quick look over its first seconds, to be
+    worth indexing. `source_frames` (the header's count will do) spreads the look over a short clip."""
+    count = max(1, min(source_frames, round(_LOOK_SECONDS * fmt.fps)))
+    stride = max(_MIN_LOOK_STRIDE, math.ceil(count / _LOOKS))
+    sparse = FrameFormat(fmt.width, fmt.height, fmt.fps / stride, fmt.matrix)
+    tracker = FaceTracker(detect_interval=1)
+    openings = [
+        mouth_shape(face).opening
+        for frames in read_frames(video, sparse, 0, math.ceil(count / stride), chunk_frames)
+        for face in tracker.track(frames) if face is not None
+    ]
+    if len(openings) < 4:
+        return False
+    low, high = np.percentile(openings, [5, 95])
+    return high - low >= _TALKING_SPAN
+
+
+def index_source_mouths(video: Path, fmt: FrameFormat, source_frames: int, chunk_frames: int) -> MouthBank | None:
+    """The kept mouths of the source's first frames (None if no face is found in them)."""
+    count = min(source_frames, max(1, round(INDEXED_SECONDS * fmt.fps)), _MAX_INDEXED_FRAMES)
+    tracker = FaceTracker()
+    bank: MouthBank | None = None
+    missed = 0
+    for frames in read_frames(video, fmt, 0, count, chunk_frames):
+        for index, face in enumerate(tracker.track(frames)):
+            if bank is None and face is None:
+                missed += 1
+                continue
+            if bank is None:
+                bank = MouthBank.for_face(face)
+                for _ in range(missed):
+                    bank.add(frames, index, None)
+            bank.add(frames, index, face)
+    return bank

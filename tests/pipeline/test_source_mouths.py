@@ -1,0 +1,106 @@
+"""A talking source lends its own mouths: indexing it, and the frames the output then shows.
+
+Each frame of the talking source carries its index as a block code on the chin (inside the area
+a kept mouth is pasted with), so an output frame's code tells which source frame's lower face it
+shows: the own-mouth path is seen in the pixels, not taken on trust.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from app.pipeline.engines.viseme import VisemeEngine
+from app.pipeline.face import tracking
+from app.pipeline.face.tracking import FaceTracker
+from app.pipeline.lipsync import LipSyncJob, run_lipsync
+from app.pipeline.media.video_io import FrameFormat
+from app.pipeline.media.yuv import YuvBatch
+from app.pipeline.source_mouths import index_source_mouths, source_talks
+from app.pipeline.timeline import SyncMode
+from tests import media_factory
+from tests.media_tools import decode_rgb
+
+pytestmark = pytest.mark.e2e
+
+ID_BITS, CHECK_BITS = 6, 2
+BLOCK = 5  # pixels per code block
+CONTRAST = 50  # code blocks are the skin's level plus or minus this
+CLEAR = 20  # a block decodes only when this far from the skin's level
+
+
+def code_bits(frame_id: int) -> list[int]:
+    check = bin(frame_id).count("1") % (1 << CHECK_BITS)
+    value = frame_id | check << ID_BITS
+    return [value >> bit & 1 for bit in range(ID_BITS + CHECK_BITS)]
+
+
+def code_blocks(frame: np.ndarray) -> list[tuple[slice, slice]]:
+    """Two rows of four blocks on the chin, under the lower lip, where the face is still."""
+    face = FaceTracker().track(YuvBatch.from_rgb(frame[None]))[0]
+    lip, chin = face.point(tracking.LOWER_LIP_OUTER), face.point(tracking.CHIN)
+    top = int((lip[1] + chin[1]) / 2) - BLOCK
+    left = int(chin[0]) - 2 * BLOCK
+    return [
+        (slice(top + row * BLOCK, top + (row + 1) * BLOCK), slice(left + col * BLOCK, left + (col + 1) * BLOCK))
+        for row in range(2) for col in range(4)
+    ]
+
+
+def read_code(frame: np.ndarray, blocks: list[tuple[slice, slice]], skin: float) -> int | None:
+    levels = [frame[block].mean() - skin for block in blocks]
+    if min(abs(level) for level in levels) < CLEAR:
+        return None
+    bits = [int(level > 0) for level in levels]
+    value = sum(bit << i for i, bit in enumerate(bits))
+    frame_id = value & ((1 << ID_BITS) - 1)
+    return frame_id if code_bits(frame_id) == bits else None
+
+
+@pytest.fixture(scope="module")
+def talking_source(face_video, speech_audio, tmp_path_factory) -> tuple[Path, list, float]:
+    """The astronaut talking (the engine re-animated her), each frame coded with its index."""
+    folder = tmp_path_factory.mktemp("talking")
+    talking = folder / "talking.mp4"
+    run_lipsync(LipSyncJob(face_video, speech_audio, talking, sync_mode=SyncMode.CUT_OFF),
+                VisemeEngine(torch.device("cpu")))
+    frames = decode_rgb(talking).copy()
+    blocks = code_blocks(frames[0])
+    skin = float(np.mean([frames[0][block].mean() for block in blocks]))
+    for index, frame in enumerate(frames):
+        for block, bit in zip(blocks, code_bits(index)):
+            frame[block] = np.clip(skin + (CONTRAST if bit else -CONTRAST), 0, 255)
+    return media_factory.frames_video(folder / "coded.mp4", frames), blocks, skin
+
+
+def test_a_still_source_does_not_talk_and_a_talking_one_is_indexed(face_video, talking_source):
+    fmt = FrameFormat(512, 512, 25.0)
+    assert not source_talks(face_video, fmt, 50, 16)
+    assert source_talks(talking_source[0], fmt, 50, 16)
+    bank = index_source_mouths(talking_source[0], fmt, 50, 16)
+    assert bank is not None and len(bank) == 50
+    openings = [shape.opening for shape in bank.shapes if shape]
+    assert len(openings) == 50 and max(openings) - min(openings) > 0.06
+
+
+def test_the_output_shows_other_frames_of_the_talking_source_where_their_mouths_fit(talking_source, tmp_path):
+    coded, blocks, skin = talking_source
+    new_speech = media_factory.speech_wav(tmp_path / "new.wav", "Bob and Pam park by the barn, far away.")
+
+    def shown_source_frames(reuse: bool) -> list[int | None]:
+        engine = VisemeEngine(torch.device("cpu"))
+        engine.reuses_source_mouths = reuse
+        output = tmp_path / f"out_{reuse}.mp4"
+        run_lipsync(LipSyncJob(coded, new_speech, output, sync_mode=SyncMode.CUT_OFF), engine)
+        return [read_code(frame, blocks, skin) for frame in decode_rgb(output)]
+
+    reused = shown_source_frames(reuse=True)
+    borrowed = [index for index, code in enumerate(reused) if code is not None and code != index]
+    assert len(borrowed) >= 5
+    # Borrowed mouths come in runs of consecutive source frames.
+    followers = sum(reused[i + 1] == reused[i] + 1 for i in borrowed if i + 1 < len(reused))
+    assert followers >= len(borrowed) // 2
+    # Drawn mouths keep each frame's own chin: no frame shows another's code.
+    drawn = shown_source_frames(reuse=False)
+    assert all(code is None or code == index for index, code in enumerate(drawn))
