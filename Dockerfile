@@ -12,9 +12,10 @@ RUN apt-get update \
 WORKDIR /srv/modellab
 RUN python3.11 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-COPY requirements.txt .
-# On a GPU host the torch==2.13.0 pin resolves to PyPI's CUDA build.
-RUN pip install -r requirements.txt
+COPY requirements.txt scripts/prune_runtime.sh ./
+# On a GPU host the torch==2.13.0 pin resolves to PyPI's CUDA build. As scripts/venv.sh does:
+# no .pyc for every module, and none of torch's headers and tests.
+RUN pip install --no-compile -r requirements.txt && bash prune_runtime.sh && rm prune_runtime.sh
 COPY app ./app
 
 ENV UPLOAD_DIR=/data/uploads WEIGHTS_DIR=/weights DEVICE=auto

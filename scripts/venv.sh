@@ -8,6 +8,8 @@ fi
 source "$venv_dir/bin/activate"
 stamp="$venv_dir/.installed-$(basename "$1")"
 if [ ! -f "$stamp" ] || ! cmp -s <(cat requirements*.txt) "$stamp"; then
-  python -m pip install -q -r "$1"
+  # No .pyc files for every installed module (170 MB): Python writes them for what it imports.
+  python -m pip install -q --no-compile -r "$1"
+  bash "$(dirname "${BASH_SOURCE[0]}")/prune_runtime.sh"
   cat requirements*.txt > "$stamp"
 fi

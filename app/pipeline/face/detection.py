@@ -44,7 +44,7 @@ class FaceDetector:
     """The full-range detector; not thread-safe (one per tracker)."""
 
     def __init__(self) -> None:
-        self._model = LiteModel("face_detection", "face_detection_full_range_sparse.tflite")
+        self._model = LiteModel("face_detection_full_range_sparse.tflite")
         cells = (np.arange(_GRID) + 0.5) / _GRID
         self._anchors = np.stack(np.meshgrid(cells, cells), axis=-1).reshape(-1, 2)  # (x, y), rows first
 

@@ -68,12 +68,12 @@ class FaceMeshModel:
     """The face-landmark model; not thread-safe (one per tracker)."""
 
     def __init__(self) -> None:
-        self._model = LiteModel("face_landmark", "face_landmark.tflite")
+        self._model = LiteModel("face_landmark.tflite")
 
     def landmarks(self, frames: YuvBatch, index: int, region: FaceRegion) -> np.ndarray | None:
         """(468, 2) landmarks in frame pixels of the face in `region` of frame `index`, or None."""
         to_frame = region.to_frame()
-        image = frames.warped_rgb(index, to_frame, MODEL_SIDE)
+        image = frames.warped_rgb(index, to_frame, (MODEL_SIDE, MODEL_SIDE))
         points, presence = self._model.run(image[None].astype(np.float32) / 255)
         if float(probability(presence).reshape(())) < _PRESENCE:
             return None

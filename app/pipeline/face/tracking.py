@@ -5,7 +5,7 @@ Face mesh alone misses small faces (a 100 px face in a 720p frame), so the full-
 finds the face and the mesh model looks at a region around it; between detections the region
 follows the last landmarks. While no face is followed, every periodic detection also searches
 the frame in quarters, which finds faces down to about 65 px in 720p and 100 px in 1080p.
-Both models ship inside the mediapipe wheel and run directly (see `mediapipe_models`).
+Both are MediaPipe models shipped with the service and run directly (see `mediapipe_models`).
 """
 
 from dataclasses import dataclass
