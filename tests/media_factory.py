@@ -111,3 +111,52 @@ def frames_video(path: Path, frames: np.ndarray, fps: float = 25, crf: int = 12)
         input=np.ascontiguousarray(frames).tobytes(), check=True,
     )
     return path
+
+
+def face_width_px(photo: np.ndarray) -> float:
+    """Width of the face in a photograph, as the app's face mesh spans it (pixels)."""
+    from app.pipeline.face.tracking import FaceTracker
+    from app.pipeline.media.yuv import YuvBatch
+
+    even = photo[: photo.shape[0] // 2 * 2, : photo.shape[1] // 2 * 2]
+    face = FaceTracker().track(YuvBatch.from_rgb(np.ascontiguousarray(even)[None]))[0]
+    if face is None:
+        raise ValueError("no face in the photograph")
+    return float(np.ptp(face.points[:, 0]))
+
+
+def camera_move_video(
+    path: Path, seconds: float, width: int, height: int, face_px: float,
+    fps: float = 30, photo: np.ndarray | None = None, crf: int = 18,
+) -> Path:
+    """A photograph (Hopper's unless given) filmed by a camera that pans and zooms slowly: the
+    face about `face_px` wide (within ±8 %), moving by up to a tenth of the frame. H.264, no audio.
+
+    Frames are made with sub-pixel affine warps and streamed to ffmpeg, so memory stays at one frame.
+    """
+    import cv2
+
+    photo = hopper_photo() if photo is None else photo
+    scale = face_px / face_width_px(photo)
+    centre = np.array(photo.shape[1::-1], float) / 2
+    frame_count = max(1, round(seconds * fps))
+    process = subprocess.Popen(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+         "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:", "-frames:v", str(frame_count),
+         "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(path)],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        for index in range(frame_count):
+            phase = 2 * np.pi * index / frame_count
+            zoom = scale * (1 + 0.08 * np.sin(phase))
+            shift = np.array([0.1 * width * np.sin(phase), 0.06 * height * np.sin(2 * phase)])
+            matrix = np.hstack([zoom * np.eye(2), (np.array([width, height]) / 2 + shift - zoom * centre)[:, None]])
+            frame = cv2.warpAffine(photo, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+            process.stdin.write(frame.tobytes())
+    finally:
+        process.stdin.close()
+        if process.wait() != 0:
+            raise RuntimeError(f"ffmpeg failed writing {path}")
+    return path

@@ -20,12 +20,14 @@ from app.pipeline.render.mouth_geometry import (
 )
 from app.pipeline.render.mouth_choice import DRAW, choose_samples
 from app.pipeline.render.mouth_warp import MouthParams, open_mouths
-from app.pipeline.render.mouth_window import feather_mask, grow, window_origins, window_side
+from app.pipeline.render.mouth_window import feather_mask, window_origins, window_side
 from app.pipeline.render.own_mouths import MouthBank, OwnMouths, paste_own_mouth
 from app.pipeline.speech.visemes import mouth_parameters, warm_up_recognizer
 
 # Movements smaller than this (pixels) leave the frame as it is.
 _MIN_MOTION_PX = 0.5
+# Mouth windows warped together (memory for the warp's temporaries grows with it).
+_CROPS_PER_BATCH = 8
 # A kept mouth's gap is compared with the speech's jaw opening scaled to this percentile of the
 # source's own gaps (a person who speaks with a small mouth is matched on their own scale).
 _WIDEST_PERCENTILE = 95
@@ -86,9 +88,12 @@ class VisemeEngine:
         crops = np.stack([
             frames.rgb(i, (x, y, x + side[1], y + side[0])) for i, (x, y) in zip(active, origins)
         ])
-        rendered, alpha = self._render_crops(crops, geometry, motion, origins)
-        for (x, y), index, crop, weight in zip(origins, active, rendered, alpha):
-            frames.paste(index, x, y, crop, weight)
+        # A few crops at a time: the warp's per-pixel temporaries grow with the batch.
+        for first in range(0, len(active), _CROPS_PER_BATCH):
+            batch = slice(first, first + _CROPS_PER_BATCH)
+            rendered, alpha = self._render_crops(crops[batch], geometry[batch], motion[batch], origins[batch])
+            for (x, y), index, crop, weight in zip(origins[batch], active[batch], rendered, alpha):
+                frames.paste(index, x, y, crop, weight)
         return frames
 
     def _render_crops(
@@ -115,7 +120,7 @@ class VisemeEngine:
             )
             opened, changed = open_mouths(images, params)
             # Only changed pixels are written back (a colour round trip would nudge the rest).
-            weights = feather_mask(images.shape[2], images.shape[3], images.device)[:, 0] * grow(changed)
+            weights = feather_mask(images.shape[2], images.shape[3], images.device)[:, 0] * changed
             rendered = (opened * 255).permute(0, 2, 3, 1)
             return rendered.cpu().numpy(), weights.cpu().numpy()
 

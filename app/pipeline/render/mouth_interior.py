@@ -149,17 +149,19 @@ def _over(base: torch.Tensor, layer: tuple[torch.Tensor, torch.Tensor]) -> torch
     return base * (1 - coverage) + colour * coverage
 
 
-def match_picture(
-    interior: torch.Tensor, weight: torch.Tensor, blur_px: torch.Tensor, grain: torch.Tensor, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Soften the drawn interior and its edge by `blur_px` (B,) and add grain of `grain` (B,) std,
-    so that it is no crisper and no cleaner than the picture around it."""
-    sigma = float(blur_px.max())
-    if sigma > 0.3:
-        interior, weight = _gaussian(interior, sigma), _gaussian(weight, sigma)
+def soften(interior: torch.Tensor, weight: torch.Tensor, blur_px: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soften the drawn interior and its edge by `blur_px` (in the images' pixels), so that it is
+    no crisper than the picture around it."""
+    if blur_px > 0.3:
+        interior, weight = _gaussian(interior, blur_px), _gaussian(weight, blur_px)
+    return interior, weight
+
+
+def add_grain(interior: torch.Tensor, grain: torch.Tensor, seed: int) -> torch.Tensor:
+    """Luma noise of `grain` (B,) standard deviation, so the drawing is no cleaner than the picture."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
     noise = torch.randn(interior.shape[0], 1, *interior.shape[2:], generator=generator).to(interior)
-    return torch.clamp(interior + noise * grain[:, None, None, None], 0, 1), weight
+    return torch.clamp(interior + noise * grain[:, None, None, None], 0, 1)
 
 
 def _gaussian(images: torch.Tensor, sigma: float) -> torch.Tensor:

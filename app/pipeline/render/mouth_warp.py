@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from app.pipeline.render.mouth_interior import draw_interior, match_picture
+from app.pipeline.render.mouth_interior import add_grain, draw_interior, soften
 
 # The upper lip rises by this share of the opening.
 _UPPER_LIP_RISE = 0.3
@@ -28,8 +28,11 @@ _STILL_PX = 1e-3
 # like the optics and compression of the video around it.
 _BLUR_OF_WIDTH = 0.01
 _BLUR_PX = (0.5, 2.0)
-# Room around the lip gap for the softened edge, in pixels.
+# Room around the lip gap for the softened edge, in interior samples.
 _SOFT_EDGE_PX = 4
+# Samples across the mouth, at most, of the displacement field and of the drawn interior.
+_FIELD_MOUTH_PX = 24
+_INTERIOR_MOUTH_PX = 64
 
 
 @dataclass
@@ -52,51 +55,124 @@ class MouthParams:
 
 
 def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """`crops` (B, 3, H, W) floats in [0, 1] -> (reshaped crops, (B, H, W) mask of changed pixels)."""
-    _, _, height, width = crops.shape
-    ys = torch.arange(height, dtype=crops.dtype, device=crops.device)[None, :, None]
-    xs = torch.arange(width, dtype=crops.dtype, device=crops.device)[None, None, :]
-    along, down = _mouth_axes(params)
-    dx = xs - params.center[:, 0, None, None]
-    dy = ys - params.center[:, 1, None, None]
-    a = (dx * along[:, 0] + dy * along[:, 1]) / params.half_width[:, None, None]
-    b = dx * down[:, 0] + dy * down[:, 1]
+    """`crops` (B, 3, H, W) floats in [0, 1] -> (reshaped crops, (B, H, W) weights 0..1 of the
+    changed pixels, grown a little so that resampled edges are written back too).
 
+    The cost hardly grows with the face: the displacement field (smooth) is computed on a coarse
+    grid, `_FIELD_MOUTH_PX` samples across the mouth, and the lip gap with its drawn interior on
+    a finer one, `_INTERIOR_MOUTH_PX` across, only over the gap; both are upsampled, so
+    full-resolution pixels are resampled once and only get their grain at full resolution.
+    """
+    _, _, height, width = crops.shape
+    mouth_px = max(float(2 * params.half_width.max()), 1.0)
+    field_scale = min(1.0, _FIELD_MOUTH_PX / mouth_px)
+    field_size = (max(2, round(height * field_scale)), max(2, round(width * field_scale)))
+    a, b = _mouth_coordinates(params, _sample_centres(field_size[0], 0, height, crops),
+                              _sample_centres(field_size[1], 0, width, crops))
+    shift, gap = _displacement(a, b, params)
+
+    # What changes, grown by one field sample so that resampled edges are written back too.
+    changed = torch.maximum((shift.abs().amax(dim=1) > _STILL_PX).to(crops.dtype), gap)
+    changed = F.max_pool2d(changed[:, None], 3, stride=1, padding=1)
+    upsample = lambda maps: F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
+    shift, changed = upsample(shift), upsample(changed)[:, 0]
+    to_grid = torch.tensor([2 / (width - 1), 2 / (height - 1)], dtype=crops.dtype, device=crops.device)
+    grid = _identity_grid(height, width, crops) - shift.permute(0, 2, 3, 1) * to_grid
+    warped = F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    # Resampling in place is exact only up to float rounding; unchanged pixels keep their values.
+    warped = torch.where(changed.unsqueeze(1) > 0, warped, crops)
+
+    rows, cols = _extent(gap.amax(dim=0) > 0, 1)
+    if rows is not None:
+        # The gap's rectangle in crop pixels, with room for the softened edge.
+        margin = _SOFT_EDGE_PX * mouth_px / _INTERIOR_MOUTH_PX
+        top = max(int(rows.start / field_scale - margin), 0)
+        bottom = min(int(rows.stop / field_scale + margin) + 1, height)
+        left = max(int(cols.start / field_scale - margin), 0)
+        right = min(int(cols.stop / field_scale + margin) + 1, width)
+        region = (slice(None), slice(None), slice(top, bottom), slice(left, right))
+        colours = _lip_and_skin_colours(crops, a, b, params, field_size)
+        interior, weight = _drawn_interior(params, colours, (top, bottom, left, right), mouth_px, crops)
+        warped[region] = warped[region] * (1 - weight) + interior * weight
+        changed[:, top:bottom, left:right] = torch.maximum(changed[:, top:bottom, left:right], weight[:, 0])
+    return warped, changed
+
+
+def _mouth_coordinates(params: MouthParams, ys: torch.Tensor, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a, b) of shape (B, len(ys), len(xs)) at crop-pixel positions `ys` x `xs` (see the module)."""
+    along, down = _mouth_axes(params)
+    dx = xs[None, None, :] - params.center[:, 0, None, None]
+    dy = ys[None, :, None] - params.center[:, 1, None, None]
+    a = (dx * along[:, 0] + dy * along[:, 1]) / params.half_width[:, None, None]
+    return a, dx * down[:, 0] + dy * down[:, 1]
+
+
+def _displacement(a: torch.Tensor, b: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 2, h, w) how far each pixel moves (x, y; it shows what was `shift` behind it) and
+    (B, h, w) where the lips part (0..1)."""
+    along, down = _mouth_axes(params)
     lens = _lens(a, params.rounding[:, None, None])
     opening = params.opening[:, None, None]
     split = params.split[:, None, None]
     rise = _UPPER_LIP_RISE * opening.clamp(min=0) * lens
     shift_down = opening * _lower_profile(a, b, lens, params) - rise * _upper_profile(b + split, params)
     shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
-    source_x = xs - shift_down * down[:, 0] - shift_along * along[:, 0]
-    source_y = ys - shift_down * down[:, 1] - shift_along * along[:, 1]
-    grid = torch.stack([2 * source_x / (width - 1) - 1, 2 * source_y / (height - 1) - 1], dim=-1)
-    warped = F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=True)
-    # Resampling in place is exact only up to float rounding; unmoved pixels keep their values.
-    moved = (shift_down.abs() > _STILL_PX) | (shift_along.abs() > _STILL_PX)
-    warped = torch.where(moved.unsqueeze(1), warped, crops)
+    shift = torch.stack([
+        shift_down * down[:, 0] + shift_along * along[:, 0],
+        shift_down * down[:, 1] + shift_along * along[:, 1],
+    ], dim=1)
+    top, bottom = _gap_edges(lens, params)
+    return shift, ((b > top) & (b < bottom) & (bottom - top > 0.5)).to(a.dtype)
 
-    top, bottom = -split - rise, -split + opening.clamp(min=0) * lens
-    inside = torch.clamp((b - top) / _EDGE_PX, 0, 1) * torch.clamp((bottom - b) / _EDGE_PX, 0, 1)
-    inside = inside * (bottom - top > 0.5)
-    changed = torch.maximum(moved.to(crops.dtype), inside)
-    # The interior is drawn only inside the rectangle that holds every crop's lip gap (a thin
-    # band of the window), which spares most of the per-pixel colour work.
-    rows, cols = _extent(inside.amax(dim=0) > 0, _SOFT_EDGE_PX)
-    if rows is not None:
-        region, band = (slice(None), slice(None), rows, cols), (slice(None), rows, cols)
-        lip_colour, skin, grain = _lip_and_skin_colours(crops, a, b, params)
-        gap = (bottom[band] - top[band]).clamp(min=1)
-        mouth_width = 2 * params.half_width
-        interior = draw_interior(
-            a[band], (b[band] - top[band]) / gap, gap, mouth_width, lip_colour, skin,
-            params.rounding, params.teeth,
-        )
-        blur = (_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX)
-        interior, weight = match_picture(interior, inside[:, None, rows, cols], blur, grain, seed=height * width)
-        warped[region] = warped[region] * (1 - weight) + interior * weight
-        changed[band] = torch.maximum(changed[band], weight[:, 0])
-    return warped, changed
+
+def _gap_edges(lens: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the parted lips' inner edges are, along `b`: the upper lip rises, the lower drops."""
+    opening = params.opening[:, None, None].clamp(min=0)
+    split = params.split[:, None, None]
+    return -split - _UPPER_LIP_RISE * opening * lens, -split + opening * lens
+
+
+def _identity_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """(1, H, W, 2) `grid_sample` coordinates (align_corners=True) that sample each pixel itself."""
+    xs = torch.linspace(-1, 1, width, dtype=like.dtype, device=like.device)
+    ys = torch.linspace(-1, 1, height, dtype=like.dtype, device=like.device)
+    return torch.stack([xs[None, :].expand(height, width), ys[:, None].expand(height, width)], dim=-1)[None]
+
+
+def _sample_centres(samples: int, start: int, stop: int, like: torch.Tensor) -> torch.Tensor:
+    """Pixel coordinates of the centres of `samples` equal cells spanning pixels [start, stop)."""
+    cell = (stop - start) / samples
+    return start + (torch.arange(samples, dtype=like.dtype, device=like.device) + 0.5) * cell - 0.5
+
+
+def _drawn_interior(
+    params: MouthParams, colours: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    box: tuple[int, int, int, int], mouth_px: float, crops: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 3, h, w) interior and (B, 1, h, w) weights over the crop-pixel box (top, bottom, left,
+    right), drawn on a grid `_INTERIOR_MOUTH_PX` across the mouth, softened like the picture,
+    upsampled, and given the picture's grain."""
+    top, bottom, left, right = box
+    scale = min(1.0, _INTERIOR_MOUTH_PX / mouth_px)
+    size = (max(1, round((bottom - top) * scale)), max(1, round((right - left) * scale)))
+    a, b = _mouth_coordinates(params, _sample_centres(size[0], top, bottom, crops),
+                              _sample_centres(size[1], left, right, crops))
+    upper, lower = _gap_edges(_lens(a, params.rounding[:, None, None]), params)
+    # The gap, antialiased over at least one sample.
+    edge = max(_EDGE_PX, 1 / scale)
+    inside = torch.clamp((b - upper) / edge, 0, 1) * torch.clamp((lower - b) / edge, 0, 1) * (lower - upper > 0.5)
+    gap = (lower - upper).clamp(min=1)
+    lip_colour, skin, grain = colours
+    mouth_width = 2 * params.half_width
+    drawn = draw_interior(a, (b - upper) / gap, gap, mouth_width, lip_colour, skin, params.rounding, params.teeth)
+    # Softened like the picture: a share of the mouth width, in samples.
+    blur = float((_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX).max()) * scale
+    drawn, weight = soften(drawn, inside[:, None], blur)
+    if scale < 1:
+        full = (bottom - top, right - left)
+        drawn = F.interpolate(drawn, size=full, mode="bilinear", align_corners=False)
+        weight = F.interpolate(weight, size=full, mode="bilinear", align_corners=False)
+    return add_grain(drawn, grain, seed=crops.shape[2] * crops.shape[3]), weight
 
 
 def _extent(mask: torch.Tensor, margin: int) -> tuple[slice, slice] | tuple[None, None]:
@@ -164,20 +240,37 @@ def _smoothstep(t: torch.Tensor) -> torch.Tensor:
 
 
 def _lip_and_skin_colours(
-    crops: torch.Tensor, a: torch.Tensor, b: torch.Tensor, params: MouthParams
+    crops: torch.Tensor, a: torch.Tensor, b: torch.Tensor, params: MouthParams, grid: tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, 3) mean colours of the lips and of the skin between lip and chin, and (B,) the skin's
-    grain: the standard deviation of its luma around a 3x3 local mean (noise, film grain, pores).
-
-    Every other pixel of every other row is plenty for a mean colour, at a quarter of the cost.
-    """
-    detail = crops.mean(dim=1) - F.avg_pool2d(crops.mean(dim=1, keepdim=True), 3, 1, 1, count_include_pad=False)[:, 0]
-    crops, a, b, detail = crops[:, :, ::2, ::2], a[:, ::2, ::2], b[:, ::2, ::2], detail[:, ::2, ::2]
+    """(B, 3) mean colours of the lips and of the skin between lip and chin, taken at the pixels
+    nearest the coarse grid's samples (`a`, `b` on that grid), and (B,) the skin's grain at full
+    resolution: the standard deviation of its luma around a 3x3 local mean (noise, film grain, pores)."""
+    height, width = crops.shape[2:]
+    samples = crops[:, :, _nearest(grid[0], height), :][:, :, :, _nearest(grid[1], width)]
     lip_depth, chin_depth = params.lip_depth[:, None, None], params.chin_depth[:, None, None]
     lips = (a.abs() < 0.8) & (b.abs() < lip_depth + 1)
     chin = (a.abs() < 1) & (b > 1.5 * lip_depth) & (b < 0.8 * chin_depth)
-    grain = _masked_mean(detail[:, None] ** 2, chin)[:, 0].sqrt()
-    return _masked_mean(crops, lips), _masked_mean(crops, chin), grain
+    return _masked_mean(samples, lips), _masked_mean(samples, chin), _grain(crops, chin)
+
+
+def _nearest(samples: int, pixels: int) -> torch.Tensor:
+    """Index of the pixel nearest each of `samples` equal cells' centres across `pixels`."""
+    return ((torch.arange(samples) + 0.5) * (pixels / samples)).long().clamp(max=pixels - 1)
+
+
+def _grain(crops: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """(B,) luma detail's standard deviation at full resolution inside `region`, a (B, h, w) mask
+    on the working grid."""
+    rows, cols = _extent(region.any(dim=0), 0)
+    if rows is None:
+        return torch.zeros(crops.shape[0], dtype=crops.dtype, device=crops.device)
+    height, width = crops.shape[2:]
+    to_full = lambda cells, count, pixels: slice(cells.start * pixels // count, -(-cells.stop * pixels // count))
+    full_rows, full_cols = to_full(rows, region.shape[1], height), to_full(cols, region.shape[2], width)
+    luma = crops[:, :, full_rows, full_cols].mean(dim=1, keepdim=True)
+    detail = luma - F.avg_pool2d(luma, 3, 1, 1, count_include_pad=False)
+    inside = F.interpolate(region[:, None, rows, cols].to(crops.dtype), size=luma.shape[2:], mode="nearest")
+    return _masked_mean(detail ** 2, inside[:, 0] > 0)[:, 0].sqrt()
 
 
 def _masked_mean(crops: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

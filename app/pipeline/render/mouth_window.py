@@ -9,11 +9,6 @@ from app.pipeline.render.mouth_geometry import ALONG_X, ALONG_Y, CHIN, CX, CY, H
 _FEATHER = 0.08
 
 
-def grow(mask: torch.Tensor) -> torch.Tensor:
-    """Widen a (B, H, W) mask by a pixel so that resampled edges are written back too."""
-    return torch.nn.functional.max_pool2d(mask[:, None], 3, stride=1, padding=1)[:, 0]
-
-
 def _window_reach(geometry: np.ndarray, motion: np.ndarray) -> np.ndarray:
     """Per frame, how far the changed area reaches from the mouth centre: [left, up, right, down].
 

@@ -135,3 +135,24 @@ def test_an_opening_parts_at_the_split_above_the_mouth_line():
                                atol=1e-3, rtol=0)
     column = opened[0, :, :, CENTER_COL].mean(dim=0)
     assert column[CENTER_ROW - 2] < 0.3 * crops.mean()  # the new gap starts at the split
+
+
+def test_a_large_mouth_worked_on_coarser_grids_looks_like_the_same_mouth_small():
+    """A mouth four times as large goes through the coarse field and interior grids; shrunk back,
+    it matches the small one rendered sample for sample."""
+    small = torch.nn.functional.interpolate(textured_crops(), scale_factor=0.5, mode="bilinear")
+    small = torch.nn.functional.interpolate(small, size=(90, 80), mode="bilinear")  # smooth texture
+    large = torch.nn.functional.interpolate(small, scale_factor=4, mode="bilinear")
+    motion = dict(opening=8.0, widen=2.0, split=1.0)
+    small_out, small_changed = open_mouths(small, params(**motion))
+    big = params(**{name: 4 * value for name, value in motion.items()})
+    big.center, big.half_width = big.center * 4 + 1.5, big.half_width * 4
+    big.chin_depth, big.lip_depth = big.chin_depth * 4, big.lip_depth * 4
+    big.upper_depth, big.upper_reach = big.upper_depth * 4, big.upper_reach * 4
+    large_out, large_changed = open_mouths(large, big)
+    shrunk = torch.nn.functional.avg_pool2d(large_out, 4)
+    # Drawn teeth and grain differ in detail; a misplacement by one small pixel would cost 0.025.
+    assert (shrunk - small_out).abs().mean() < 0.01
+    changed_small = small_changed > 0.5
+    changed_large = torch.nn.functional.avg_pool2d(large_changed[:, None], 4)[:, 0] > 0.5
+    assert (changed_small == changed_large).float().mean() > 0.97
