@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[str, float], None]
 
 # Raw frames decoded, rendered and encoded together are capped at this size, so that memory per
-# chunk stays the same at any resolution (32 frames of 1080p fit; 4 of a 4096x4096 video).
-_CHUNK_BYTES = 100 * 1024 * 1024
+# chunk stays the same at any resolution (32 frames of 720p fit, 16 of 1080p, 2 of a 4096x4096
+# video). Up to six chunks are alive at once (decoded ahead, rendering, queued for the encoder).
+_CHUNK_BYTES = 48 * 1024 * 1024
 # A damaged file's packets cover less than this share of the duration its header claims.
 _COMPLETE_SHARE = 0.9
 

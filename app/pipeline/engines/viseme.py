@@ -99,10 +99,9 @@ class VisemeEngine:
     def _render_crops(
         self, crops: np.ndarray, geometry: np.ndarray, motion: np.ndarray, origins: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """RGB crops (n, h, w, 3) -> (rendered RGB 0..255, paste weights 0..1 of shape (n, h, w))."""
+        """RGB crops (n, h, w, 3) uint8 -> (rendered RGB uint8, paste weights 0..1 of shape (n, h, w))."""
         to_tensor = lambda array: torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self._device)
         with torch.inference_mode():
-            images = torch.from_numpy(crops).to(self._device).permute(0, 3, 1, 2).float() / 255
             geo, moves = to_tensor(geometry), to_tensor(motion)
             params = MouthParams(
                 center=geo[:, CX:CY + 1] - to_tensor(origins),
@@ -118,11 +117,9 @@ class VisemeEngine:
                 split=moves[:, 3],
                 teeth=moves[:, 4],
             )
-            opened, changed = open_mouths(images, params)
-            # Only changed pixels are written back (a colour round trip would nudge the rest).
-            weights = feather_mask(images.shape[2], images.shape[3], images.device)[:, 0] * changed
-            rendered = (opened * 255).permute(0, 2, 3, 1)
-            return rendered.cpu().numpy(), weights.cpu().numpy()
+            opened, changed = open_mouths(crops, params)
+        # Only changed pixels are written back (a colour round trip would nudge the rest).
+        return opened, feather_mask(crops.shape[1], crops.shape[2]) * changed
 
 
 class VisemeSpec:

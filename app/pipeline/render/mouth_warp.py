@@ -11,6 +11,8 @@ a mouth interior is drawn (see `mouth_interior`).
 
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -54,33 +56,31 @@ class MouthParams:
     teeth: torch.Tensor  # (B,) 0..1, how much of the drawn upper-teeth band to show
 
 
-def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """`crops` (B, 3, H, W) floats in [0, 1] -> (reshaped crops, (B, H, W) weights 0..1 of the
-    changed pixels, grown a little so that resampled edges are written back too).
+def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.ndarray]:
+    """RGB crops (B, H, W, 3) uint8 -> (reshaped crops, uint8, and (B, H, W) float32 weights 0..1
+    of the changed pixels, grown a little so that resampled edges are written back too).
 
-    The cost hardly grows with the face: the displacement field (smooth) is computed on a coarse
-    grid, `_FIELD_MOUTH_PX` samples across the mouth, and the lip gap with its drawn interior on
-    a finer one, `_INTERIOR_MOUTH_PX` across, only over the gap; both are upsampled, so
-    full-resolution pixels are resampled once and only get their grain at full resolution.
+    The cost hardly grows with the face: the displacement field (smooth) is computed with torch
+    on a coarse grid, `_FIELD_MOUTH_PX` samples across the mouth, and the lip gap with its drawn
+    interior on a finer one, `_INTERIOR_MOUTH_PX` across, only over the gap. Both are upsampled;
+    full-resolution pixels are resampled once, in 8 bits with OpenCV, and the interior gets its
+    grain at full resolution.
     """
-    _, _, height, width = crops.shape
+    _, height, width, _ = crops.shape
+    device = params.center.device
     mouth_px = max(float(2 * params.half_width.max()), 1.0)
     field_scale = min(1.0, _FIELD_MOUTH_PX / mouth_px)
     field_size = (max(2, round(height * field_scale)), max(2, round(width * field_scale)))
-    a, b = _mouth_coordinates(params, _sample_centres(field_size[0], 0, height, crops),
-                              _sample_centres(field_size[1], 0, width, crops))
+    a, b = _mouth_coordinates(params, _sample_centres(field_size[0], 0, height, device),
+                              _sample_centres(field_size[1], 0, width, device))
     shift, gap = _displacement(a, b, params)
 
     # What changes, grown by one field sample so that resampled edges are written back too.
-    changed = torch.maximum((shift.abs().amax(dim=1) > _STILL_PX).to(crops.dtype), gap)
+    changed = torch.maximum((shift.abs().amax(dim=1) > _STILL_PX).to(shift.dtype), gap)
     changed = F.max_pool2d(changed[:, None], 3, stride=1, padding=1)
     upsample = lambda maps: F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
-    shift, changed = upsample(shift), upsample(changed)[:, 0]
-    to_grid = torch.tensor([2 / (width - 1), 2 / (height - 1)], dtype=crops.dtype, device=crops.device)
-    grid = _identity_grid(height, width, crops) - shift.permute(0, 2, 3, 1) * to_grid
-    warped = F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=True)
-    # Resampling in place is exact only up to float rounding; unchanged pixels keep their values.
-    warped = torch.where(changed.unsqueeze(1) > 0, warped, crops)
+    shift, changed = upsample(shift).cpu().numpy(), upsample(changed)[:, 0].cpu().numpy()
+    warped = np.stack([_resample(crop, crop_shift) for crop, crop_shift in zip(crops, shift)])
 
     rows, cols = _extent(gap.amax(dim=0) > 0, 1)
     if rows is not None:
@@ -90,12 +90,23 @@ def open_mouths(crops: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor,
         bottom = min(int(rows.stop / field_scale + margin) + 1, height)
         left = max(int(cols.start / field_scale - margin), 0)
         right = min(int(cols.stop / field_scale + margin) + 1, width)
-        region = (slice(None), slice(None), slice(top, bottom), slice(left, right))
         colours = _lip_and_skin_colours(crops, a, b, params, field_size)
-        interior, weight = _drawn_interior(params, colours, (top, bottom, left, right), mouth_px, crops)
-        warped[region] = warped[region] * (1 - weight) + interior * weight
-        changed[:, top:bottom, left:right] = torch.maximum(changed[:, top:bottom, left:right], weight[:, 0])
+        interior, weight = _drawn_interior(params, colours, (top, bottom, left, right), mouth_px, height * width)
+        interior = interior.permute(0, 2, 3, 1).cpu().numpy() * 255
+        weight = weight.permute(0, 2, 3, 1).cpu().numpy()
+        band = (slice(None), slice(top, bottom), slice(left, right))
+        warped[band] = np.round(warped[band] * (1 - weight) + interior * weight).astype(np.uint8)
+        changed[band] = np.maximum(changed[band], weight[..., 0])
     return warped, changed
+
+
+def _resample(crop: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """`crop` (H, W, 3) uint8 with each pixel showing what was `shift` (2, H, W) behind it;
+    pixels that do not move keep their exact values."""
+    height, width = crop.shape[:2]
+    map_x = np.arange(width, dtype=np.float32)[None, :] - shift[0]
+    map_y = np.arange(height, dtype=np.float32)[:, None] - shift[1]
+    return cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _mouth_coordinates(params: MouthParams, ys: torch.Tensor, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,22 +143,15 @@ def _gap_edges(lens: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, t
     return -split - _UPPER_LIP_RISE * opening * lens, -split + opening * lens
 
 
-def _identity_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
-    """(1, H, W, 2) `grid_sample` coordinates (align_corners=True) that sample each pixel itself."""
-    xs = torch.linspace(-1, 1, width, dtype=like.dtype, device=like.device)
-    ys = torch.linspace(-1, 1, height, dtype=like.dtype, device=like.device)
-    return torch.stack([xs[None, :].expand(height, width), ys[:, None].expand(height, width)], dim=-1)[None]
-
-
-def _sample_centres(samples: int, start: int, stop: int, like: torch.Tensor) -> torch.Tensor:
+def _sample_centres(samples: int, start: int, stop: int, device: torch.device) -> torch.Tensor:
     """Pixel coordinates of the centres of `samples` equal cells spanning pixels [start, stop)."""
     cell = (stop - start) / samples
-    return start + (torch.arange(samples, dtype=like.dtype, device=like.device) + 0.5) * cell - 0.5
+    return start + (torch.arange(samples, dtype=torch.float32, device=device) + 0.5) * cell - 0.5
 
 
 def _drawn_interior(
     params: MouthParams, colours: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    box: tuple[int, int, int, int], mouth_px: float, crops: torch.Tensor,
+    box: tuple[int, int, int, int], mouth_px: float, seed: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 3, h, w) interior and (B, 1, h, w) weights over the crop-pixel box (top, bottom, left,
     right), drawn on a grid `_INTERIOR_MOUTH_PX` across the mouth, softened like the picture,
@@ -155,8 +159,9 @@ def _drawn_interior(
     top, bottom, left, right = box
     scale = min(1.0, _INTERIOR_MOUTH_PX / mouth_px)
     size = (max(1, round((bottom - top) * scale)), max(1, round((right - left) * scale)))
-    a, b = _mouth_coordinates(params, _sample_centres(size[0], top, bottom, crops),
-                              _sample_centres(size[1], left, right, crops))
+    device = params.center.device
+    a, b = _mouth_coordinates(params, _sample_centres(size[0], top, bottom, device),
+                              _sample_centres(size[1], left, right, device))
     upper, lower = _gap_edges(_lens(a, params.rounding[:, None, None]), params)
     # The gap, antialiased over at least one sample.
     edge = max(_EDGE_PX, 1 / scale)
@@ -172,7 +177,7 @@ def _drawn_interior(
         full = (bottom - top, right - left)
         drawn = F.interpolate(drawn, size=full, mode="bilinear", align_corners=False)
         weight = F.interpolate(weight, size=full, mode="bilinear", align_corners=False)
-    return add_grain(drawn, grain, seed=crops.shape[2] * crops.shape[3]), weight
+    return add_grain(drawn, grain, seed), weight
 
 
 def _extent(mask: torch.Tensor, margin: int) -> tuple[slice, slice] | tuple[None, None]:
@@ -240,36 +245,42 @@ def _smoothstep(t: torch.Tensor) -> torch.Tensor:
 
 
 def _lip_and_skin_colours(
-    crops: torch.Tensor, a: torch.Tensor, b: torch.Tensor, params: MouthParams, grid: tuple[int, int]
+    crops: np.ndarray, a: torch.Tensor, b: torch.Tensor, params: MouthParams, grid: tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, 3) mean colours of the lips and of the skin between lip and chin, taken at the pixels
-    nearest the coarse grid's samples (`a`, `b` on that grid), and (B,) the skin's grain at full
-    resolution: the standard deviation of its luma around a 3x3 local mean (noise, film grain, pores)."""
-    height, width = crops.shape[2:]
-    samples = crops[:, :, _nearest(grid[0], height), :][:, :, :, _nearest(grid[1], width)]
+    """(B, 3) mean colours (0..1) of the lips and of the skin between lip and chin, taken at the
+    pixels nearest the coarse grid's samples (`a`, `b` on that grid), and (B,) the skin's grain
+    at full resolution: the standard deviation of its luma around a 3x3 local mean (noise, film
+    grain, pores)."""
+    height, width = crops.shape[1:3]
+    samples = _as_tensor(crops[:, _nearest(grid[0], height)][:, :, _nearest(grid[1], width)], a.device)
     lip_depth, chin_depth = params.lip_depth[:, None, None], params.chin_depth[:, None, None]
     lips = (a.abs() < 0.8) & (b.abs() < lip_depth + 1)
     chin = (a.abs() < 1) & (b > 1.5 * lip_depth) & (b < 0.8 * chin_depth)
     return _masked_mean(samples, lips), _masked_mean(samples, chin), _grain(crops, chin)
 
 
-def _nearest(samples: int, pixels: int) -> torch.Tensor:
+def _nearest(samples: int, pixels: int) -> np.ndarray:
     """Index of the pixel nearest each of `samples` equal cells' centres across `pixels`."""
-    return ((torch.arange(samples) + 0.5) * (pixels / samples)).long().clamp(max=pixels - 1)
+    return np.minimum(((np.arange(samples) + 0.5) * (pixels / samples)).astype(int), pixels - 1)
 
 
-def _grain(crops: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+def _as_tensor(crops: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(B, h, w, 3) uint8 -> (B, 3, h, w) floats in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(crops)).to(device).permute(0, 3, 1, 2).float() / 255
+
+
+def _grain(crops: np.ndarray, region: torch.Tensor) -> torch.Tensor:
     """(B,) luma detail's standard deviation at full resolution inside `region`, a (B, h, w) mask
-    on the working grid."""
+    on the coarse grid."""
     rows, cols = _extent(region.any(dim=0), 0)
     if rows is None:
-        return torch.zeros(crops.shape[0], dtype=crops.dtype, device=crops.device)
-    height, width = crops.shape[2:]
+        return torch.zeros(crops.shape[0], device=region.device)
+    height, width = crops.shape[1:3]
     to_full = lambda cells, count, pixels: slice(cells.start * pixels // count, -(-cells.stop * pixels // count))
     full_rows, full_cols = to_full(rows, region.shape[1], height), to_full(cols, region.shape[2], width)
-    luma = crops[:, :, full_rows, full_cols].mean(dim=1, keepdim=True)
+    luma = _as_tensor(crops[:, full_rows, full_cols], region.device).mean(dim=1, keepdim=True)
     detail = luma - F.avg_pool2d(luma, 3, 1, 1, count_include_pad=False)
-    inside = F.interpolate(region[:, None, rows, cols].to(crops.dtype), size=luma.shape[2:], mode="nearest")
+    inside = F.interpolate(region[:, None, rows, cols].float(), size=luma.shape[2:], mode="nearest")
     return _masked_mean(detail ** 2, inside[:, 0] > 0)[:, 0].sqrt()
 
 

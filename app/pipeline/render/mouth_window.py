@@ -1,7 +1,6 @@
 """The window a frame's mouth is redrawn in, and the weights that blend the redrawn window back."""
 
 import numpy as np
-import torch
 
 from app.pipeline.render.mouth_geometry import ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, SOURCE_GAP, UPPER_REACH
 
@@ -48,8 +47,7 @@ def window_origins(
     return np.stack([x, y], axis=1).astype(int)
 
 
-def feather_mask(height: int, width: int, device: torch.device) -> torch.Tensor:
-    """1 inside, falling linearly to 0 over the outer `_FEATHER` of each side."""
-    ramp_y = torch.clamp(torch.minimum(torch.arange(height), torch.arange(height).flip(0)) / (_FEATHER * height), 0, 1)
-    ramp_x = torch.clamp(torch.minimum(torch.arange(width), torch.arange(width).flip(0)) / (_FEATHER * width), 0, 1)
-    return (ramp_y[:, None] * ramp_x[None, :]).to(device)[None, None]
+def feather_mask(height: int, width: int) -> np.ndarray:
+    """(H, W) float32: 1 inside, falling linearly to 0 over the outer `_FEATHER` of each side."""
+    ramp = lambda size: np.clip(np.minimum(np.arange(size), np.arange(size)[::-1]) / (_FEATHER * size), 0, 1)
+    return (ramp(height)[:, None] * ramp(width)[None, :]).astype(np.float32)

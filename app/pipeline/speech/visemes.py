@@ -97,6 +97,9 @@ class PhoneRecognizer:
     def phones(self, samples: np.ndarray) -> list[TimedPhone]:
         """Phones in 16 kHz mono float audio."""
         pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+        # The feature extractor adapts (cepstral mean) as it listens: every utterance starts
+        # afresh, so a task's phones do not depend on the tasks heard before it.
+        self._decoder.reinit_feat()
         self._decoder.start_utt()
         # Fed in short pieces: the decoder holds the GIL while it works, and the server's
         # event loop must get a turn every few milliseconds.

@@ -1,6 +1,8 @@
+import numpy as np
 import torch
 
-from app.pipeline.render.mouth_warp import MouthParams, open_mouths
+from app.pipeline.render import mouth_warp
+from app.pipeline.render.mouth_warp import MouthParams
 
 CENTER_ROW, CENTER_COL = 40, 40
 UPPER_REACH = 12.0
@@ -22,7 +24,19 @@ def params(
 
 def textured_crops(batch: int = 1) -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
-    return torch.rand((batch, 3, 90, 80), generator=generator) * 0.5 + 0.4
+    return as_8_bits(torch.rand((batch, 3, 90, 80), generator=generator) * 0.5 + 0.4)
+
+
+def as_8_bits(crops: torch.Tensor) -> torch.Tensor:
+    """Crops as 8-bit pictures hold them (the warp's input), back in [0, 1]."""
+    return torch.round(crops * 255) / 255
+
+
+def open_mouths(crops: torch.Tensor, motion: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """The warp on (B, 3, H, W) crops in [0, 1] with 8-bit values, results in the same form."""
+    pixels = (crops * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    opened, changed = mouth_warp.open_mouths(pixels, motion)
+    return torch.from_numpy(opened).permute(0, 3, 1, 2).float() / 255, torch.from_numpy(changed)
 
 
 def test_no_motion_changes_nothing():
@@ -44,7 +58,7 @@ def skin_crops(grain: float = 0.0, batch: int = 1) -> torch.Tensor:
     """A flat, skin-coloured crop, with Gaussian grain of the given standard deviation."""
     crops = torch.tensor([0.75, 0.6, 0.5])[None, :, None, None].repeat(batch, 1, 90, 80)
     noise = torch.randn((batch, 1, 90, 80), generator=torch.Generator().manual_seed(1)) * grain
-    return (crops + noise).clamp(0, 1)
+    return as_8_bits((crops + noise).clamp(0, 1))
 
 
 def luma_column(images: torch.Tensor, col: int = CENTER_COL) -> torch.Tensor:
@@ -89,19 +103,19 @@ def test_lower_lip_moves_down_by_the_opening():
     crops = textured_crops()
     opened, _ = open_mouths(crops, params(opening=6.0))
     torch.testing.assert_close(opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW + 2, CENTER_COL],
-                               atol=1e-3, rtol=0)
+                               atol=2 / 255, rtol=0)
 
 
 def test_closing_raises_the_lower_lip_into_the_gap_and_keeps_the_chin():
     crops = textured_crops()
     opened, _ = open_mouths(crops, params(opening=-4.0))
     torch.testing.assert_close(opened[0, :, CENTER_ROW - 2, CENTER_COL], crops[0, :, CENTER_ROW + 2, CENTER_COL],
-                               atol=1e-3, rtol=0)
+                               atol=2 / 255, rtol=0)
     assert torch.equal(opened[:, :, CENTER_ROW + 20:], crops[:, :, CENTER_ROW + 20:])
 
 
 def test_spreading_moves_the_corners_out_and_rounding_moves_them_in():
-    ramp = torch.linspace(0, 1, 80).expand(1, 3, 90, 80).contiguous()  # brighter to the right
+    ramp = as_8_bits(torch.linspace(0, 1, 80).expand(1, 3, 90, 80).contiguous())  # brighter to the right
     right, left = CENTER_COL + 12, CENTER_COL - 12
     spread, _ = open_mouths(ramp, params(widen=3.0))
     # Content moved right shows darker (it came from the left) at the right corner, and vice versa.
@@ -132,7 +146,7 @@ def test_an_opening_parts_at_the_split_above_the_mouth_line():
     opened, _ = open_mouths(crops, params(opening=10.0, split=4.0))
     # Rows between the split and the mouth line (the lower teeth of a smile) move down with the lip.
     torch.testing.assert_close(opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW - 2, CENTER_COL],
-                               atol=1e-3, rtol=0)
+                               atol=2 / 255, rtol=0)
     column = opened[0, :, :, CENTER_COL].mean(dim=0)
     assert column[CENTER_ROW - 2] < 0.3 * crops.mean()  # the new gap starts at the split
 
@@ -141,7 +155,7 @@ def test_a_large_mouth_worked_on_coarser_grids_looks_like_the_same_mouth_small()
     """A mouth four times as large goes through the coarse field and interior grids; shrunk back,
     it matches the small one rendered sample for sample."""
     small = torch.nn.functional.interpolate(textured_crops(), scale_factor=0.5, mode="bilinear")
-    small = torch.nn.functional.interpolate(small, size=(90, 80), mode="bilinear")  # smooth texture
+    small = as_8_bits(torch.nn.functional.interpolate(small, size=(90, 80), mode="bilinear"))  # smooth texture
     large = torch.nn.functional.interpolate(small, scale_factor=4, mode="bilinear")
     motion = dict(opening=8.0, widen=2.0, split=1.0)
     small_out, small_changed = open_mouths(small, params(**motion))

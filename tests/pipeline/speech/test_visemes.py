@@ -69,3 +69,14 @@ def test_noise_falls_back_to_the_speech_energy():
     parameters = mouth_parameters(noise, 16000, FPS, 75)
     np.testing.assert_allclose(parameters[:, 0], mouth_openness(noise, 16000, FPS, 75))
     assert np.all(parameters[:, 1:] == 0)
+
+
+def test_the_same_speech_gives_the_same_phones_whatever_was_heard_before(speech_audio, short_audio):
+    from app.pipeline.media.audio import decode_audio
+    from app.pipeline.speech.visemes import PhoneRecognizer
+
+    recognizer = PhoneRecognizer()
+    speech, other = decode_audio(speech_audio, 60), decode_audio(short_audio, 60)
+    first = recognizer.phones(speech)
+    recognizer.phones(other)
+    assert recognizer.phones(speech) == first
