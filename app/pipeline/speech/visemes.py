@@ -26,6 +26,9 @@ ANTICIPATION_S = 0.04
 _BLEND_S = 0.035
 _PHONE_FRAME_S = 0.01  # pocketsphinx reports 100 frames per second
 _FEED_SAMPLES = 1600  # 0.1 s of 16 kHz audio, a few milliseconds of decoding
+# The cepstral mean an utterance starts from is what its first seconds settle on.
+_PRIMING_SAMPLES = 5 * 16000
+_PRIMING_PASSES = 2
 # Fewer recognised speech phones than this per second of audible speech means recognition failed.
 _MIN_PHONES_PER_VOICED_SECOND = 2.0
 
@@ -97,19 +100,30 @@ class PhoneRecognizer:
     def phones(self, samples: np.ndarray) -> list[TimedPhone]:
         """Phones in 16 kHz mono float audio."""
         pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
-        # The feature extractor adapts (cepstral mean) as it listens: every utterance starts
-        # afresh, so a task's phones do not depend on the tasks heard before it.
+        # The feature extractor's cepstral mean adapts as it listens. Each utterance starts from
+        # the mean its own first seconds settle on (listened to twice), so its phones depend on
+        # this audio alone, not on what the process heard before, and its start is heard as
+        # well as the rest.
         self._decoder.reinit_feat()
+        for _ in range(_PRIMING_PASSES):
+            self._decode(pcm[:_PRIMING_SAMPLES])
+            primed = self._decoder.get_cmn(update=True)
+            self._decoder.reinit_feat()
+            self._decoder.set_cmn(primed)
+        self._decode(pcm)
+        return [
+            TimedPhone(segment.word, segment.start_frame * _PHONE_FRAME_S, (segment.end_frame + 1) * _PHONE_FRAME_S)
+            for segment in self._decoder.seg()
+        ]
+
+
+    def _decode(self, pcm: np.ndarray) -> None:
         self._decoder.start_utt()
         # Fed in short pieces: the decoder holds the GIL while it works, and the server's
         # event loop must get a turn every few milliseconds.
         for start in range(0, len(pcm), _FEED_SAMPLES):
             self._decoder.process_raw(pcm[start:start + _FEED_SAMPLES].tobytes(), full_utt=False)
         self._decoder.end_utt()
-        return [
-            TimedPhone(segment.word, segment.start_frame * _PHONE_FRAME_S, (segment.end_frame + 1) * _PHONE_FRAME_S)
-            for segment in self._decoder.seg()
-        ]
 
 
 _recognizer: PhoneRecognizer | None = None
