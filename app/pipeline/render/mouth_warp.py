@@ -1,4 +1,5 @@
-"""Reshape the lips in a batch of crops: a smooth torch displacement field plus a drawn interior.
+"""Reshape the lips in a batch of crops: a smooth displacement field (computed with torch on a
+coarse grid, applied with OpenCV) plus a drawn interior.
 
 Coordinates per crop, in pixels: `a` runs along the mouth (corner to corner, in half mouth
 widths), `b` runs down from the mouth line (the lower lip's inner edge) toward the chin; both
@@ -123,16 +124,16 @@ def _displacement(a: torch.Tensor, b: torch.Tensor, params: MouthParams) -> tupl
     (B, h, w) where the lips part (0..1)."""
     along, down = _mouth_axes(params)
     lens = _lens(a, params.rounding[:, None, None])
-    opening = params.opening[:, None, None]
     split = params.split[:, None, None]
-    rise = _UPPER_LIP_RISE * opening.clamp(min=0) * lens
-    shift_down = opening * _lower_profile(a, b, lens, params) - rise * _upper_profile(b + split, params)
+    top, bottom = _gap_edges(lens, params)
+    rise = -split - top  # the upper lip's lift
+    lower = params.opening[:, None, None] * _lower_profile(a, b, lens, params)
+    shift_down = lower - rise * _upper_profile(b + split, params)
     shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
     shift = torch.stack([
         shift_down * down[:, 0] + shift_along * along[:, 0],
         shift_down * down[:, 1] + shift_along * along[:, 1],
     ], dim=1)
-    top, bottom = _gap_edges(lens, params)
     return shift, ((b > top) & (b < bottom) & (bottom - top > 0.5)).to(a.dtype)
 
 

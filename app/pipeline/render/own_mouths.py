@@ -135,7 +135,8 @@ def paste_own_mouth(frames: YuvBatch, index: int, face: FaceLandmarks, bank: Mou
     to_frame = _similarity(bank.reference, face.points[_RIGID_POINTS])
     frame_face = _apply(cv2.invertAffineTransform(to_frame), face.points)
     mask = _blend_mask(bank, kept_face, frame_face)
-    corners = _apply(to_frame, np.array([[0, 0], [crop.shape[1], 0], [0, crop.shape[0]], [crop.shape[1], crop.shape[0]]]))
+    height, width = crop.shape[:2]
+    corners = _apply(to_frame, np.array([[0, 0], [width, 0], [0, height], [width, height]]))
     x0, y0, x1, y1 = even_box(*corners.min(axis=0), *(corners.max(axis=0) + 1), frames.width, frames.height)
     if x1 <= x0 or y1 <= y0:
         return
