@@ -85,7 +85,7 @@ class _Plan:
     own_mouths: OwnMouths | None
 
 
-def _plan(job: LipSyncJob, engine: Engine) -> _Plan:
+def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> _Plan:
     started = time.perf_counter()
     info = probe_media(job.video, decode_seconds=0)  # decodability was checked at upload
     if not info.has_video or info.fps <= 0 or info.width <= 0:
@@ -110,7 +110,7 @@ def _plan(job: LipSyncJob, engine: Engine) -> _Plan:
                   fps=fps, sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
         own_mouths = None
         if talks is not None and talks.result():
-            own_mouths = _own_mouths(job.video, engine, fmt, chunk_frames, output, features)
+            own_mouths = _own_mouths(job.video, engine, fmt, chunk_frames, output, features, is_cancelled)
     return _Plan(fmt, chunk_frames, source_frames, output, features, own_mouths)
 
 
@@ -120,7 +120,7 @@ def _render_to(
 ) -> None:
     started = time.perf_counter()
     on_progress("probing", 0.0)
-    planned = _plan(job, engine)
+    planned = _plan(job, engine, is_cancelled)
     fmt, plan, own_mouths = planned.fmt, planned.output, planned.own_mouths
     tracker = FaceTracker(job.face_detect_interval, job.landmark_step)
     frames_with_face = done = 0
@@ -149,12 +149,13 @@ def _render_to(
 
 
 def _own_mouths(
-    video: Path, engine: Engine, fmt: FrameFormat, chunk_frames: int, plan: OutputPlan, features: np.ndarray
+    video: Path, engine: Engine, fmt: FrameFormat, chunk_frames: int, plan: OutputPlan, features: np.ndarray,
+    is_cancelled: Callable[[], bool],
 ) -> OwnMouths | None:
     """The talking source's kept mouths and the engine's choice among them."""
     started = time.perf_counter()
     shown = source_order(plan)
-    bank = index_source_mouths(video, fmt, int(shown.max()) + 1, chunk_frames)
+    bank = index_source_mouths(video, fmt, int(shown.max()) + 1, chunk_frames, is_cancelled)
     if bank is None:
         return None
     picks = engine.pick_own_mouths(bank, features, shown)

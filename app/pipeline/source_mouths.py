@@ -6,10 +6,12 @@ the frames read, tracked and kept (`index_source_mouths`; see `render.own_mouths
 """
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from app.errors import TaskCancelled
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.video_io import FrameFormat, read_frames
 from app.pipeline.render.own_mouths import MouthBank, mouth_shape
@@ -46,13 +48,19 @@ def source_talks(video: Path, fmt: FrameFormat, source_frames: int, chunk_frames
     return high - low >= _TALKING_SPAN
 
 
-def index_source_mouths(video: Path, fmt: FrameFormat, source_frames: int, chunk_frames: int) -> MouthBank | None:
-    """The kept mouths of the source's first frames (None if no face is found in them)."""
+def index_source_mouths(
+    video: Path, fmt: FrameFormat, source_frames: int, chunk_frames: int,
+    is_cancelled: Callable[[], bool] = lambda: False,
+) -> MouthBank | None:
+    """The kept mouths of the source's first frames (None if no face is found in them). A task
+    cancelled meanwhile stops between chunks (TaskCancelled)."""
     count = min(source_frames, max(1, round(INDEXED_SECONDS * fmt.fps)), _MAX_INDEXED_FRAMES)
     tracker = FaceTracker()
     bank: MouthBank | None = None
     missed = 0
     for frames in read_frames(video, fmt, 0, count, chunk_frames):
+        if is_cancelled():
+            raise TaskCancelled("the task was cancelled")
         for index, face in enumerate(tracker.track(frames)):
             if bank is None and face is None:
                 missed += 1

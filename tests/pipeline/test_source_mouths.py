@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from app.errors import TaskCancelled
 from app.pipeline.engines.viseme import VisemeEngine
 from app.pipeline.face import tracking
 from app.pipeline.face.tracking import FaceTracker
@@ -104,3 +105,18 @@ def test_the_output_shows_other_frames_of_the_talking_source_where_their_mouths_
     # Drawn mouths keep each frame's own chin: no frame shows another's code.
     drawn = shown_source_frames(reuse=False)
     assert all(code is None or code == index for index, code in enumerate(drawn))
+
+
+def test_indexing_a_talking_source_can_be_cancelled(talking_source, short_audio, tmp_path):
+    """The index pass polls for cancellation between its chunks, as the main pass does: a task
+    cancelled while its source is being indexed stops there and leaves nothing."""
+    job = LipSyncJob(talking_source[0], short_audio, tmp_path / "out.mp4", sync_mode=SyncMode.CUT_OFF, chunk_frames=8)
+    polls: list[int] = []
+    stages: list[str] = []
+    with pytest.raises(TaskCancelled):
+        run_lipsync(job, VisemeEngine(torch.device("cpu")), lambda stage, progress: stages.append(stage),
+                    is_cancelled=lambda: polls.append(1) or len(polls) > 1)
+    assert list(tmp_path.iterdir()) == []
+    # Cancelled at the second poll with nothing rendered: both polls came from the index pass
+    # (the main pass renders a chunk between its first and second polls).
+    assert len(polls) == 2 and "rendering" not in stages
