@@ -1,4 +1,4 @@
-"""`viseme`, the embedded engine: mouth shapes from speech sounds, drawn with a torch warp. No weights.
+"""`viseme`, the embedded engine: mouth shapes from speech sounds, drawn with a warp of the lips and jaw. No weights.
 
 Per frame the audio gives a target shape (jaw, width, rounding, closure; see `speech.visemes`). The
 source's own lips are measured from the landmarks, and the warp moves them by the difference,
@@ -129,7 +129,7 @@ class VisemeSpec:
     description = (
         "Embedded engine: mediapipe's face detection and face-mesh models; mouth shapes from "
         "recognised speech sounds (pocketsphinx phones mapped to visemes, with the speech energy "
-        "as fallback); torch warp of the lips and jaw with drawn teeth and mouth interior, or "
+        "as fallback); a warp of the lips and jaw with drawn teeth and mouth interior, or "
         "the person's own mouths where the source video talks. Needs no weights."
     )
 
