@@ -6,6 +6,7 @@ Nothing is downloaded.
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -104,12 +105,26 @@ def to_mp3(source: Path, path: Path) -> Path:
 def frames_video(path: Path, frames: np.ndarray, fps: float = 25, crf: int = 12) -> Path:
     """An H.264 mp4 of RGB frames (n, h, w, 3) with even sides, no audio."""
     count, height, width = frames.shape[:3]
-    subprocess.run(
+    return _encode_rgb(path, iter(frames), count, width, height, fps, crf)
+
+
+def _encode_rgb(
+    path: Path, frames: Iterator[np.ndarray], count: int, width: int, height: int, fps: float, crf: int
+) -> Path:
+    """Stream `count` RGB frames (height, width, 3) to ffmpeg as H.264: one frame in memory at a time."""
+    process = subprocess.Popen(
         [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
          "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:", "-frames:v", str(count),
          "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(path)],
-        input=np.ascontiguousarray(frames).tobytes(), check=True,
+        stdin=subprocess.PIPE,
     )
+    try:
+        for frame in frames:
+            process.stdin.write(np.ascontiguousarray(frame).tobytes())
+    finally:
+        process.stdin.close()
+        if process.wait() != 0:
+            raise RuntimeError(f"ffmpeg failed writing {path}")
     return path
 
 
@@ -140,23 +155,14 @@ def camera_move_video(
     scale = face_px / face_width_px(photo)
     centre = np.array(photo.shape[1::-1], float) / 2
     frame_count = max(1, round(seconds * fps))
-    process = subprocess.Popen(
-        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-         "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:", "-frames:v", str(frame_count),
-         "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(path)],
-        stdin=subprocess.PIPE,
-    )
-    try:
+
+    def frames() -> Iterator[np.ndarray]:
         for index in range(frame_count):
             phase = 2 * np.pi * index / frame_count
             zoom = scale * (1 + 0.08 * np.sin(phase))
             shift = np.array([0.1 * width * np.sin(phase), 0.06 * height * np.sin(2 * phase)])
             matrix = np.hstack([zoom * np.eye(2), (np.array([width, height]) / 2 + shift - zoom * centre)[:, None]])
-            frame = cv2.warpAffine(photo, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE)
-            process.stdin.write(frame.tobytes())
-    finally:
-        process.stdin.close()
-        if process.wait() != 0:
-            raise RuntimeError(f"ffmpeg failed writing {path}")
-    return path
+            yield cv2.warpAffine(photo, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
+
+    return _encode_rgb(path, frames(), frame_count, width, height, fps, crf)

@@ -18,7 +18,7 @@ from app.pipeline.render.own_mouths import MouthBank, mouth_shape
 
 # Source frames from this far in, or past this many, are not indexed (bounds the work and the
 # memory: a sample is at most 240 x 210 pixels, 150 kB).
-INDEXED_SECONDS = 12.0
+_INDEXED_SECONDS = 12.0
 _MAX_INDEXED_FRAMES = 360
 # The quick look tracks this many frames (at most every third) spread over the source's first
 # seconds: a source that talks does so early.
@@ -54,7 +54,7 @@ def index_source_mouths(
 ) -> MouthBank | None:
     """The kept mouths of the source's first frames (None if no face is found in them). A task
     cancelled meanwhile stops between chunks (TaskCancelled)."""
-    count = min(source_frames, max(1, round(INDEXED_SECONDS * fmt.fps)), _MAX_INDEXED_FRAMES)
+    count = min(source_frames, max(1, round(_INDEXED_SECONDS * fmt.fps)), _MAX_INDEXED_FRAMES)
     tracker = FaceTracker()
     bank: MouthBank | None = None
     missed = 0

@@ -18,7 +18,7 @@ MODEL_SIDE = 192
 POINTS = 468
 # Eye corners that set a region's rotation (as mediapipe does): the subject's right eye's outer
 # corner, then the left eye's.
-_RIGHT_EYE_OUTER, _LEFT_EYE_OUTER = 33, 263
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 # The model's face-presence score (after a sigmoid) below which no face is taken to be there.
 _PRESENCE = 0.5
 
@@ -45,7 +45,7 @@ class FaceRegion:
         """The landmarks' bounding box, `scale` times its long side, turned with the eye line."""
         low, high = points.min(axis=0), points.max(axis=0)
         return cls.level_with_eyes(
-            (low + high) / 2, (high - low).max() * scale, points[_RIGHT_EYE_OUTER], points[_LEFT_EYE_OUTER]
+            (low + high) / 2, (high - low).max() * scale, points[RIGHT_EYE_OUTER], points[LEFT_EYE_OUTER]
         )
 
     def to_frame(self) -> np.ndarray:

@@ -84,6 +84,7 @@ def choose_samples(samples: np.ndarray, targets: np.ndarray, shown: np.ndarray) 
 def _match_costs(samples: np.ndarray, target: np.ndarray) -> np.ndarray:
     opening_unit = _OPENING_UNIT * (1 - _CLOSURE_STRICTNESS * target[3])
     difference = (samples - target[:3]) / np.array([opening_unit, _WIDTH_UNIT, _TURN_UNIT])
-    difference[:, 2] = np.nan_to_num(difference[:, 2], nan=0.0) if np.isnan(target[2]) else difference[:, 2]
+    if np.isnan(target[2]):
+        difference[:, 2] = 0.0  # the turn is unknown: any will do (a faceless sample stays NaN)
     cost = (difference ** 2).sum(axis=1)
     return np.where(np.isnan(cost), np.inf, cost)

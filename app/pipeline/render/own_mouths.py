@@ -14,12 +14,12 @@ import cv2
 import numpy as np
 
 from app.pipeline.face import tracking
+from app.pipeline.face.mesh import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.media.yuv import YuvBatch, even_box
 
 # Eye corners and the nose ridge: they stay put while the mouth and jaw move.
-_RIGID_POINTS = [33, 133, 362, 263, 168, 6, 197, 195]
-_RIGHT_EYE_OUTER, _LEFT_EYE_OUTER = 33, 263
+_RIGID_POINTS = [RIGHT_EYE_OUTER, 133, 362, LEFT_EYE_OUTER, 168, 6, 197, 195]
 # The outer lip contour, and the jaw line from cheek to cheek under the mouth.
 _OUTER_LIPS = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
 _JAW = [136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365]
@@ -50,18 +50,20 @@ class MouthShape:
 
 
 def mouth_shape(face: FaceLandmarks) -> MouthShape:
-    eyes = _eye_distance(face)
+    middle, axis, eyes = _eye_line(face)
     corners = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
     mouth_width = max(float(np.linalg.norm(corners)), 1.0)
     gap = float(np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - face.point(tracking.LOWER_LIP_INNER)))
-    eye_axis = face.point(_LEFT_EYE_OUTER) - face.point(_RIGHT_EYE_OUTER)
-    middle = (face.point(_LEFT_EYE_OUTER) + face.point(_RIGHT_EYE_OUTER)) / 2
-    turn = float(np.dot(face.point(tracking.NOSE_TIP) - middle, eye_axis / eyes)) / eyes
+    turn = float(np.dot(face.point(tracking.NOSE_TIP) - middle, axis)) / eyes
     return MouthShape(gap / mouth_width, mouth_width / eyes, turn)
 
 
-def _eye_distance(face: FaceLandmarks) -> float:
-    return max(float(np.linalg.norm(face.point(_LEFT_EYE_OUTER) - face.point(_RIGHT_EYE_OUTER))), 1.0)
+def _eye_line(face: FaceLandmarks) -> tuple[np.ndarray, np.ndarray, float]:
+    """The outer eye corners' middle, the unit vector from the right one to the left one, and
+    their distance (pixels)."""
+    right, left = face.point(RIGHT_EYE_OUTER), face.point(LEFT_EYE_OUTER)
+    distance = max(float(np.linalg.norm(left - right)), 1.0)
+    return (left + right) / 2, (left - right) / distance, distance
 
 
 @dataclass
@@ -78,10 +80,8 @@ class MouthBank:
     @classmethod
     def for_face(cls, face: FaceLandmarks) -> "MouthBank":
         """An empty bank whose canonical pose is `face`'s, upright and scaled to at most the maximum."""
-        eyes = _eye_distance(face)
+        middle, axis, eyes = _eye_line(face)
         scale = min(1.0, _MAX_EYE_DISTANCE / eyes)
-        axis = (face.point(_LEFT_EYE_OUTER) - face.point(_RIGHT_EYE_OUTER)) / eyes
-        middle = (face.point(_LEFT_EYE_OUTER) + face.point(_RIGHT_EYE_OUTER)) / 2
         upright = np.array([[axis[0], axis[1]], [-axis[1], axis[0]]])
         canonical_eyes = eyes * scale
         # Canonical pixels: x from the crop's left edge, y down from the crop's top edge.
