@@ -33,7 +33,7 @@ _UPPER_TEETH_OF_GAP = 0.5
 _CROWN_BY_TOOTH = torch.tensor([1.0, 0.86, 0.96, 0.8])
 _SHADE_BY_TOOTH = torch.tensor([1.0, 0.95, 0.9, 0.84])
 # Lower teeth and tongue appear as the gap passes these shares of the mouth width.
-_LOWER_TEETH_FROM = 0.28
+_LOWER_TEETH_FROM = 0.22
 # A gap this wide (share of the mouth width) lets the most light into the cavity.
 _LIT_OPENNESS = 0.4
 _TONGUE_FROM = 0.18
@@ -94,7 +94,7 @@ def _lower_teeth(
     enamel: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     grown = torch.clamp((openness - _LOWER_TEETH_FROM) / 0.12, 0, 1) * show
-    height = 0.06 * width * grown * torch.clamp(1 - (u / 0.55) ** 4, 0, 1)
+    height = 0.09 * width * grown * torch.clamp(1 - (u / 0.55) ** 4, 0, 1)
     coverage = torch.clamp(height - from_bottom, 0, 1)
     _, _, separation = _tooth_phase(u, teeth_per_side=4.2)
     shade = (0.78 - 0.3 * u.abs()) * (1 - 0.3 * separation)
