@@ -12,7 +12,7 @@ from app.pipeline.lipsync import run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services import validation
 from app.services.engines import EngineCatalog
-from app.services.lipsync import build_job
+from app.services.task_execution import build_job
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_ENGINES = {"model1": "viseme", "model2": "wav2lip", "model3": "wav2lip_gan"}
@@ -57,6 +57,41 @@ class Settings(BaseSettings):
     batch_size: int | None = Field(None, ge=1)
     # Pixels added around the face box for Wav2Lip: [top, bottom, left, right] (JSON list).
     face_pads: tuple[int, int, int, int] = (0, 10, 0, 0)
+
+    # Distributed mode (README "Scaling out"): jobs go through Celery on Redis, task state lives
+    # in Redis, files in S3-compatible storage. The defaults keep everything in this process.
+    execution: Literal["local", "celery"] = "local"
+    storage: Literal["local", "s3"] = "local"
+    redis_url: str = "redis://localhost:6379/0"
+    s3_endpoint_url: str | None = None
+    # Where clients reach the storage, for presigned result URLs (unset: S3_ENDPOINT_URL).
+    s3_public_endpoint_url: str | None = None
+    s3_bucket: str = "modellab"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    # GET /result answers 307 to a presigned URL valid this long, instead of streaming the video.
+    result_redirect: bool = False
+    result_url_ttl_s: int = Field(300, ge=1, le=7 * 24 * 3600)
+    # A job is stopped after this long; Redis redelivers an unacknowledged job only after the
+    # visibility timeout, which must therefore be longer.
+    job_time_limit_s: float = Field(3600.0, gt=0)
+    visibility_timeout_s: float = Field(7200.0, gt=0)
+    # Runs of a job that ended with its worker dying; the next one fails the task instead.
+    max_attempts: int = Field(3, ge=1)
+    # A running job whose worker has not reported for this long is handed to another worker.
+    heartbeat_timeout_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _distributed_mode_is_complete(self) -> "Settings":
+        if self.execution == "celery" and self.storage != "s3":
+            raise ValueError("EXECUTION=celery needs STORAGE=s3: workers on other hosts read the inputs from it")
+        if self.visibility_timeout_s <= self.job_time_limit_s:
+            raise ValueError("VISIBILITY_TIMEOUT_S must be longer than JOB_TIME_LIMIT_S, or a running job is delivered twice")
+        if self.execution == "celery" and self.max_queued < 1:
+            raise ValueError("EXECUTION=celery needs MAX_QUEUED >= 1: every job waits in the queue first")
+        return self
 
     @property
     def max_upload_bytes(self) -> int:

@@ -55,3 +55,7 @@ class NoFaceFound(ModelLabError):
 
 class TaskCancelled(ModelLabError):
     """The task was cancelled while it ran; raised between chunks."""
+
+
+class BackendUnavailable(ModelLabError):
+    """Redis (task state, queue) or the object storage cannot be reached, or did not answer in time."""

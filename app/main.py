@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -27,10 +27,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(service.engines.preload)
-        sweeper = asyncio.create_task(_sweep_periodically(service, settings.sweep_interval_s))
+        await run_in_threadpool(service.prepare)
+        chores = [asyncio.create_task(_periodically(service.sweep_expired, settings.sweep_interval_s, "sweep"))]
+        if settings.execution == "celery":
+            # Several API hosts may watch at once: a task is requeued by whichever gets there first.
+            chores.append(asyncio.create_task(
+                _periodically(service.requeue_stalled, settings.heartbeat_timeout_s / 2, "watch")
+            ))
         yield
-        sweeper.cancel()
+        for chore in chores:
+            chore.cancel()
         service.shutdown()
 
     app = FastAPI(
@@ -57,13 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _sweep_periodically(service: LipSyncService, interval_s: float) -> None:
+async def _periodically(chore: Callable[[], object], interval_s: float, name: str) -> None:
+    """Run a blocking chore off the loop every `interval_s`; a failure is logged, never fatal."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await run_in_threadpool(service.sweep_expired)
+            await run_in_threadpool(chore)
         except Exception:
-            logger.exception("event=sweep.failed")
+            logger.exception("event=%s.failed", name)
 
 
 app = create_app()

@@ -114,7 +114,7 @@ def _pipeline_child(
 ) -> None:
     from app.pipeline.lipsync import run_lipsync
     from app.services.engines import EngineCatalog
-    from app.services.lipsync import build_job
+    from app.services.task_execution import build_job
 
     settings = Settings(_env_file=None, **({"weights_dir": Path(weights_dir)} if weights_dir else {}))
     catalog = EngineCatalog.from_settings(settings)

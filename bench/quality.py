@@ -31,7 +31,7 @@ from app.config import Settings
 from app.pipeline.lipsync import run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services.engines import EngineCatalog
-from app.services.lipsync import build_job
+from app.services.task_execution import build_job
 from bench import mouth_look
 from bench.contact_sheet import write_sheet
 from tests import media_factory

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.errors import (
+    BackendUnavailable,
     InsufficientStorage,
     InvalidUpload,
     ModelLabError,
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: dict[type[ModelLabError], int] = {
     UploadTooLarge: 413,
     ModelUnavailable: 503,
     QueueFull: 503,
+    BackendUnavailable: 503,
     InsufficientStorage: 507,
 }
 

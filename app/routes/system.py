@@ -16,5 +16,5 @@ async def list_models(service: ServiceDep) -> list[ModelInfo]:
 @router.head("/health", include_in_schema=False)
 @router.get("/health", response_model=HealthResponse)
 async def health(service: ServiceDep) -> HealthResponse:
-    queued, running = service.queue_counts()
+    queued, running = await service.queue_counts()
     return HealthResponse(status="ok", device=str(service.engines.device), queued=queued, running=running)

@@ -1,9 +1,12 @@
 """Task routes: result download, status, cancellation."""
 
+from pathlib import Path
+
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
 
 from app.routes.deps import ServiceDep
-from app.routes.ranged_file import file_download
+from app.routes.ranged_file import file_download, object_download
 from app.schemas.processing import ResultStatusResponse, TaskStatusResponse
 from app.schemas.system import ErrorResponse
 from app.services.registry import TaskState
@@ -21,27 +24,35 @@ _NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown task, or its
     responses={
         200: {"content": {"video/mp4": {}}, "description": "The status while not finished, else the video"},
         206: {"content": {"video/mp4": {}}, "description": "The requested byte ranges of the video"},
+        307: {"description": "RESULT_REDIRECT=true: a short-lived presigned URL of the video in the bucket"},
         416: {"model": ErrorResponse, "description": "No requested byte range lies within the video"},
         **_NOT_FOUND,
     },
 )
 async def get_result(task_id: str, service: ServiceDep, request: Request) -> Response:
-    task = service.get_status(task_id)
+    task = await service.get_status(task_id)
     if task.status is not TaskState.FINISHED:
         return Response(
             ResultStatusResponse.from_task(task).model_dump_json(exclude_none=True),
             media_type="application/json",
         )
+    stored = await service.get_result(task)
+    filename = f"{task.task_id}_lipsynced.mp4"
     # Range requests get 206, so browsers can seek.
-    return file_download(
-        request, service.get_result_path(task), media_type="video/mp4", filename=f"{task.task_id}_lipsynced.mp4"
+    if isinstance(stored, Path):
+        return file_download(request, stored, media_type="video/mp4", filename=filename)
+    if link := await service.result_link(stored, filename):
+        return RedirectResponse(link, status_code=307)
+    return object_download(
+        request, stored, lambda start, end: service.read_result(stored, start, end),
+        media_type="video/mp4", filename=filename,
     )
 
 
 @router.head("/status/{task_id}", include_in_schema=False)
 @router.get("/status/{task_id}", response_model=TaskStatusResponse, responses=_NOT_FOUND)
 async def get_status(task_id: str, service: ServiceDep) -> TaskStatusResponse:
-    return TaskStatusResponse.from_task(service.get_status(task_id))
+    return TaskStatusResponse.from_task(await service.get_status(task_id))
 
 
 @router.delete("/tasks/{task_id}", status_code=204, responses=_NOT_FOUND)

@@ -91,6 +91,8 @@ class TaskStatusResponse(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # Runs started so far: above 1 when a worker died and another took the task over.
+    attempt: int = Field(ge=0)
     input: InputInfo
 
     @classmethod
@@ -100,6 +102,6 @@ class TaskStatusResponse(BaseModel):
             task_id=task.task_id, status=task.status, model_choice=task.model_choice,
             engine=task.engine, sync_mode=task.sync_mode, stage=task.stage,
             progress=task.progress, error=task.error, created_at=task.created_at,
-            started_at=task.started_at, finished_at=task.finished_at,
+            started_at=task.started_at, finished_at=task.finished_at, attempt=task.attempt,
             input=InputInfo(duration_s=media.duration_s, fps=media.fps, width=media.width, height=media.height),
         )

@@ -2,9 +2,8 @@
 
 import logging
 import os
-import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,22 +12,19 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
-from app.errors import InsufficientStorage, ModelLabError, QueueFull, ResultMissing, TaskCancelled
-from app.logs import current_task_id, log_event
-from app.pipeline.lipsync import LipSyncJob, run_lipsync
+from app.errors import InsufficientStorage, ModelLabError, QueueFull, ResultMissing
+from app.logs import log_event
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
-from app.services import validation
+from app.services import backends, validation
 from app.services.engines import EngineCatalog, ModelDescription
-from app.services.registry import ACTIVE_STATES, DurableTaskRegistry, TaskInfo, TaskRegistry, TaskState, utc_now
-from app.services.runner import JobRunner, ThreadJobRunner
-from app.services.storage import TaskStorage, UploadSink, parse_task_id
-from app.services.task_records import read_records, write_record
+from app.services.registry import ACTIVE_STATES, TaskInfo, TaskRegistry, TaskState, utc_now
+from app.services.runner import JobRunner
+from app.services.storage import StoredObject, UploadSink, parse_task_id, remove_quietly
+from app.services.task_execution import TaskExecutor
+from app.services.task_records import read_records
 
 logger = logging.getLogger(__name__)
-
-_DEFAULT_CHUNK_FRAMES = {"cuda": 128, "cpu": 32}
-
 
 @dataclass(frozen=True)
 class IncomingTask:
@@ -44,33 +40,33 @@ class IncomingTask:
         return UploadSink(self.paths[field], field, self.max_bytes, self.min_free_bytes)
 
 
-def build_job(
-    settings: Settings, engines: EngineCatalog, video: Path, audio: Path, output: Path, sync_mode: SyncMode
-) -> LipSyncJob:
-    """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
-    return LipSyncJob(
-        video=video, audio=audio, output=output, sync_mode=sync_mode,
-        chunk_frames=settings.chunk_frames or _DEFAULT_CHUNK_FRAMES[engines.device.type],
-        face_detect_interval=settings.face_detect_interval, landmark_step=settings.landmark_step,
-        encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
-        gpu_encode=engines.device.type == "cuda",
-        max_seconds=validation.MediaLimits.from_settings(settings).read_seconds,
-        max_fps=settings.max_output_fps,
-    )
-
-
 class LipSyncService:
     def __init__(
         self, settings: Settings, registry: TaskRegistry | None = None, runner: JobRunner | None = None
     ) -> None:
         self._settings = settings
-        self.storage = TaskStorage(settings.upload_dir)
-        self._registry = registry or DurableTaskRegistry(
-            lambda task: write_record(self.storage.task_dir(task.task_id), task)
-        )
-        self._runner = runner or ThreadJobRunner(settings.max_concurrent_jobs)
+        self.storage = backends.task_storage(settings)
+        self._registry = registry or backends.task_registry(settings, self.storage)
         self.engines = EngineCatalog.from_settings(settings)
-        self._recover()
+        self.executor = TaskExecutor(settings, self._registry, self.storage, self.engines)
+        self._runner = runner or backends.job_runner(settings, self.executor.run)
+        if settings.execution == "local":
+            self._recover()
+
+    def prepare(self) -> None:
+        """Blocking start-up work: load the engines where tasks run here; in distributed mode,
+        check that Redis keeps its data and that the bucket exists."""
+        if self._settings.execution == "local":
+            self.engines.preload()
+        check_durable = getattr(self._registry, "check_durable", None)
+        try:
+            if check_durable is not None:
+                check_durable()
+            if self._settings.storage == "s3":
+                self.storage.objects.ensure_bucket()
+        except ModelLabError as error:
+            # Not fatal: requests answer 503 until the backend is back.
+            log_event(logger, "backend.unavailable_at_start", logging.ERROR, reason=error.message)
 
     @asynccontextmanager
     async def receive_task(self) -> AsyncIterator[IncomingTask]:
@@ -78,7 +74,7 @@ class LipSyncService:
 
         Whatever fails inside the block, the folder and everything written to it are removed.
         """
-        self._require_queue_room()
+        await run_in_threadpool(self._require_queue_room)
         await self._require_disk_space()
         task_id = str(uuid.uuid4())
         self.storage.create_task_dir(task_id)
@@ -91,7 +87,7 @@ class LipSyncService:
             )
         except BaseException:
             # Synchronous on purpose: an awaited clean-up would not run if the request is cancelled.
-            self.storage.remove_task(task_id)
+            self.storage.discard_upload(task_id)
             raise
 
     async def create_task(
@@ -104,44 +100,68 @@ class LipSyncService:
         # Off the loop: the first look at a Wav2Lip checkpoint reads hundreds of MB.
         await run_in_threadpool(self.engines.require_available, model_choice)
         media, extension = await run_in_threadpool(self._check_inputs, incoming.task_id)
-        self._require_queue_room()
+        await run_in_threadpool(self._require_queue_room)
         task = TaskInfo(
             task_id=incoming.task_id, model_choice=model_choice,
             engine=self.engines.engine_name(model_choice), sync_mode=sync_mode,
             audio_extension=extension, media=media,
         )
-        self._registry.add(task)
+        await run_in_threadpool(self.storage.publish_inputs, task.task_id, extension)
+        # Checked again in the same step as the task is added: other requests (on other hosts) may
+        # have filled the queue while this one was uploading.
+        if not await run_in_threadpool(self._registry.admit, task, *self._admission()):
+            await run_in_threadpool(remove_quietly, self.storage.remove_task, task.task_id)
+            raise QueueFull("the processing queue is full; try again later")
         log_event(logger, "task.accepted", task_id=task.task_id, model=model_choice, sync_mode=sync_mode.value)
         return task
 
     async def process_task(self, task_id: str) -> None:
-        """Hand an accepted task to the runner; returns at once."""
-        self._enqueue(task_id)
+        """Hand an accepted task to the runner. If the queue cannot take it, the task fails."""
+        try:
+            await run_in_threadpool(self._runner.submit, task_id)
+        except ModelLabError as error:
+            await run_in_threadpool(self._fail_unqueued, task_id, error.message)
 
-    def _enqueue(self, task_id: str) -> None:
-        self._runner.submit(lambda: self._run(task_id))
+    async def get_status(self, raw_task_id: str) -> TaskInfo:
+        return await run_in_threadpool(self._registry.get, parse_task_id(raw_task_id))
 
-    def get_status(self, raw_task_id: str) -> TaskInfo:
-        return self._registry.get(parse_task_id(raw_task_id))
-
-    def get_result_path(self, task: TaskInfo) -> Path:
-        path = self.storage.result_path(task.task_id)
-        if not path.is_file():
+    async def get_result(self, task: TaskInfo) -> Path | StoredObject:
+        """Where the finished result is: a file on this host, or an object in the bucket."""
+        stored = await run_in_threadpool(self.storage.stored_result, task.task_id)
+        if stored is None:
             raise ResultMissing(f"the result of task {task.task_id} is no longer on the server")
-        return path
+        return stored
+
+    async def result_link(self, stored: StoredObject, filename: str) -> str | None:
+        """A short-lived presigned URL for the result when RESULT_REDIRECT is on, else None."""
+        if not self._settings.result_redirect:
+            return None
+        return await run_in_threadpool(
+            self.storage.objects.presigned_url, stored.key, filename, self._settings.result_url_ttl_s
+        )
+
+    def read_result(self, stored: StoredObject, start: int, end: int) -> Iterator[bytes]:
+        """Bytes `start` to `end` (exclusive) of a result in the bucket (blocking iterator)."""
+        return self.storage.objects.read(stored.key, start, end)
 
     async def cancel(self, raw_task_id: str) -> None:
         """Stop an active task (a running one stops after its current chunk) and delete its files."""
-        task = self.get_status(raw_task_id)
+        await run_in_threadpool(self._cancel, parse_task_id(raw_task_id))
+
+    def _cancel(self, task_id: str) -> None:
+        task = self._registry.get(task_id)
+        if task.status is TaskState.CANCELLED:
+            return  # cancelling again changes nothing; the record shows "cancelled" until the sweep
         cancelled = self._registry.transition(
             task.task_id, ACTIVE_STATES, status=TaskState.CANCELLED, stage="cancelled",
             finished_at=utc_now(),
         )
         if not cancelled:
             self._registry.remove(task.task_id)
-        # A running task's files are removed by its worker when it stops, after its current chunk.
-        if task.status is not TaskState.PROCESSING:
-            await run_in_threadpool(self.storage.remove_task, task.task_id)
+        # A running task's files are removed by its worker when it stops, after its current chunk
+        # (unless that worker is gone).
+        if task.status is not TaskState.PROCESSING or self.executor.is_stalled(task):
+            self.storage.remove_task(task.task_id)
         log_event(logger, "task.deleted", task_id=task.task_id, was=task.status.value)
 
     def sweep_expired(self) -> int:
@@ -152,11 +172,9 @@ class LipSyncService:
             if task.created_at < cutoff and task.status not in ACTIVE_STATES
         ]
         known = {task.task_id for task in self._registry.all()}
-        # Folders no task owns (a broken record skipped at start-up) expire by their age on disk.
-        expired += [
-            name for name in self.storage.task_dirs()
-            if name not in known and self.storage.modified_at(name) < cutoff.timestamp()
-        ]
+        # Files no task owns (a broken record skipped at start-up, an upload cut off on another
+        # host) expire by their own age.
+        expired += self.storage.leftovers(known, cutoff.timestamp())
         for task_id in expired:
             # Files first: once a task is unknown (404), nothing of it is left on disk.
             self.storage.remove_task(task_id)
@@ -168,8 +186,28 @@ class LipSyncService:
     async def models(self) -> list[ModelDescription]:
         return await run_in_threadpool(self.engines.describe)
 
-    def queue_counts(self) -> tuple[int, int]:
+    async def queue_counts(self) -> tuple[int, int]:
+        return await run_in_threadpool(self._queue_counts)
+
+    def _queue_counts(self) -> tuple[int, int]:
         return self._registry.count(TaskState.QUEUED), self._registry.count(TaskState.PROCESSING)
+
+    def requeue_stalled(self) -> int:
+        """Queue again the running tasks whose worker stopped reporting (blocking: call off the loop).
+
+        The worker that takes one counts a new attempt, and fails the task past MAX_ATTEMPTS.
+        """
+        requeued = 0
+        for task in self._registry.all():
+            if self.executor.is_stalled(task) and self._registry.transition(
+                task.task_id, frozenset({TaskState.PROCESSING}),
+                expect={"attempt": task.attempt, "heartbeat_at": task.heartbeat_at},
+                status=TaskState.QUEUED, stage="queued", progress=0.0,
+            ):
+                log_event(logger, "task.requeued", logging.WARNING, task_id=task.task_id, attempt=task.attempt)
+                self._runner.submit(task.task_id)
+                requeued += 1
+        return requeued
 
     def shutdown(self) -> None:
         self._runner.stop()
@@ -194,7 +232,7 @@ class LipSyncService:
                 )
                 requeued.append(task.task_id)
         for task_id in requeued:
-            self._enqueue(task_id)
+            self._runner.submit(task_id)
         if tasks or broken:
             log_event(logger, "registry.recovered", tasks=len(tasks), requeued=len(requeued), broken=len(broken))
 
@@ -205,10 +243,28 @@ class LipSyncService:
                 f"the server is short of disk space ({free // (1024 * 1024)} MB free); try again later"
             )
 
+    def _admission(self) -> tuple[int, frozenset[TaskState]]:
+        """How many tasks may be in which states when a new one is accepted."""
+        if self._settings.execution == "celery":
+            # Workers are elsewhere and their number unknown here: MAX_QUEUED bounds the tasks
+            # waiting, across all API hosts.
+            return self._settings.max_queued, frozenset({TaskState.QUEUED})
+        return self._settings.max_concurrent_jobs + self._settings.max_queued, ACTIVE_STATES
+
     def _require_queue_room(self) -> None:
-        queued, running = self.queue_counts()
-        if queued + running >= self._settings.max_concurrent_jobs + self._settings.max_queued:
+        limit, counted = self._admission()
+        if sum(self._registry.count(state) for state in counted) >= limit:
             raise QueueFull("the processing queue is full; try again later")
+
+    def _fail_unqueued(self, task_id: str, reason: str) -> None:
+        try:
+            if self._registry.transition(
+                task_id, frozenset({TaskState.QUEUED}), status=TaskState.FAILED, stage="failed",
+                error=f"the job could not be queued: {reason}", finished_at=utc_now(),
+            ):
+                self.storage.remove_inputs(task_id)
+        except ModelLabError:
+            log_event(logger, "task.unqueued", logging.ERROR, task_id=task_id)
 
     def _check_inputs(self, task_id: str) -> tuple[MediaInfo, str]:
         """Blocking (ffmpeg): check both uploads; the audio gets its detected container's extension."""
@@ -218,74 +274,3 @@ class LipSyncService:
         )
         os.replace(received_audio, self.storage.audio_path(task_id, container.extension))
         return media, container.extension
-
-    def _run(self, task_id: str) -> None:
-        """Worker thread: run one task to its end state, its id on every log line."""
-        token = current_task_id.set(task_id)
-        try:
-            self._run_task(task_id)
-        finally:
-            current_task_id.reset(token)
-
-    def _run_task(self, task_id: str) -> None:
-        started = utc_now()
-        if not self._registry.transition(
-            task_id, frozenset({TaskState.QUEUED}), status=TaskState.PROCESSING,
-            stage="starting", started_at=started,
-        ):
-            return  # cancelled while queued
-        task = self._registry.get(task_id)
-        clock = time.perf_counter()
-        outcome: dict[str, object] | None
-        try:
-            self._render(task)
-            outcome = {"status": TaskState.FINISHED, "stage": "done", "progress": 1.0}
-        except TaskCancelled:
-            outcome = None
-        except ModelLabError as error:
-            outcome = {"status": TaskState.FAILED, "stage": "failed", "error": error.message}
-        except Exception:
-            logger.exception("event=task.crashed")
-            outcome = {"status": TaskState.FAILED, "stage": "failed", "error": "internal error while processing the video"}
-        # A task cancelled meanwhile keeps its cancelled state, and nothing of it stays on disk.
-        if outcome is None or not self._end(task_id, **outcome):
-            self.storage.remove_task(task_id)
-            log_event(logger, "task.cancelled", duration_s=time.perf_counter() - clock)
-            return
-        if outcome["status"] is TaskState.FAILED:
-            self.storage.remove_inputs(task_id)
-        log_event(
-            logger, f"task.{outcome['status']}", duration_s=time.perf_counter() - clock,
-            **({"error": outcome["error"]} if "error" in outcome else {}),
-        )
-
-    def _render(self, task: TaskInfo) -> None:
-        job = build_job(
-            self._settings, self.engines,
-            video=self.storage.video_path(task.task_id),
-            audio=self.storage.audio_path(task.task_id, task.audio_extension),
-            output=self.storage.result_path(task.task_id),
-            sync_mode=task.sync_mode,
-        )
-        engine = self.engines.load(task.engine)
-        active = frozenset({TaskState.PROCESSING})
-
-        stage_started = {"stage": "starting", "at": time.perf_counter()}
-
-        def on_progress(stage: str, progress: float) -> None:
-            self._registry.transition(task.task_id, active, stage=stage, progress=round(progress, 4))
-            if stage != stage_started["stage"]:
-                now = time.perf_counter()
-                log_event(logger, "task.stage", stage=stage, previous=stage_started["stage"],
-                          previous_duration_s=now - stage_started["at"])
-                stage_started.update(stage=stage, at=now)
-
-        def is_cancelled() -> bool:
-            return self._registry.get(task.task_id).status is TaskState.CANCELLED
-
-        run_lipsync(job, engine, on_progress, is_cancelled)
-
-    def _end(self, task_id: str, **changes: object) -> bool:
-        return self._registry.transition(
-            task_id, frozenset({TaskState.PROCESSING}), finished_at=utc_now(), **changes
-        )

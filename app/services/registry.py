@@ -1,4 +1,4 @@
-"""Task records and the in-memory registry that holds them (an interface a shared store can replace)."""
+"""Task records and the in-memory registry that holds them (`redis_registry` is the shared one)."""
 
 import threading
 from collections.abc import Callable, KeysView
@@ -42,14 +42,23 @@ class TaskInfo:
     created_at: datetime = field(default_factory=utc_now)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # Runs started so far; a run may only change the task while it is the latest one.
+    attempt: int = 0
+    # Last sign of life from the run in progress (a worker that stops reporting is presumed dead).
+    heartbeat_at: datetime | None = None
 
 
 class TaskRegistry(Protocol):
     def add(self, task: TaskInfo) -> None: ...
 
+    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> bool: ...
+
     def get(self, task_id: str) -> TaskInfo: ...
 
-    def transition(self, task_id: str, allowed: frozenset[TaskState], **changes: object) -> bool: ...
+    def transition(
+        self, task_id: str, allowed: frozenset[TaskState], expect: dict[str, object] | None = None,
+        **changes: object,
+    ) -> bool: ...
 
     def count(self, state: TaskState) -> int: ...
 
@@ -71,6 +80,15 @@ class InMemoryTaskRegistry:
         with self._lock:
             self._tasks[task.task_id] = task
 
+    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> bool:
+        """Add the task only while fewer than `limit` tasks are in the `counted` states."""
+        with self._lock:
+            if sum(known.status in counted for known in self._tasks.values()) >= limit:
+                return False
+            self._tasks[task.task_id] = task
+            self._changed(task, task.__dataclass_fields__.keys())
+            return True
+
     def get(self, task_id: str) -> TaskInfo:
         with self._lock:
             task = self._tasks.get(task_id)
@@ -78,11 +96,17 @@ class InMemoryTaskRegistry:
             raise TaskNotFound(f"no task with id {task_id}")
         return task
 
-    def transition(self, task_id: str, allowed: frozenset[TaskState], **changes: object) -> bool:
-        """Apply `changes` only while the task is in one of the `allowed` states; say whether it was."""
+    def transition(
+        self, task_id: str, allowed: frozenset[TaskState], expect: dict[str, object] | None = None,
+        **changes: object,
+    ) -> bool:
+        """Apply `changes` only while the task is in one of the `allowed` states and its fields
+        hold the `expect`ed values; say whether it was."""
         with self._lock:
             task = self._tasks.get(task_id)
             if task is None or task.status not in allowed:
+                return False
+            if any(getattr(task, name) != value for name, value in (expect or {}).items()):
                 return False
             self._tasks[task_id] = replace(task, **changes)
             self._changed(self._tasks[task_id], changes.keys())

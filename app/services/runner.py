@@ -1,6 +1,6 @@
-"""Runs jobs off the event loop: a FIFO queue served by a fixed number of worker threads.
+"""Runs tasks off the event loop: a FIFO queue of task ids served by a fixed number of worker threads.
 
-An interface so that a distributed runner (a real queue, workers elsewhere) can replace it.
+An interface: `celery_queue.CeleryJobRunner` sends the ids to workers on other hosts instead.
 """
 
 import logging
@@ -12,7 +12,7 @@ from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
-Job = Callable[[], None]
+RunTask = Callable[[str], None]
 
 # Media and model work gives way to the event loop answering requests: a worker thread (and the
 # threads and ffmpeg processes it starts, which inherit its niceness) runs this much nicer.
@@ -20,23 +20,24 @@ _WORKER_NICENESS = 10
 
 
 class JobRunner(Protocol):
-    def submit(self, job: Job) -> None: ...
+    def submit(self, task_id: str) -> None: ...
 
     def stop(self) -> None: ...
 
 
 class ThreadJobRunner:
-    """`workers` threads take jobs in submission order; a job's exceptions are its own business."""
+    """`workers` threads call `run` on task ids in submission order; its exceptions are its own business."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, run: RunTask) -> None:
         self._workers = workers
-        self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self._run = run
+        self._jobs: queue.Queue[str | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, task_id: str) -> None:
         self._start_workers()
-        self._jobs.put(job)
+        self._jobs.put(task_id)
 
     def stop(self) -> None:
         """Let running jobs finish their current call, then end the workers."""
@@ -58,9 +59,9 @@ class ThreadJobRunner:
 
     def _work(self) -> None:
         _lower_priority()
-        while (job := self._jobs.get()) is not None:
+        while (task_id := self._jobs.get()) is not None:
             try:
-                job()
+                self._run(task_id)
             except Exception:
                 logger.exception("event=job.crashed")
 

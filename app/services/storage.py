@@ -2,17 +2,24 @@
 
 <UPLOAD_DIR>/<task_id>/input.mp4, input_audio.<ext>; <UPLOAD_DIR>/results/<task_id>.mp4.
 Directories are 0700 and files 0600: nothing is readable by other users of the host.
+`s3_storage.S3TaskStorage` keeps the same layout as scratch space and the files in a bucket.
 """
 
+import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiofiles
 import aiofiles.os
 
-from app.errors import InsufficientStorage, TaskNotFound, UploadTooLarge
+from app.errors import BackendUnavailable, InsufficientStorage, TaskNotFound, UploadTooLarge
+from app.logs import log_event
+
+logger = logging.getLogger(__name__)
 
 # Received bytes are written to disk in blocks of this size, off the event loop.
 UPLOAD_CHUNK_BYTES = 1024 * 1024
@@ -21,6 +28,23 @@ _DISK_CHECK_BYTES = 16 * 1024 * 1024
 VIDEO_FILENAME = "input.mp4"
 # An audio upload is written under this name, then renamed with its detected container's extension.
 AUDIO_UPLOAD_FILENAME = "input_audio.upload"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A finished result kept in a bucket rather than on this host's disk."""
+
+    key: str
+    size: int
+    etag: str
+
+
+def remove_quietly(remove: Callable[[str], None], task_id: str) -> None:
+    """Remove files a task no longer needs; if the storage is away, the TTL sweep will later."""
+    try:
+        remove(task_id)
+    except BackendUnavailable:
+        log_event(logger, "task.cleanup_failed", logging.WARNING, task_id=task_id)
 
 
 def parse_task_id(raw: str) -> str:
@@ -61,6 +85,27 @@ class TaskStorage:
     def result_path(self, task_id: str) -> Path:
         return self.results_dir / f"{task_id}.mp4"
 
+    def publish_inputs(self, task_id: str, audio_extension: str) -> None:
+        """Make accepted uploads readable by whichever host runs the task: here they already are."""
+
+    def fetch_inputs(self, task_id: str, audio_extension: str) -> None:
+        """Bring a task's inputs to this host before it runs: here they already are."""
+
+    def publish_result(self, task_id: str) -> None:
+        """Make a finished result downloadable: the pipeline wrote it in place."""
+
+    def release_scratch(self, task_id: str) -> None:
+        """Free this host's working copies once a run ends: here they are the stored files."""
+
+    def stored_result(self, task_id: str) -> Path | StoredObject | None:
+        """The finished result, or None when it is gone."""
+        path = self.result_path(task_id)
+        return path if path.is_file() else None
+
+    def leftovers(self, known: set[str], older_than: float) -> list[str]:
+        """Task ids that have files but no record, last changed before `older_than` (Unix time)."""
+        return [name for name in self.task_dirs() if name not in known and self.modified_at(name) < older_than]
+
     def remove_inputs(self, task_id: str) -> None:
         """Delete the uploaded media but keep the task's record."""
         for path in self.task_dir(task_id).glob("input*"):
@@ -82,6 +127,10 @@ class TaskStorage:
     def free_bytes(self) -> int:
         self.upload_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         return shutil.disk_usage(self.upload_dir).free
+
+    def discard_upload(self, task_id: str) -> None:
+        """Delete what a refused upload left on this host (cheap: safe to call on the event loop)."""
+        shutil.rmtree(self.task_dir(task_id), ignore_errors=True)
 
     def remove_task(self, task_id: str) -> None:
         """Delete the task's inputs and result; missing files are fine."""

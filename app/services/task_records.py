@@ -3,7 +3,7 @@
 import json
 import logging
 import os
-from dataclasses import asdict, fields
+from dataclasses import MISSING, asdict, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from app.services.registry import TaskInfo, TaskState
 logger = logging.getLogger(__name__)
 
 RECORD_NAME = "task.json"
-_TIMESTAMPS = ("created_at", "started_at", "finished_at")
+_TIMESTAMPS = ("created_at", "started_at", "finished_at", "heartbeat_at")
 
 
 def to_record(task: TaskInfo) -> dict:
@@ -27,12 +27,17 @@ def to_record(task: TaskInfo) -> dict:
 
 def from_record(record: dict) -> TaskInfo:
     """Raises KeyError, TypeError or ValueError for a record that is not a task."""
-    values = {field.name: record[field.name] for field in fields(TaskInfo)}
+    # Fields added in later releases (those with a default) may be missing from older records.
+    values = {
+        field.name: record[field.name] for field in fields(TaskInfo)
+        if field.name in record or field.default is MISSING and field.default_factory is MISSING
+    }
     values["status"] = TaskState(values["status"])
     values["sync_mode"] = SyncMode(values["sync_mode"])
     values["media"] = MediaInfo(**values["media"])
     for name in _TIMESTAMPS:
-        values[name] = datetime.fromisoformat(values[name]) if values[name] else None
+        if name in values:
+            values[name] = datetime.fromisoformat(values[name]) if values[name] else None
     if values["created_at"] is None:
         raise ValueError("record has no creation time")
     return TaskInfo(**values)

@@ -6,24 +6,23 @@ from app.services.runner import ThreadJobRunner
 
 
 def test_jobs_run_in_submission_order_on_one_worker():
-    runner = ThreadJobRunner(workers=1)
-    order: list[int] = []
+    order: list[str] = []
     done = threading.Event()
+    runner = ThreadJobRunner(workers=1, run=lambda task_id: done.set() if task_id == "end" else order.append(task_id))
     for index in range(20):
-        runner.submit(lambda index=index: order.append(index))
-    runner.submit(done.set)
+        runner.submit(str(index))
+    runner.submit("end")
     assert done.wait(10)
     runner.stop()
-    assert order == list(range(20))
+    assert order == [str(index) for index in range(20)]
 
 
 def test_never_more_than_the_worker_count_at_once():
-    runner = ThreadJobRunner(workers=2)
     changed = threading.Condition()
     running = peak = finished = 0
     release = threading.Event()
 
-    def job() -> None:
+    def job(task_id: str) -> None:
         nonlocal running, peak, finished
         with changed:
             running += 1
@@ -35,8 +34,9 @@ def test_never_more_than_the_worker_count_at_once():
             finished += 1
             changed.notify_all()
 
-    for _ in range(6):
-        runner.submit(job)
+    runner = ThreadJobRunner(workers=2, run=job)
+    for index in range(6):
+        runner.submit(str(index))
     with changed:
         assert changed.wait_for(lambda: running == 2, timeout=10)
         release.set()
@@ -46,26 +46,26 @@ def test_never_more_than_the_worker_count_at_once():
 
 
 def test_a_failing_job_does_not_stop_the_worker():
-    runner = ThreadJobRunner(workers=1)
     done = threading.Event()
-    runner.submit(lambda: 1 / 0)
-    runner.submit(done.set)
+    runner = ThreadJobRunner(workers=1, run=lambda task_id: done.set() if task_id == "end" else 1 / 0)
+    runner.submit("fails")
+    runner.submit("end")
     assert done.wait(10)
     runner.stop()
 
 
 def test_jobs_and_the_processes_they_start_run_nicer_than_the_server():
     server_niceness = os.getpriority(os.PRIO_PROCESS, 0)
-    runner = ThreadJobRunner(workers=1)
     seen: dict[str, int] = {}
     done = threading.Event()
 
-    def job() -> None:
+    def job(task_id: str) -> None:
         seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         seen["child"] = int(subprocess.run(["nice"], capture_output=True, text=True, check=True).stdout)
         done.set()
 
-    runner.submit(job)
+    runner = ThreadJobRunner(workers=1, run=job)
+    runner.submit("nice")
     assert done.wait(10)
     runner.stop()
     assert seen["thread"] == seen["child"] == min(19, server_niceness + 10)

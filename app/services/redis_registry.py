@@ -1,0 +1,164 @@
+"""The task registry in Redis, shared by every API host and worker (EXECUTION=celery).
+
+Keys, under a prefix:
+- `task:<id>`: the task's record as JSON (`task_records.to_record`);
+- `state:<status>`: the set of task ids in each state, so counts are one call;
+- `created`: every task id scored by its creation time, for the TTL sweep.
+Changes are Lua scripts, so that a check and its write are one atomic step across hosts.
+"""
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+import redis
+
+from app.errors import BackendUnavailable, TaskNotFound
+from app.logs import log_event
+from app.services.registry import TaskInfo, TaskState
+from app.services.task_records import from_record, to_record
+
+logger = logging.getLogger(__name__)
+
+_PREFIX = "modellab:"
+# A Redis call gives up after this long: a request answers 503 instead of hanging.
+_SOCKET_TIMEOUT_S = 5.0
+_CONNECT_TIMEOUT_S = 2.0
+
+# KEYS: task, its state sets' prefix, created index. ARGV: record JSON, limit, counted states
+# (JSON list), task id, creation time.
+_ADMIT = """
+local queued = 0
+for _, state in ipairs(cjson.decode(ARGV[3])) do
+  queued = queued + redis.call('SCARD', KEYS[2] .. state)
+end
+if queued >= tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2] .. cjson.decode(ARGV[1]).status, ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
+return 1
+"""
+
+# KEYS: task, its state sets' prefix. ARGV: allowed states (JSON list), expected fields (JSON
+# object), changes (JSON object), task id.
+_TRANSITION = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local task = cjson.decode(raw)
+local allowed = false
+for _, state in ipairs(cjson.decode(ARGV[1])) do
+  if task.status == state then allowed = true end
+end
+if not allowed then return 0 end
+for name, value in pairs(cjson.decode(ARGV[2])) do
+  if task[name] ~= value then return 0 end
+end
+local previous = task.status
+for name, value in pairs(cjson.decode(ARGV[3])) do task[name] = value end
+redis.call('SET', KEYS[1], cjson.encode(task))
+if task.status ~= previous then
+  redis.call('SREM', KEYS[2] .. previous, ARGV[4])
+  redis.call('SADD', KEYS[2] .. task.status, ARGV[4])
+end
+return 1
+"""
+
+class RedisTaskRegistry:
+    def __init__(self, url: str) -> None:
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=_SOCKET_TIMEOUT_S, socket_connect_timeout=_CONNECT_TIMEOUT_S,
+            decode_responses=True,
+        )
+        self._admit = self._redis.register_script(_ADMIT)
+        self._transition = self._redis.register_script(_TRANSITION)
+
+    def add(self, task: TaskInfo) -> None:
+        self.admit(task, limit=2**62, counted=frozenset())
+
+    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> bool:
+        with _reachable():
+            return bool(self._admit(
+                keys=[_task_key(task.task_id), f"{_PREFIX}state:", f"{_PREFIX}created"],
+                args=[json.dumps(to_record(task)), limit, json.dumps(sorted(counted)), task.task_id,
+                      task.created_at.timestamp()],
+            ))
+
+    def get(self, task_id: str) -> TaskInfo:
+        with _reachable():
+            raw = self._redis.get(_task_key(task_id))
+        if raw is None:
+            raise TaskNotFound(f"no task with id {task_id}")
+        return from_record(json.loads(raw))
+
+    def transition(
+        self, task_id: str, allowed: frozenset[TaskState], expect: dict[str, object] | None = None,
+        **changes: object,
+    ) -> bool:
+        """Apply `changes` only while the task is in an `allowed` state and holds the `expect`ed
+        values (compared in their record form); say whether it was."""
+        with _reachable():
+            return bool(self._transition(
+                keys=[_task_key(task_id), f"{_PREFIX}state:"],
+                args=[json.dumps(sorted(allowed)), json.dumps(_as_record(expect or {})),
+                      json.dumps(_as_record(changes)), task_id],
+            ))
+
+    def count(self, state: TaskState) -> int:
+        with _reachable():
+            return int(self._redis.scard(f"{_PREFIX}state:{state}"))
+
+    def remove(self, task_id: str) -> None:
+        with _reachable():
+            raw = self._redis.get(_task_key(task_id))
+            pipe = self._redis.pipeline()
+            if raw is not None:
+                pipe.srem(f"{_PREFIX}state:{json.loads(raw)['status']}", task_id)
+            pipe.zrem(f"{_PREFIX}created", task_id)
+            pipe.delete(_task_key(task_id))
+            pipe.execute()
+
+    def restore(self, task: TaskInfo) -> None:
+        self.add(task)
+
+    def all(self) -> list[TaskInfo]:
+        with _reachable():
+            ids = self._redis.zrange(f"{_PREFIX}created", 0, -1)
+            raws = self._redis.mget([_task_key(task_id) for task_id in ids]) if ids else []
+        return [from_record(json.loads(raw)) for raw in raws if raw is not None]
+
+    def check_durable(self) -> None:
+        """Refuse a Redis that would evict task keys or lose them on restart, where it says so
+        (a managed Redis may forbid CONFIG: then the operator answers for it)."""
+        with _reachable():
+            try:
+                policy = self._redis.config_get("maxmemory-policy").get("maxmemory-policy")
+                appendonly = self._redis.config_get("appendonly").get("appendonly")
+            except redis.ResponseError:
+                log_event(logger, "redis.config_unreadable", logging.WARNING)
+                return
+        if policy not in (None, "noeviction"):
+            raise RuntimeError(f"Redis evicts keys (maxmemory-policy {policy}); set it to noeviction")
+        if appendonly not in (None, "yes"):
+            raise RuntimeError("Redis would lose task state on restart; start it with --appendonly yes")
+
+
+def _task_key(task_id: str) -> str:
+    return f"{_PREFIX}task:{task_id}"
+
+
+def _as_record(values: dict[str, object]) -> dict[str, object]:
+    """Field values in the form `to_record` stores them (enums as strings, times ISO 8601)."""
+    return {
+        name: value.isoformat() if hasattr(value, "isoformat") else value
+        for name, value in values.items()
+    }
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Redis failures become a 503-class domain error, never a crash or a hang."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        log_event(logger, "redis.unreachable", logging.ERROR, reason=type(error).__name__)
+        raise BackendUnavailable("the task store (Redis) is unreachable; try again shortly") from error

@@ -1,0 +1,80 @@
+"""Task files in an S3-compatible bucket (STORAGE=s3), with this host's disk as scratch space.
+
+Bucket layout: `inputs/<task_id>/input.mp4`, `inputs/<task_id>/input_audio.<ext>`,
+`results/<task_id>.mp4`. The API receives and checks uploads on its own disk, then sends them to
+the bucket; a worker copies them back to its disk, renders there, and uploads the result in one
+piece, so that `results/<task_id>.mp4` exists only once complete. Scratch copies are deleted as
+soon as a step no longer needs them.
+"""
+
+from pathlib import Path
+
+from app.services.object_store import ObjectStore
+from app.services.storage import StoredObject, TaskStorage
+
+_INPUTS = "inputs/"
+_RESULTS = "results/"
+_SCRATCH_RESULT = "result.mp4"
+
+
+class S3TaskStorage(TaskStorage):
+    def __init__(self, upload_dir: Path, objects: ObjectStore) -> None:
+        super().__init__(upload_dir)
+        self.objects = objects
+
+    def result_path(self, task_id: str) -> Path:
+        """Where a worker renders the result before uploading it."""
+        return self.task_dir(task_id) / _SCRATCH_RESULT
+
+    def result_key(self, task_id: str) -> str:
+        return f"{_RESULTS}{task_id}.mp4"
+
+    def publish_inputs(self, task_id: str, audio_extension: str) -> None:
+        for path in (self.video_path(task_id), self.audio_path(task_id, audio_extension)):
+            self.objects.put_file(path, f"{_INPUTS}{task_id}/{path.name}")
+        super().remove_inputs(task_id)
+        self._remove_folder_unless_recorded(task_id)
+
+    def fetch_inputs(self, task_id: str, audio_extension: str) -> None:
+        self.task_dir(task_id).mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path in (self.video_path(task_id), self.audio_path(task_id, audio_extension)):
+            self.objects.get_file(f"{_INPUTS}{task_id}/{path.name}", path)
+
+    def publish_result(self, task_id: str) -> None:
+        self.objects.put_file(self.result_path(task_id), self.result_key(task_id))
+        self.result_path(task_id).unlink(missing_ok=True)
+
+    def release_scratch(self, task_id: str) -> None:
+        super().remove_inputs(task_id)
+        for path in self.task_dir(task_id).glob(f"{_SCRATCH_RESULT}*"):
+            path.unlink(missing_ok=True)
+        self._remove_folder_unless_recorded(task_id)
+
+    def _remove_folder_unless_recorded(self, task_id: str) -> None:
+        """Remove the task's scratch folder once empty (EXECUTION=local keeps its task.json there)."""
+        try:
+            self.task_dir(task_id).rmdir()
+        except OSError:
+            pass
+
+    def stored_result(self, task_id: str) -> StoredObject | None:
+        return self.objects.head(self.result_key(task_id))
+
+    def remove_inputs(self, task_id: str) -> None:
+        super().remove_inputs(task_id)
+        self.objects.delete_prefix(f"{_INPUTS}{task_id}/")
+
+    def remove_task(self, task_id: str) -> None:
+        super().remove_task(task_id)
+        self.objects.delete_prefix(f"{_INPUTS}{task_id}/")
+        self.objects.delete_prefix(self.result_key(task_id))
+
+    def leftovers(self, known: set[str], older_than: float) -> list[str]:
+        stale = set(super().leftovers(known, older_than))
+        for prefix in (_INPUTS, _RESULTS):
+            for key, modified in self.objects.list(prefix):
+                task_id = key[len(prefix):].split("/")[0].removesuffix(".mp4")
+                if task_id not in known and modified.timestamp() < older_than:
+                    stale.add(task_id)
+        return sorted(stale)
+

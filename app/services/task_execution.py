@@ -1,0 +1,239 @@
+"""Running one task to its end state: the worker side, shared by worker threads and Celery workers.
+
+A run claims the task (a new attempt), brings its inputs to this host, renders while reporting
+progress and a heartbeat, publishes the result, and ends the task. Every change it makes names
+its attempt, so a run that another one has replaced (its worker presumed dead) changes nothing:
+it stops at its next chunk, and its result is never published.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+from pathlib import Path
+
+from app.config import Settings
+from app.errors import BackendUnavailable, ModelLabError, TaskCancelled, TaskNotFound
+from app.logs import current_task_id, log_event
+from app.pipeline.lipsync import LipSyncJob, run_lipsync
+from app.pipeline.timeline import SyncMode
+from app.services import validation
+from app.services.engines import EngineCatalog
+from app.services.registry import TaskInfo, TaskRegistry, TaskState, utc_now
+from app.services.storage import TaskStorage, remove_quietly
+
+logger = logging.getLogger(__name__)
+
+_DEFAULT_CHUNK_FRAMES = {"cuda": 128, "cpu": 32}
+_RUNNING = frozenset({TaskState.PROCESSING})
+# Heartbeats per heartbeat timeout: a few may be late without the run being presumed dead.
+_BEATS_PER_TIMEOUT = 4
+# A run's end is recorded even across a short outage of the task store (Redis restarting).
+_END_PATIENCE_S = 120.0
+
+
+def build_job(
+    settings: Settings, engines: EngineCatalog, video: Path, audio: Path, output: Path, sync_mode: SyncMode
+) -> LipSyncJob:
+    """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
+    return LipSyncJob(
+        video=video, audio=audio, output=output, sync_mode=sync_mode,
+        chunk_frames=settings.chunk_frames or _DEFAULT_CHUNK_FRAMES[engines.device.type],
+        face_detect_interval=settings.face_detect_interval, landmark_step=settings.landmark_step,
+        encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
+        gpu_encode=engines.device.type == "cuda",
+        max_seconds=validation.MediaLimits.from_settings(settings).read_seconds,
+        max_fps=settings.max_output_fps,
+    )
+
+
+class TaskExecutor:
+    def __init__(
+        self, settings: Settings, registry: TaskRegistry, storage: TaskStorage, engines: EngineCatalog
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._storage = storage
+        self._engines = engines
+
+    def run(self, task_id: str) -> None:
+        """Run one task to its end state, its id on every log line."""
+        token = current_task_id.set(task_id)
+        try:
+            attempt = self._claim(task_id)
+            if attempt is not None:
+                self._run_attempt(self._registry.get(task_id), attempt)
+        finally:
+            current_task_id.reset(token)
+
+    def is_stalled(self, task: TaskInfo) -> bool:
+        """A run in progress that has not reported for the heartbeat timeout: its worker is gone."""
+        last = task.heartbeat_at or task.started_at
+        return task.status is TaskState.PROCESSING and (
+            last is None or (utc_now() - last).total_seconds() > self._settings.heartbeat_timeout_s
+        )
+
+    def _claim(self, task_id: str) -> int | None:
+        """Start a new attempt of a queued task, or of a running one whose worker died; None when
+        there is nothing to run (cancelled, ended, gone, running elsewhere, or out of attempts)."""
+        # A job delivered again while its previous run's heartbeat is fresh waits for it to go
+        # stale (that worker just died) or to end (the job was delivered twice).
+        deadline = time.monotonic() + self._settings.heartbeat_timeout_s + 1
+        while True:
+            try:
+                task = self._registry.get(task_id)
+            except TaskNotFound:
+                return None
+            if task.status is TaskState.PROCESSING and not self.is_stalled(task):
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(1)
+                continue
+            if task.status not in (TaskState.QUEUED, TaskState.PROCESSING):
+                return None
+            seen = {"attempt": task.attempt, "heartbeat_at": task.heartbeat_at}
+            if task.attempt >= self._settings.max_attempts:
+                self._give_up(task, seen)
+                return None
+            now = utc_now()
+            if self._registry.transition(
+                task_id, frozenset({task.status}), expect=seen, status=TaskState.PROCESSING,
+                stage="starting", progress=0.0, started_at=now, heartbeat_at=now, attempt=task.attempt + 1,
+            ):
+                if task.attempt:
+                    log_event(logger, "task.retried", attempt=task.attempt + 1)
+                return task.attempt + 1
+
+    def _give_up(self, task: TaskInfo, seen: dict[str, object]) -> None:
+        error = (f"the job stopped its worker {task.attempt} times (MAX_ATTEMPTS={self._settings.max_attempts}); "
+                 "it is not tried again")
+        if self._registry.transition(
+            task.task_id, frozenset({task.status}), expect=seen, status=TaskState.FAILED, stage="failed",
+            error=error, finished_at=utc_now(),
+        ):
+            remove_quietly(self._storage.remove_inputs, task.task_id)
+            log_event(logger, "task.failed", logging.ERROR, error=error)
+
+    def _run_attempt(self, task: TaskInfo, attempt: int) -> None:
+        clock = time.perf_counter()
+        mine = {"attempt": attempt}
+        stop_beating = self._beat(task.task_id, mine)
+        outcome: dict[str, object] | None
+        try:
+            self._render(task, mine)
+            outcome = {"status": TaskState.FINISHED, "stage": "done", "progress": 1.0}
+        except TaskCancelled:
+            outcome = None
+        except ModelLabError as error:
+            outcome = {"status": TaskState.FAILED, "stage": "failed", "error": error.message}
+        except Exception:
+            logger.exception("event=task.crashed")
+            outcome = {"status": TaskState.FAILED, "stage": "failed", "error": "internal error while processing the video"}
+        finally:
+            stop_beating()
+        try:
+            self._finish(task.task_id, mine, outcome, time.perf_counter() - clock)
+        finally:
+            remove_quietly(self._storage.release_scratch, task.task_id)
+
+    def _finish(self, task_id: str, mine: dict[str, object], outcome: dict[str, object] | None, duration_s: float) -> None:
+        ended = outcome is not None and _patiently(lambda: self._registry.transition(
+            task_id, _RUNNING, expect=mine, finished_at=utc_now(), **outcome
+        ))
+        if not ended:
+            # Cancelled meanwhile: nothing of it stays. Replaced by a newer run: that run owns its files.
+            if _patiently(lambda: self._current_status(task_id)) in (TaskState.CANCELLED, None):
+                remove_quietly(self._storage.remove_task, task_id)
+            log_event(logger, "task.cancelled", duration_s=duration_s)
+            return
+        if outcome["status"] is TaskState.FAILED:
+            remove_quietly(self._storage.remove_inputs, task_id)
+        log_event(
+            logger, f"task.{outcome['status']}", duration_s=duration_s,
+            **({"error": outcome["error"]} if "error" in outcome else {}),
+        )
+
+    def _render(self, task: TaskInfo, mine: dict[str, object]) -> None:
+        self._storage.fetch_inputs(task.task_id, task.audio_extension)
+        job = build_job(
+            self._settings, self._engines,
+            video=self._storage.video_path(task.task_id),
+            audio=self._storage.audio_path(task.task_id, task.audio_extension),
+            output=self._storage.result_path(task.task_id),
+            sync_mode=task.sync_mode,
+        )
+        engine = self._engines.load(task.engine)
+        stage_started = {"stage": "starting", "at": time.perf_counter()}
+
+        def on_progress(stage: str, progress: float) -> None:
+            try:
+                self._registry.transition(task.task_id, _RUNNING, expect=mine, stage=stage, progress=round(progress, 4))
+            except BackendUnavailable:
+                pass  # progress is a courtesy: the run goes on while the task store is away
+            if stage != stage_started["stage"]:
+                now = time.perf_counter()
+                log_event(logger, "task.stage", stage=stage, previous=stage_started["stage"],
+                          previous_duration_s=now - stage_started["at"])
+                stage_started.update(stage=stage, at=now)
+
+        def is_cancelled() -> bool:
+            """Also true for a run that a newer one replaced: it must stop writing. While the task
+            store is away, the run goes on (its end waits for the store)."""
+            try:
+                return not _still_mine(self._registry.get(task.task_id), mine)
+            except BackendUnavailable:
+                return False
+
+        run_lipsync(job, engine, on_progress, is_cancelled)
+        # The last look before publishing: a run that is no longer current never writes a result.
+        if not _still_mine(_patiently(lambda: self._registry.get(task.task_id)), mine):
+            raise TaskCancelled("the task was cancelled or handed to another worker")
+        self._storage.publish_result(task.task_id)
+
+    def _current_status(self, task_id: str) -> TaskState | None:
+        try:
+            return self._registry.get(task_id).status
+        except TaskNotFound:
+            return None
+
+    def _beat(self, task_id: str, mine: dict[str, object]) -> Callable[[], None]:
+        """Report the run alive every share of the heartbeat timeout, from a thread, until stopped."""
+        stopped = threading.Event()
+        interval = self._settings.heartbeat_timeout_s / _BEATS_PER_TIMEOUT
+
+        def beat() -> None:
+            while not stopped.wait(interval):
+                try:
+                    self._registry.transition(task_id, _RUNNING, expect=mine, heartbeat_at=utc_now())
+                except BackendUnavailable:
+                    log_event(logger, "task.heartbeat_failed", logging.WARNING)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{task_id[:8]}", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            stopped.set()
+            thread.join(timeout=10)
+
+        return stop
+
+
+Answer = TypeVar("Answer")
+
+
+def _still_mine(task: TaskInfo, mine: dict[str, object]) -> bool:
+    return task.status is TaskState.PROCESSING and task.attempt == mine["attempt"]
+
+
+def _patiently(call: Callable[[], Answer]) -> Answer:
+    """Call the task store, retrying through an outage of up to _END_PATIENCE_S."""
+    deadline = time.monotonic() + _END_PATIENCE_S
+    while True:
+        try:
+            return call()
+        except BackendUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            log_event(logger, "task.store_unreachable", logging.WARNING)
+            time.sleep(1)

@@ -1,0 +1,50 @@
+"""The worker of distributed mode: `celery -A app.worker worker -Q lipsync`, one per GPU.
+
+Start one process per GPU with CUDA_VISIBLE_DEVICES set, with the same settings as the API
+(EXECUTION=celery, STORAGE=s3). Concurrency 1 and prefetch 1 come from `celery_queue`. The
+engines load in the pool's child process after it forks (`worker_process_init`): CUDA and the
+face models never live in the forking parent.
+"""
+
+from typing import Any
+
+from celery.signals import after_setup_logger, worker_process_init
+
+from app.config import get_settings
+from app.logs import configure_logging
+from app.services import backends
+from app.services.celery_queue import RENDER_TASK, celery_app
+from app.services.engines import EngineCatalog
+from app.services.task_execution import TaskExecutor
+
+settings = get_settings()
+app = celery_app(settings)
+_executor: TaskExecutor | None = None
+
+
+def _build_executor() -> TaskExecutor:
+    storage = backends.task_storage(settings)
+    engines = EngineCatalog.from_settings(settings)
+    engines.preload()
+    return TaskExecutor(settings, backends.task_registry(settings, storage), storage, engines)
+
+
+@after_setup_logger.connect
+def _log_task_ids(**_: Any) -> None:
+    """Celery's own handlers get our line format, task ids included."""
+    configure_logging()
+
+
+@worker_process_init.connect
+def _load_engines(**_: Any) -> None:
+    global _executor
+    _executor = _build_executor()
+
+
+@app.task(name=RENDER_TASK)
+def render(task_id: str) -> None:
+    """Run the task to its end; its outcome is in the task's record, not in Celery's."""
+    global _executor
+    if _executor is None:  # a pool without child processes (--pool solo) sends no process init
+        _executor = _build_executor()
+    _executor.run(task_id)
