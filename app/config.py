@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     # Pixels added around the face box for Wav2Lip: [top, bottom, left, right] (JSON list).
     face_pads: tuple[int, int, int, int] = (0, 10, 0, 0)
 
+    # Webhooks: signed with this secret (no secret: webhook_url is refused); private targets are
+    # refused unless allowed; failed deliveries are retried after base * 4**n seconds.
+    webhook_secret: str | None = None
+    webhook_allow_private: bool = False
+    webhook_retry_base_s: float = Field(5.0, gt=0)
+
     # Distributed mode (README "Scaling out"): jobs go through Celery on Redis, task state lives
     # in Redis, files in S3-compatible storage. The defaults keep everything in this process.
     execution: Literal["local", "celery"] = "local"

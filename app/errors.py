@@ -17,6 +17,14 @@ class InvalidUpload(ModelLabError):
         self.field = field
 
 
+class InvalidUploads(InvalidUpload):
+    """Several upload fields are bad: one answer names them all ("video_file: ...; audio_file: ...")."""
+
+    def __init__(self, problems: list[InvalidUpload]) -> None:
+        ModelLabError.__init__(self, "; ".join(problem.message for problem in problems))
+        self.field = problems[0].field
+
+
 class UploadTooLarge(ModelLabError):
     """An upload is larger than MAX_UPLOAD_MB."""
 
@@ -35,6 +43,10 @@ class ModelUnavailable(ModelLabError):
 
 class QueueFull(ModelLabError):
     """No room in the job queue."""
+
+
+class IdempotencyConflict(ModelLabError):
+    """An Idempotency-Key already used for different uploads or fields."""
 
 
 class TaskNotFound(ModelLabError):

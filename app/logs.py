@@ -13,27 +13,27 @@ current_task_id: ContextVar[str] = ContextVar("current_task_id", default="-")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s task_id=%(task_id)s %(message)s"
 
 
-class _TaskIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "task_id"):  # an explicit task_id (log_event) wins
-            record.task_id = current_task_id.get()
-        return True
+_plain_record_factory = logging.getLogRecordFactory()
+
+
+def _record_with_task_id(*args: object, **kwargs: object) -> logging.LogRecord:
+    """Every record of the process carries the task id in context (`-` outside a task), so any
+    handler may print it: ours, uvicorn's, or those Celery and billiard make for themselves."""
+    record = _plain_record_factory(*args, **kwargs)
+    record.task_id = current_task_id.get()
+    return record
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Install our line format on the root logger once (a host app's own set-up is left alone)."""
+    """Give every log record the task id; if the root logger has no handler yet, install ours
+    with our line format (a host app's own set-up is left alone). Safe to call again."""
+    logging.setLogRecordFactory(_record_with_task_id)
     root = logging.getLogger()
-    if any(isinstance(f, _TaskIdFilter) for handler in root.handlers for f in handler.filters):
-        return
-    if root.handlers:
-        for handler in root.handlers:
-            handler.addFilter(_TaskIdFilter())
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.addFilter(_TaskIdFilter())
-    root.addHandler(handler)
-    root.setLevel(level)
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+        root.setLevel(level)
 
 
 def log_event(
@@ -47,4 +47,9 @@ def log_event(
     for key, value in fields.items():
         text = f"{value:.3f}" if isinstance(value, float) else str(value)
         parts.append(f'{key}="{text}"' if " " in text else f"{key}={text}")
-    logger.log(level, " ".join(parts), extra={"task_id": task_id} if task_id else None)
+    token = current_task_id.set(task_id) if task_id else None
+    try:
+        logger.log(level, " ".join(parts))
+    finally:
+        if token is not None:
+            current_task_id.reset(token)

@@ -13,7 +13,10 @@ from app.config import Settings, get_settings
 from app.logs import configure_logging
 from app.routes import process, system, tasks
 from app.routes.api_key import ApiKeyGuard
+from app.routes.docs import install_docs
 from app.routes.errors import install_error_handlers
+from app.routes.openapi_schema import schema_builder
+from app.routes.page import install_page
 from app.routes.upload_limit import UploadSizeLimit
 from app.services.lipsync import LipSyncService
 
@@ -44,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Upload a talking-head mp4 and speech; poll; download the lip-synced mp4.",
         version="1.0.0",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by install_docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.service = service
@@ -59,7 +64,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (process, tasks, system):
         app.include_router(module.router)
+    install_docs(app)
+    install_page(app)
     install_error_handlers(app)
+    app.openapi = schema_builder(app, requires_key=settings.api_key is not None)
     return app
 
 

@@ -16,6 +16,7 @@ from app.services import backends
 from app.services.celery_queue import RENDER_TASK, celery_app
 from app.services.engines import EngineCatalog
 from app.services.task_execution import TaskExecutor
+from app.services.webhooks import WebhookSender
 
 settings = get_settings()
 app = celery_app(settings)
@@ -26,12 +27,13 @@ def _build_executor() -> TaskExecutor:
     storage = backends.task_storage(settings)
     engines = EngineCatalog.from_settings(settings)
     engines.preload()
-    return TaskExecutor(settings, backends.task_registry(settings, storage), storage, engines)
+    webhooks = WebhookSender(settings.webhook_secret, settings.webhook_allow_private, settings.webhook_retry_base_s)
+    return TaskExecutor(settings, backends.task_registry(settings, storage), storage, engines, webhooks)
 
 
 @after_setup_logger.connect
 def _log_task_ids(**_: Any) -> None:
-    """Celery's own handlers get our line format, task ids included."""
+    """Celery's handlers print our line format (`celery_queue`), task id included."""
     configure_logging()
 
 

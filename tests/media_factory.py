@@ -166,3 +166,15 @@ def camera_move_video(
                                  borderMode=cv2.BORDER_REPLICATE)
 
     return _encode_rgb(path, frames(), frame_count, width, height, fps, crf)
+
+
+def two_faces_video(path: Path, seconds: float, fps: float = 25) -> Path:
+    """Two people side by side, 768x384: the astronaut on the left (face about 80 px wide, centred
+    near (170, 90)) and Grace Hopper on the right (face about 115 px, near (578, 154)): the right
+    one is the larger."""
+    halves = [
+        iio.imread(face_image(path.with_name(f"{path.stem}_{side}.png"), 384, 384, scale, photo))
+        for side, scale, photo in (("left", 0.75, None), ("right", 0.6, hopper_photo()))
+    ]
+    frame = np.concatenate(halves, axis=1)[:, :, :3]
+    return frames_video(path, np.repeat(frame[None], max(1, round(seconds * fps)), axis=0), fps)

@@ -22,11 +22,11 @@ def test_log_event_formats_key_values():
 
 @pytest.fixture
 def captured_lines():
-    """Root-logger lines in the service's own format, task id filter included."""
+    """Root-logger lines in the service's own format, task ids included."""
+    logs.configure_logging()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter(logs.LOG_FORMAT))
-    handler.addFilter(logs._TaskIdFilter())
     root = logging.getLogger()
     root.addHandler(handler)
     previous = root.level

@@ -53,6 +53,19 @@ class LipSyncJob:
     max_seconds: float = 600.0
     # Faster sources are resampled to this output frame rate.
     max_fps: float = 60.0
+    # Among several faces, the one nearest this point (x, y pixels) of the first frame showing
+    # one; None: the largest.
+    face_point: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class RenderedVideo:
+    """What was written: frame count, rate and size of the output."""
+
+    frames: int
+    fps: float
+    width: int
+    height: int
 
 
 def run_lipsync(
@@ -60,16 +73,17 @@ def run_lipsync(
     engine: Engine,
     on_progress: ProgressCallback = lambda stage, progress: None,
     is_cancelled: Callable[[], bool] = lambda: False,
-) -> None:
+) -> RenderedVideo:
     """Write the lip-synced video to `job.output`; it appears only when complete (`.part` + rename)."""
     partial = job.output.with_name(job.output.name + ".part")
     try:
-        _render_to(partial, job, engine, on_progress, is_cancelled)
+        rendered = _render_to(partial, job, engine, on_progress, is_cancelled)
         os.chmod(partial, 0o600)  # results are private to the service's user
         os.replace(partial, job.output)
     finally:
         partial.unlink(missing_ok=True)
     on_progress("done", 1.0)
+    return rendered
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,7 @@ def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> 
     chunk_frames = max(1, min(job.chunk_frames, _CHUNK_BYTES // fmt.frame_bytes))
     with ThreadPoolExecutor(max_workers=1) as background:
         # Whether the source talks is looked at while the audio is decoded and recognised.
-        talks = (background.submit(source_talks, job.video, fmt, info.frame_count, chunk_frames)
+        talks = (background.submit(source_talks, job.video, fmt, info.frame_count, chunk_frames, job.face_point)
                  if engine.reuses_source_mouths else None)
         samples = decode_audio(job.audio, job.max_seconds)
         scan = scan_video_packets(job.video, job.max_seconds)
@@ -103,30 +117,32 @@ def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> 
         # Frames of the source resampled to a constant `fps` (a variable-rate clip included).
         source_frames = max(1, round(scan.duration_s * fps))
         output = plan_output(source_frames, len(samples) / SAMPLE_RATE, fps, job.sync_mode)
-        # Only the audio that ends up in the output drives (and normalises) the mouth.
-        heard = samples[: int(np.ceil(output.frame_count / fps * SAMPLE_RATE))]
+        # Only the audio that ends up in the output drives (and normalises) the mouth; past its
+        # end (sync mode `silence`) the mouth hears silence.
+        needed = int(np.ceil(output.frame_count / fps * SAMPLE_RATE))
+        heard = np.pad(samples[:needed], (0, max(0, needed - len(samples))))
         features = engine.audio_features(heard, SAMPLE_RATE, fps, output.frame_count)
         log_event(logger, "pipeline.planned", source_frames=source_frames, output_frames=output.frame_count,
                   fps=fps, sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
         own_mouths = None
         if talks is not None and talks.result():
-            own_mouths = _own_mouths(job.video, engine, fmt, chunk_frames, output, features, is_cancelled)
+            own_mouths = _own_mouths(job, engine, fmt, chunk_frames, output, features, is_cancelled)
     return _Plan(fmt, chunk_frames, source_frames, output, features, own_mouths)
 
 
 def _render_to(
     partial: Path, job: LipSyncJob, engine: Engine,
     on_progress: ProgressCallback, is_cancelled: Callable[[], bool],
-) -> None:
+) -> RenderedVideo:
     started = time.perf_counter()
     on_progress("probing", 0.0)
     planned = _plan(job, engine, is_cancelled)
     fmt, plan, own_mouths = planned.fmt, planned.output, planned.own_mouths
-    tracker = FaceTracker(job.face_detect_interval, job.landmark_step)
+    tracker = FaceTracker(job.face_detect_interval, job.landmark_step, job.face_point)
     frames_with_face = done = 0
     gpu = job.gpu_encode and nvenc_available()
     # The first pass over the source shows every frame once: no face there, none anywhere.
-    first_pass = min(planned.source_frames, plan.frame_count)
+    first_pass = plan.frame_count if plan.retimed else min(planned.source_frames, plan.frame_count)
     decoded = prefetch(read_planned_frames(job.video, fmt, plan, planned.chunk_frames))
     with closing(decoded), FrameWriter(
         partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu
@@ -146,16 +162,17 @@ def _render_to(
         on_progress("encoding", 1.0)
     log_event(logger, "pipeline.rendered", frames=done, frames_with_face=frames_with_face,
               duration_s=time.perf_counter() - started)
+    return RenderedVideo(done, fmt.fps, fmt.width, fmt.height)
 
 
 def _own_mouths(
-    video: Path, engine: Engine, fmt: FrameFormat, chunk_frames: int, plan: OutputPlan, features: np.ndarray,
+    job: LipSyncJob, engine: Engine, fmt: FrameFormat, chunk_frames: int, plan: OutputPlan, features: np.ndarray,
     is_cancelled: Callable[[], bool],
 ) -> OwnMouths | None:
     """The talking source's kept mouths and the engine's choice among them."""
     started = time.perf_counter()
     shown = source_order(plan)
-    bank = index_source_mouths(video, fmt, int(shown.max()) + 1, chunk_frames, is_cancelled)
+    bank = index_source_mouths(job.video, fmt, int(shown.max()) + 1, chunk_frames, is_cancelled, job.face_point)
     if bank is None:
         return None
     picks = engine.pick_own_mouths(bank, features, shown)

@@ -30,13 +30,15 @@ _LOOK_SECONDS = 4.0
 _TALKING_SPAN = 0.06
 
 
-def source_talks(video: Path, fmt: FrameFormat, source_frames: int, chunk_frames: int) -> bool:
+def source_talks(
+    video: Path, fmt: FrameFormat, source_frames: int, chunk_frames: int, face_point: tuple[float, float] | None = None,
+) -> bool:
     """Whether the source's mouth moves enough, at a quick look over its first seconds, to be
     worth indexing. `source_frames` (the header's count will do) spreads the look over a short clip."""
     count = max(1, min(source_frames, round(_LOOK_SECONDS * fmt.fps)))
     stride = max(_MIN_LOOK_STRIDE, math.ceil(count / _LOOKS))
     sparse = FrameFormat(fmt.width, fmt.height, fmt.fps / stride, fmt.matrix)
-    tracker = FaceTracker(detect_interval=1)
+    tracker = FaceTracker(detect_interval=1, face_point=face_point)
     openings = [
         mouth_shape(face).opening
         for frames in read_frames(video, sparse, 0, math.ceil(count / stride), chunk_frames)
@@ -50,12 +52,12 @@ def source_talks(video: Path, fmt: FrameFormat, source_frames: int, chunk_frames
 
 def index_source_mouths(
     video: Path, fmt: FrameFormat, source_frames: int, chunk_frames: int,
-    is_cancelled: Callable[[], bool] = lambda: False,
+    is_cancelled: Callable[[], bool] = lambda: False, face_point: tuple[float, float] | None = None,
 ) -> MouthBank | None:
     """The kept mouths of the source's first frames (None if no face is found in them). A task
     cancelled meanwhile stops between chunks (TaskCancelled)."""
     count = min(source_frames, max(1, round(_INDEXED_SECONDS * fmt.fps)), _MAX_INDEXED_FRAMES)
-    tracker = FaceTracker()
+    tracker = FaceTracker(face_point=face_point)
     bank: MouthBank | None = None
     missed = 0
     for frames in read_frames(video, fmt, 0, count, chunk_frames):

@@ -1,4 +1,4 @@
-"""When API_KEY is set, every request but GET /health must carry it as X-API-Key (else 401).
+"""When API_KEY is set, every request but the open paths must carry it as X-API-Key (else 401).
 
 A middleware rather than a route dependency, so unknown paths and the OpenAPI docs are covered
 too; it sits inside CORS so browsers' preflight requests (which carry no custom headers) pass.
@@ -9,7 +9,17 @@ import hmac
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-OPEN_PATHS = frozenset({"/health"})
+from app.routes.errors import log_refusal
+
+API_KEY_HEADER = "X-API-Key"
+# Open without a key: the health check, the API docs (their Authorize button takes the key) and
+# the web page with its assets (it asks for the key).
+OPEN_PATHS = frozenset({"/health", "/docs", "/openapi.json", "/"})
+_OPEN_PREFIXES = ("/docs-assets/", "/static/")
+
+
+def is_open_path(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
 
 
 class ApiKeyGuard:
@@ -18,12 +28,13 @@ class ApiKeyGuard:
         self._key = api_key.encode() if api_key else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._key is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if self._key is None or scope["type"] != "http" or is_open_path(scope["path"]):
             await self._app(scope, receive, send)
             return
-        presented = dict(scope["headers"]).get(b"x-api-key", b"")
+        presented = dict(scope["headers"]).get(API_KEY_HEADER.lower().encode(), b"")
         # compare_digest takes the same time wherever the first difference is.
         if not hmac.compare_digest(presented, self._key):
+            log_refusal(scope["method"], scope["path"], 401, "missing or wrong API key")
             response = JSONResponse(
                 {"detail": "missing or wrong API key: send it in the X-API-Key header"},
                 status_code=401, headers={"WWW-Authenticate": "X-API-Key"},

@@ -3,12 +3,15 @@
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.errors import (
     BackendUnavailable,
     InsufficientStorage,
     InvalidUpload,
+    IdempotencyConflict,
     ModelLabError,
     ModelUnavailable,
     QueueFull,
@@ -18,12 +21,15 @@ from app.errors import (
     UploadTooLarge,
 )
 
+from app.logs import log_event
+
 logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[ModelLabError], int] = {
     InvalidUpload: 400,
     TaskNotFound: 404,
     ResultMissing: 404,
+    IdempotencyConflict: 409,
     UploadTimedOut: 408,
     UploadTooLarge: 413,
     ModelUnavailable: 503,
@@ -40,7 +46,21 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     )
     if status is None:
         return await _unexpected_error(request, error)
+    log_refusal(request.method, request.url.path, status, error.message)
     return JSONResponse({"detail": error.message}, status_code=status)
+
+
+async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    reasons = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors())
+    log_refusal(request.method, request.url.path, 422, reasons)
+    return await request_validation_exception_handler(request, error)
+
+
+def log_refusal(method: str, url_path: str, status: int, reason: str) -> None:
+    """One line per refused request with its reason (messages name fields, never files or keys)."""
+    log_event(logger, "request.refused", logging.WARNING, method=method, route=url_path[:120],
+              status=status, reason=reason[:300])
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
@@ -50,4 +70,5 @@ async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ModelLabError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _unexpected_error)

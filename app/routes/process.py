@@ -1,6 +1,8 @@
 """POST /process/: upload a video and speech, get a task id at once."""
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -26,25 +28,34 @@ _OPENAPI_BODY = {
     responses={
         400: {"model": ErrorResponse, "description": "Wrong content type, undecodable, damaged or too long media"},
         408: {"model": ErrorResponse, "description": "The upload stalled or took too long"},
+        409: {"model": ErrorResponse, "description": "Idempotency-Key already used with different uploads"},
         413: {"model": ErrorResponse, "description": "A file is over MAX_UPLOAD_MB"},
         422: {"description": "A missing field or a value outside its enum (FastAPI's error list)"},
         503: {"model": ErrorResponse, "description": "Model not available, or queue full"},
         507: {"model": ErrorResponse, "description": "Too little free disk space"},
     },
 )
-async def process(request: Request, service: ServiceDep, background: BackgroundTasks) -> ProcessResponse:
+async def process(
+    request: Request, service: ServiceDep, background: BackgroundTasks,
+    idempotency_key: Annotated[str | None, Header(
+        max_length=255, description="Repeat a request safely: the same key with the same uploads and fields "
+                                    "answers the same task id (within TASK_TTL_HOURS); with different ones, 409",
+    )] = None,
+) -> ProcessResponse:
     settings = request.app.state.settings
     timeouts = UploadTimeouts(settings.upload_idle_timeout_s, settings.upload_timeout_s)
-    async with service.receive_task() as incoming:
+    async with service.receive_task(idempotency_key) as incoming:
         form = await receive_form(
             request, incoming.open_sink, tuple(PROCESS_FILE_FIELDS), settings.max_upload_bytes, timeouts
         )
         fields = _validated_fields(form)
-        task = await service.create_task(
+        task, created = await service.create_task(
             incoming, form.file_types["video_file"], form.file_types["audio_file"],
-            fields.model_choice.value, fields.sync_mode,
+            fields.model_choice.value, fields.sync_mode, idempotency_key, fields.webhook_url, str(request.base_url),
+            fields.face_point_xy,
         )
-    background.add_task(service.process_task, task.task_id)
+    if created:
+        background.add_task(service.process_task, task.task_id)
     return ProcessResponse(task_id=task.task_id)
 
 

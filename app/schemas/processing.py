@@ -1,5 +1,6 @@
 """Request and response bodies for processing tasks."""
 
+from dataclasses import asdict
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -7,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.pipeline.timeline import SyncMode
-from app.services.registry import TaskInfo, TaskState
+from app.services.registry import TaskInfo, TaskStage, TaskState
 
 __all__ = [
     "ModelChoice", "SyncMode", "ProcessFields", "PROCESS_FILE_FIELDS", "process_form_schema",
@@ -22,8 +23,8 @@ class ModelChoice(StrEnum):
 
 
 PROCESS_FILE_FIELDS = {
-    "video_file": "Talking-head video, video/mp4",
-    "audio_file": "Speech, audio/wav or audio/mpeg",
+    "video_file": "Talking-head video: mp4, quicktime, webm or matroska (labelled, or application/octet-stream)",
+    "audio_file": "Speech: wav, mp3, ogg, webm, flac or m4a/aac (labelled, or application/octet-stream)",
 }
 
 
@@ -32,6 +33,15 @@ class ProcessFields(BaseModel):
 
     model_choice: ModelChoice
     sync_mode: SyncMode = SyncMode.BOUNCE
+    webhook_url: str | None = Field(None, max_length=2048)
+    face_point: str | None = Field(None, max_length=64, pattern=r"^\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*$")
+
+    @property
+    def face_point_xy(self) -> tuple[float, float] | None:
+        if self.face_point is None:
+            return None
+        x, y = self.face_point.split(",")
+        return float(x), float(y)
 
 
 def process_form_schema() -> dict:
@@ -48,6 +58,15 @@ def process_form_schema() -> dict:
             "model_choice": {"type": "string", "enum": [choice.value for choice in ModelChoice]},
             "sync_mode": {
                 "type": "string", "enum": [mode.value for mode in SyncMode], "default": SyncMode.BOUNCE.value,
+            },
+            "face_point": {
+                "type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*$",
+                "description": "x,y pixels in the first frame showing a face: lip-sync the face nearest it "
+                               "(default: the largest face)",
+            },
+            "webhook_url": {
+                "type": "string", "maxLength": 2048,
+                "description": "http(s) URL that receives signed POSTs on `started` and on the task's end",
             },
         },
     }
@@ -79,14 +98,22 @@ class InputInfo(BaseModel):
     height: int
 
 
+class OutputInfoModel(BaseModel):
+    duration_s: float
+    frames: int
+    width: int
+    height: int
+
+
 class TaskStatusResponse(BaseModel):
     task_id: str
     status: TaskState
     model_choice: str
     engine: str
     sync_mode: SyncMode
-    stage: str
-    progress: float = Field(ge=0, le=1)
+    stage: TaskStage = Field(description="queued, starting, probing, rendering (progress moves here), "
+                                         "encoding, done, failed or cancelled")
+    progress: float = Field(ge=0, le=1, description="0..1; a failed task keeps what it had reached")
     error: str | None
     created_at: datetime
     started_at: datetime | None
@@ -94,9 +121,11 @@ class TaskStatusResponse(BaseModel):
     # Runs started so far: above 1 when a worker died and another took the task over.
     attempt: int = Field(ge=0)
     input: InputInfo
+    output: OutputInfoModel | None = Field(None, description="the result video, once finished")
+    queue_position: int | None = Field(None, ge=1, description="1 = next to start, while queued")
 
     @classmethod
-    def from_task(cls, task: TaskInfo) -> "TaskStatusResponse":
+    def from_task(cls, task: TaskInfo, queue_position: int | None = None) -> "TaskStatusResponse":
         media = task.media
         return cls(
             task_id=task.task_id, status=task.status, model_choice=task.model_choice,
@@ -104,4 +133,6 @@ class TaskStatusResponse(BaseModel):
             progress=task.progress, error=task.error, created_at=task.created_at,
             started_at=task.started_at, finished_at=task.finished_at, attempt=task.attempt,
             input=InputInfo(duration_s=media.duration_s, fps=media.fps, width=media.width, height=media.height),
+            output=OutputInfoModel(**asdict(task.output)) if task.output else None,
+            queue_position=queue_position,
         )

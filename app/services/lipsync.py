@@ -5,40 +5,27 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
-from app.errors import InsufficientStorage, ModelLabError, QueueFull, ResultMissing
+from app.errors import IdempotencyConflict, InvalidUpload, InsufficientStorage, ModelLabError, QueueFull, ResultMissing
 from app.logs import log_event
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
 from app.services import backends, validation
 from app.services.engines import EngineCatalog, ModelDescription
-from app.services.registry import ACTIVE_STATES, TaskInfo, TaskRegistry, TaskState, utc_now
+from app.services.registry import ACTIVE_STATES, TaskInfo, TaskRegistry, TaskStage, TaskState, utc_now
 from app.services.runner import JobRunner
-from app.services.storage import StoredObject, UploadSink, parse_task_id, remove_quietly
+from app.services.incoming import IncomingTask
+from app.services.storage import StoredObject, parse_task_id, remove_quietly
 from app.services.task_execution import TaskExecutor
 from app.services.task_records import read_records
+from app.services.webhooks import WebhookSender, check_webhook_url
 
 logger = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class IncomingTask:
-    """A task whose files are being received: its folder exists, it is not registered yet."""
-
-    task_id: str
-    # Where each upload field's bytes go.
-    paths: dict[str, Path]
-    max_bytes: int
-    min_free_bytes: int
-
-    def open_sink(self, field: str) -> UploadSink:
-        return UploadSink(self.paths[field], field, self.max_bytes, self.min_free_bytes)
-
 
 class LipSyncService:
     def __init__(
@@ -48,7 +35,8 @@ class LipSyncService:
         self.storage = backends.task_storage(settings)
         self._registry = registry or backends.task_registry(settings, self.storage)
         self.engines = EngineCatalog.from_settings(settings)
-        self.executor = TaskExecutor(settings, self._registry, self.storage, self.engines)
+        self.webhooks = WebhookSender(settings.webhook_secret, settings.webhook_allow_private, settings.webhook_retry_base_s)
+        self.executor = TaskExecutor(settings, self._registry, self.storage, self.engines, self.webhooks)
         self._runner = runner or backends.job_runner(settings, self.executor.run)
         if settings.execution == "local":
             self._recover()
@@ -69,12 +57,15 @@ class LipSyncService:
             log_event(logger, "backend.unavailable_at_start", logging.ERROR, reason=error.message)
 
     @asynccontextmanager
-    async def receive_task(self) -> AsyncIterator[IncomingTask]:
+    async def receive_task(self, idempotency_key: str | None = None) -> AsyncIterator[IncomingTask]:
         """A folder for a new task's uploads, if the queue and the disk have room (raises if not).
+        A request whose Idempotency-Key already names a task is let in whatever the queue: it
+        may get that task's id back.
 
         Whatever fails inside the block, the folder and everything written to it are removed.
         """
-        await run_in_threadpool(self._require_queue_room)
+        if not (idempotency_key and await run_in_threadpool(self._registry.find_by_key, idempotency_key)):
+            await run_in_threadpool(self._require_queue_room)
         await self._require_disk_space()
         task_id = str(uuid.uuid4())
         self.storage.create_task_dir(task_id)
@@ -92,28 +83,59 @@ class LipSyncService:
 
     async def create_task(
         self, incoming: IncomingTask, video_type: str | None, audio_type: str | None,
-        model_choice: str, sync_mode: SyncMode,
-    ) -> TaskInfo:
-        """Check the received uploads and register the task as queued. Raises on bad input."""
-        validation.check_video_type(video_type)
-        validation.check_audio_type(audio_type)
+        model_choice: str, sync_mode: SyncMode, idempotency_key: str | None = None,
+        webhook_url: str | None = None, base_url: str = "/", face_point: tuple[float, float] | None = None,
+    ) -> tuple[TaskInfo, bool]:
+        """Check the received uploads and register the task as queued; say whether it is new.
+
+        A request repeating an Idempotency-Key with the same uploads and fields gets the task the
+        key already names (nothing new starts); with anything different, IdempotencyConflict.
+        Raises on bad input.
+        """
+        fingerprint = incoming.fingerprint(model_choice, sync_mode.value, webhook_url or "", str(face_point))
+        if idempotency_key and (known := await run_in_threadpool(self._registry.find_by_key, idempotency_key)):
+            return self._replayed(known, fingerprint, incoming), False
+        if webhook_url:
+            await run_in_threadpool(self._check_webhook, webhook_url)
+        media, extension = await run_in_threadpool(self._check_inputs, incoming.task_id, video_type, audio_type)
+        if face_point is not None:
+            validation.check_face_point(face_point, media)
         # Off the loop: the first look at a Wav2Lip checkpoint reads hundreds of MB.
         await run_in_threadpool(self.engines.require_available, model_choice)
-        media, extension = await run_in_threadpool(self._check_inputs, incoming.task_id)
         await run_in_threadpool(self._require_queue_room)
         task = TaskInfo(
             task_id=incoming.task_id, model_choice=model_choice,
             engine=self.engines.engine_name(model_choice), sync_mode=sync_mode,
-            audio_extension=extension, media=media,
+            audio_extension=extension, media=media, idempotency_key=idempotency_key, fingerprint=fingerprint,
+            webhook_url=webhook_url, result_url=f"{base_url}result/{incoming.task_id}", face_point=face_point,
         )
         await run_in_threadpool(self.storage.publish_inputs, task.task_id, extension)
         # Checked again in the same step as the task is added: other requests (on other hosts) may
-        # have filled the queue while this one was uploading.
-        if not await run_in_threadpool(self._registry.admit, task, *self._admission()):
+        # have filled the queue, or taken the same key, while this one was uploading.
+        admitted = await run_in_threadpool(self._registry.admit, task, *self._admission())
+        if admitted is not task:
             await run_in_threadpool(remove_quietly, self.storage.remove_task, task.task_id)
-            raise QueueFull("the processing queue is full; try again later")
+            if admitted is None:
+                raise QueueFull("the processing queue is full; try again later")
+            return self._replayed(admitted, fingerprint, incoming), False
         log_event(logger, "task.accepted", task_id=task.task_id, model=model_choice, sync_mode=sync_mode.value)
-        return task
+        return task, True
+
+    def _check_webhook(self, url: str) -> None:
+        """Blocking (resolves the host)."""
+        if not self._settings.webhook_secret:
+            raise InvalidUpload("webhook_url", "this server sends no webhooks (WEBHOOK_SECRET is not set)")
+        check_webhook_url(url, self._settings.webhook_allow_private)
+
+    def _replayed(self, known: TaskInfo, fingerprint: str, incoming: IncomingTask) -> TaskInfo:
+        """The task an Idempotency-Key names, if this request repeats it; the new uploads go."""
+        self.storage.discard_upload(incoming.task_id)
+        if known.fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used with different files or fields; use a new key"
+            )
+        log_event(logger, "task.replayed", task_id=known.task_id)
+        return known
 
     async def process_task(self, task_id: str) -> None:
         """Hand an accepted task to the runner. If the queue cannot take it, the task fails."""
@@ -124,6 +146,13 @@ class LipSyncService:
 
     async def get_status(self, raw_task_id: str) -> TaskInfo:
         return await run_in_threadpool(self._registry.get, parse_task_id(raw_task_id))
+
+    async def queue_position(self, task: TaskInfo) -> int | None:
+        """1 for the next task to start, while the task is queued; None otherwise."""
+        if task.status is not TaskState.QUEUED:
+            return None
+        queued = await run_in_threadpool(self._registry.in_state, TaskState.QUEUED)
+        return 1 + sum(other.created_at < task.created_at for other in queued)
 
     async def get_result(self, task: TaskInfo) -> Path | StoredObject:
         """Where the finished result is: a file on this host, or an object in the bucket."""
@@ -153,10 +182,12 @@ class LipSyncService:
         if task.status is TaskState.CANCELLED:
             return  # cancelling again changes nothing; the record shows "cancelled" until the sweep
         cancelled = self._registry.transition(
-            task.task_id, ACTIVE_STATES, status=TaskState.CANCELLED, stage="cancelled",
+            task.task_id, ACTIVE_STATES, status=TaskState.CANCELLED, stage=TaskStage.CANCELLED,
             finished_at=utc_now(),
         )
-        if not cancelled:
+        if cancelled:
+            self.webhooks.announce(self._registry.get(task.task_id), TaskState.CANCELLED.value)
+        else:
             self._registry.remove(task.task_id)
         # A running task's files are removed by its worker when it stops, after its current chunk
         # (unless that worker is gone).
@@ -198,11 +229,11 @@ class LipSyncService:
         The worker that takes one counts a new attempt, and fails the task past MAX_ATTEMPTS.
         """
         requeued = 0
-        for task in self._registry.all():
+        for task in self._registry.in_state(TaskState.PROCESSING):
             if self.executor.is_stalled(task) and self._registry.transition(
                 task.task_id, frozenset({TaskState.PROCESSING}),
                 expect={"attempt": task.attempt, "heartbeat_at": task.heartbeat_at},
-                status=TaskState.QUEUED, stage="queued", progress=0.0,
+                status=TaskState.QUEUED, stage=TaskStage.QUEUED, progress=0.0,
             ):
                 log_event(logger, "task.requeued", logging.WARNING, task_id=task.task_id, attempt=task.attempt)
                 self._runner.submit(task.task_id)
@@ -227,7 +258,7 @@ class LipSyncService:
             self._registry.restore(task)
             if task.status in ACTIVE_STATES:
                 self._registry.transition(
-                    task.task_id, ACTIVE_STATES, status=TaskState.QUEUED, stage="queued",
+                    task.task_id, ACTIVE_STATES, status=TaskState.QUEUED, stage=TaskStage.QUEUED,
                     progress=0.0, started_at=None,
                 )
                 requeued.append(task.task_id)
@@ -259,18 +290,20 @@ class LipSyncService:
     def _fail_unqueued(self, task_id: str, reason: str) -> None:
         try:
             if self._registry.transition(
-                task_id, frozenset({TaskState.QUEUED}), status=TaskState.FAILED, stage="failed",
+                task_id, frozenset({TaskState.QUEUED}), status=TaskState.FAILED, stage=TaskStage.FAILED,
                 error=f"the job could not be queued: {reason}", finished_at=utc_now(),
             ):
                 self.storage.remove_inputs(task_id)
+                self.webhooks.announce(self._registry.get(task_id), TaskState.FAILED.value)
         except ModelLabError:
             log_event(logger, "task.unqueued", logging.ERROR, task_id=task_id)
 
-    def _check_inputs(self, task_id: str) -> tuple[MediaInfo, str]:
+    def _check_inputs(self, task_id: str, video_type: str | None, audio_type: str | None) -> tuple[MediaInfo, str]:
         """Blocking (ffmpeg): check both uploads; the audio gets its detected container's extension."""
         received_audio = self.storage.audio_upload_path(task_id)
         media, container = validation.check_inputs(
-            self.storage.video_path(task_id), received_audio, validation.MediaLimits.from_settings(self._settings)
+            self.storage.video_path(task_id), received_audio, validation.MediaLimits.from_settings(self._settings),
+            video_type, audio_type,
         )
         os.replace(received_audio, self.storage.audio_path(task_id, container.extension))
         return media, container.extension

@@ -7,10 +7,13 @@ Keys, under a prefix:
 Changes are Lua scripts, so that a check and its write are one atomic step across hosts.
 """
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
 import redis
 
 from app.errors import BackendUnavailable, TaskNotFound
@@ -25,18 +28,24 @@ _PREFIX = "modellab:"
 _SOCKET_TIMEOUT_S = 5.0
 _CONNECT_TIMEOUT_S = 2.0
 
-# KEYS: task, its state sets' prefix, created index. ARGV: record JSON, limit, counted states
-# (JSON list), task id, creation time.
+# KEYS: task, its state sets' prefix, created index, Idempotency-Key index (or ""). ARGV: record
+# JSON, limit, counted states (JSON list), task id, creation time, task keys' prefix. Returns the admitted task's
+# id, the id of the task already holding the key, or false when full.
 _ADMIT = """
+if KEYS[4] ~= "" then
+  local holder = redis.call('GET', KEYS[4])
+  if holder and redis.call('EXISTS', ARGV[6] .. holder) == 1 then return holder end
+end
 local queued = 0
 for _, state in ipairs(cjson.decode(ARGV[3])) do
   queued = queued + redis.call('SCARD', KEYS[2] .. state)
 end
-if queued >= tonumber(ARGV[2]) then return 0 end
+if queued >= tonumber(ARGV[2]) then return false end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2] .. cjson.decode(ARGV[1]).status, ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
-return 1
+if KEYS[4] ~= "" then redis.call('SET', KEYS[4], ARGV[4]) end
+return ARGV[4]
 """
 
 # KEYS: task, its state sets' prefix. ARGV: allowed states (JSON list), expected fields (JSON
@@ -75,13 +84,25 @@ class RedisTaskRegistry:
     def add(self, task: TaskInfo) -> None:
         self.admit(task, limit=2**62, counted=frozenset())
 
-    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> bool:
+    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> TaskInfo | None:
+        key_index = _key_index(task.idempotency_key) if task.idempotency_key else ""
         with _reachable():
-            return bool(self._admit(
-                keys=[_task_key(task.task_id), f"{_PREFIX}state:", f"{_PREFIX}created"],
+            admitted = self._admit(
+                keys=[_task_key(task.task_id), f"{_PREFIX}state:", f"{_PREFIX}created", key_index],
                 args=[json.dumps(to_record(task)), limit, json.dumps(sorted(counted)), task.task_id,
-                      task.created_at.timestamp()],
-            ))
+                      task.created_at.timestamp(), _task_key("")],
+            )
+        if admitted is None:
+            return None
+        return task if admitted == task.task_id else self.get(admitted)
+
+    def find_by_key(self, idempotency_key: str) -> TaskInfo | None:
+        with _reachable():
+            holder = self._redis.get(_key_index(idempotency_key))
+        try:
+            return self.get(holder) if holder else None
+        except TaskNotFound:
+            return None
 
     def get(self, task_id: str) -> TaskInfo:
         with _reachable():
@@ -107,12 +128,19 @@ class RedisTaskRegistry:
         with _reachable():
             return int(self._redis.scard(f"{_PREFIX}state:{state}"))
 
+    def in_state(self, state: TaskState) -> list[TaskInfo]:
+        with _reachable():
+            return self._load(sorted(self._redis.smembers(f"{_PREFIX}state:{state}")))
+
     def remove(self, task_id: str) -> None:
         with _reachable():
             raw = self._redis.get(_task_key(task_id))
             pipe = self._redis.pipeline()
             if raw is not None:
-                pipe.srem(f"{_PREFIX}state:{json.loads(raw)['status']}", task_id)
+                record = json.loads(raw)
+                pipe.srem(f"{_PREFIX}state:{record['status']}", task_id)
+                if record.get("idempotency_key"):
+                    pipe.delete(_key_index(record["idempotency_key"]))
             pipe.zrem(f"{_PREFIX}created", task_id)
             pipe.delete(_task_key(task_id))
             pipe.execute()
@@ -122,8 +150,10 @@ class RedisTaskRegistry:
 
     def all(self) -> list[TaskInfo]:
         with _reachable():
-            ids = self._redis.zrange(f"{_PREFIX}created", 0, -1)
-            raws = self._redis.mget([_task_key(task_id) for task_id in ids]) if ids else []
+            return self._load(self._redis.zrange(f"{_PREFIX}created", 0, -1))
+
+    def _load(self, ids: list[str]) -> list[TaskInfo]:
+        raws = self._redis.mget([_task_key(task_id) for task_id in ids]) if ids else []
         return [from_record(json.loads(raw)) for raw in raws if raw is not None]
 
     def check_durable(self) -> None:
@@ -146,10 +176,16 @@ def _task_key(task_id: str) -> str:
     return f"{_PREFIX}task:{task_id}"
 
 
+def _key_index(idempotency_key: str) -> str:
+    """Which task holds a client's Idempotency-Key (hashed: the key is the client's text)."""
+    return f"{_PREFIX}idempotency:{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
+
+
 def _as_record(values: dict[str, object]) -> dict[str, object]:
-    """Field values in the form `to_record` stores them (enums as strings, times ISO 8601)."""
+    """Field values in the form `to_record` stores them (enums as strings, times ISO 8601,
+    dataclasses as objects)."""
     return {
-        name: value.isoformat() if hasattr(value, "isoformat") else value
+        name: value.isoformat() if isinstance(value, datetime) else asdict(value) if is_dataclass(value) else value
         for name, value in values.items()
     }
 

@@ -23,6 +23,29 @@ class TaskState(StrEnum):
 ACTIVE_STATES = frozenset({TaskState.QUEUED, TaskState.PROCESSING})
 
 
+class TaskStage(StrEnum):
+    """What a task is doing now (GET /status `stage`)."""
+
+    QUEUED = "queued"  # waiting for a worker
+    STARTING = "starting"  # a worker took it: inputs fetched, engine loaded
+    PROBING = "probing"  # media read, speech recognised, output planned
+    RENDERING = "rendering"  # frames decoded, mouths rendered and encoded; progress moves here
+    ENCODING = "encoding"  # the encoder finishing the file
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class OutputInfo:
+    """The finished video."""
+
+    duration_s: float
+    frames: int
+    width: int
+    height: int
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -36,7 +59,7 @@ class TaskInfo:
     audio_extension: str
     media: MediaInfo
     status: TaskState = TaskState.QUEUED
-    stage: str = "queued"
+    stage: TaskStage = TaskStage.QUEUED
     progress: float = 0.0
     error: str | None = None
     created_at: datetime = field(default_factory=utc_now)
@@ -46,12 +69,23 @@ class TaskInfo:
     attempt: int = 0
     # Last sign of life from the run in progress (a worker that stops reporting is presumed dead).
     heartbeat_at: datetime | None = None
+    output: OutputInfo | None = None
+    # The client's Idempotency-Key, and the digest of what was sent under it.
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
+    # Where events are POSTed, and the download URL they name.
+    webhook_url: str | None = None
+    result_url: str | None = None
+    # Which face to lip-sync when several show: the one nearest this point; None: the largest.
+    face_point: tuple[float, float] | None = None
 
 
 class TaskRegistry(Protocol):
     def add(self, task: TaskInfo) -> None: ...
 
-    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> bool: ...
+    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> TaskInfo | None: ...
+
+    def find_by_key(self, idempotency_key: str) -> TaskInfo | None: ...
 
     def get(self, task_id: str) -> TaskInfo: ...
 
@@ -61,6 +95,8 @@ class TaskRegistry(Protocol):
     ) -> bool: ...
 
     def count(self, state: TaskState) -> int: ...
+
+    def in_state(self, state: TaskState) -> list[TaskInfo]: ...
 
     def remove(self, task_id: str) -> None: ...
 
@@ -80,14 +116,24 @@ class InMemoryTaskRegistry:
         with self._lock:
             self._tasks[task.task_id] = task
 
-    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> bool:
-        """Add the task only while fewer than `limit` tasks are in the `counted` states."""
+    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> TaskInfo | None:
+        """Add the task while fewer than `limit` tasks are in the `counted` states, and return it;
+        None when full. A task already holding its Idempotency-Key is returned instead."""
         with self._lock:
+            if task.idempotency_key and (known := self._find_by_key(task.idempotency_key)):
+                return known
             if sum(known.status in counted for known in self._tasks.values()) >= limit:
-                return False
+                return None
             self._tasks[task.task_id] = task
             self._changed(task, task.__dataclass_fields__.keys())
-            return True
+            return task
+
+    def find_by_key(self, idempotency_key: str) -> TaskInfo | None:
+        with self._lock:
+            return self._find_by_key(idempotency_key)
+
+    def _find_by_key(self, idempotency_key: str) -> TaskInfo | None:
+        return next((task for task in self._tasks.values() if task.idempotency_key == idempotency_key), None)
 
     def get(self, task_id: str) -> TaskInfo:
         with self._lock:
@@ -128,6 +174,10 @@ class InMemoryTaskRegistry:
     def all(self) -> list[TaskInfo]:
         with self._lock:
             return list(self._tasks.values())
+
+    def in_state(self, state: TaskState) -> list[TaskInfo]:
+        with self._lock:
+            return [task for task in self._tasks.values() if task.status is state]
 
     def _changed(self, task: TaskInfo, fields: KeysView[str]) -> None:
         """Called under the lock after each change, so that changes are seen in order."""

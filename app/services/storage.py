@@ -5,6 +5,7 @@ Directories are 0700 and files 0600: nothing is readable by other users of the h
 `s3_storage.S3TaskStorage` keeps the same layout as scratch space and the files in a bucket.
 """
 
+import hashlib
 import logging
 import os
 import shutil
@@ -157,6 +158,8 @@ class UploadSink:
         self._pending = bytearray()
         self._next_disk_check = 0
         self.size = 0
+        # Of every byte received: identifies the upload for Idempotency-Key replays.
+        self.digest = hashlib.sha256()
 
     def add(self, data: bytes) -> None:
         """Take received bytes (no I/O: `flush` writes them)."""
@@ -166,6 +169,7 @@ class UploadSink:
                 f"{self._field}: file is larger than the limit of {self._max_bytes // (1024 * 1024)} MB"
             )
         self._pending += data
+        self.digest.update(data)
 
     async def flush(self, force: bool = False) -> None:
         """Write what was taken once a block has gathered (everything when `force`), off the loop."""

@@ -16,12 +16,13 @@ from pathlib import Path
 from app.config import Settings
 from app.errors import BackendUnavailable, ModelLabError, TaskCancelled, TaskNotFound
 from app.logs import current_task_id, log_event
-from app.pipeline.lipsync import LipSyncJob, run_lipsync
+from app.pipeline.lipsync import LipSyncJob, RenderedVideo, run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services import validation
 from app.services.engines import EngineCatalog
-from app.services.registry import TaskInfo, TaskRegistry, TaskState, utc_now
+from app.services.registry import OutputInfo, TaskInfo, TaskRegistry, TaskStage, TaskState, utc_now
 from app.services.storage import TaskStorage, remove_quietly
+from app.services.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ _END_PATIENCE_S = 120.0
 
 
 def build_job(
-    settings: Settings, engines: EngineCatalog, video: Path, audio: Path, output: Path, sync_mode: SyncMode
+    settings: Settings, engines: EngineCatalog, video: Path, audio: Path, output: Path, sync_mode: SyncMode,
+    face_point: tuple[float, float] | None = None,
 ) -> LipSyncJob:
     """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
     return LipSyncJob(
@@ -44,15 +46,17 @@ def build_job(
         encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
         gpu_encode=engines.device.type == "cuda",
         max_seconds=validation.MediaLimits.from_settings(settings).read_seconds,
-        max_fps=settings.max_output_fps,
+        max_fps=settings.max_output_fps, face_point=face_point,
     )
 
 
 class TaskExecutor:
     def __init__(
-        self, settings: Settings, registry: TaskRegistry, storage: TaskStorage, engines: EngineCatalog
+        self, settings: Settings, registry: TaskRegistry, storage: TaskStorage, engines: EngineCatalog,
+        webhooks: WebhookSender,
     ) -> None:
         self._settings = settings
+        self._webhooks = webhooks
         self._registry = registry
         self._storage = storage
         self._engines = engines
@@ -99,20 +103,23 @@ class TaskExecutor:
             now = utc_now()
             if self._registry.transition(
                 task_id, frozenset({task.status}), expect=seen, status=TaskState.PROCESSING,
-                stage="starting", progress=0.0, started_at=now, heartbeat_at=now, attempt=task.attempt + 1,
+                stage=TaskStage.STARTING, progress=0.0, started_at=now, heartbeat_at=now, attempt=task.attempt + 1,
             ):
                 if task.attempt:
                     log_event(logger, "task.retried", attempt=task.attempt + 1)
+                else:
+                    self._announce(task_id, "started")
                 return task.attempt + 1
 
     def _give_up(self, task: TaskInfo, seen: dict[str, object]) -> None:
         error = (f"the job stopped its worker {task.attempt} times (MAX_ATTEMPTS={self._settings.max_attempts}); "
                  "it is not tried again")
         if self._registry.transition(
-            task.task_id, frozenset({task.status}), expect=seen, status=TaskState.FAILED, stage="failed",
+            task.task_id, frozenset({task.status}), expect=seen, status=TaskState.FAILED, stage=TaskStage.FAILED,
             error=error, finished_at=utc_now(),
         ):
             remove_quietly(self._storage.remove_inputs, task.task_id)
+            self._announce(task.task_id, TaskState.FAILED.value)
             log_event(logger, "task.failed", logging.ERROR, error=error)
 
     def _run_attempt(self, task: TaskInfo, attempt: int) -> None:
@@ -121,15 +128,17 @@ class TaskExecutor:
         stop_beating = self._beat(task.task_id, mine)
         outcome: dict[str, object] | None
         try:
-            self._render(task, mine)
-            outcome = {"status": TaskState.FINISHED, "stage": "done", "progress": 1.0}
+            video = self._render(task, mine)
+            output = OutputInfo(round(video.frames / video.fps, 3), video.frames, video.width, video.height)
+            outcome = {"status": TaskState.FINISHED, "stage": TaskStage.DONE, "progress": 1.0, "output": output}
         except TaskCancelled:
             outcome = None
         except ModelLabError as error:
-            outcome = {"status": TaskState.FAILED, "stage": "failed", "error": error.message}
+            outcome = {"status": TaskState.FAILED, "stage": TaskStage.FAILED, "error": error.message}
         except Exception:
             logger.exception("event=task.crashed")
-            outcome = {"status": TaskState.FAILED, "stage": "failed", "error": "internal error while processing the video"}
+            outcome = {"status": TaskState.FAILED, "stage": TaskStage.FAILED,
+                       "error": "internal error while processing the video"}
         finally:
             stop_beating()
         try:
@@ -147,6 +156,7 @@ class TaskExecutor:
                 remove_quietly(self._storage.remove_task, task_id)
             log_event(logger, "task.cancelled", duration_s=duration_s)
             return
+        self._announce(task_id, outcome["status"].value)
         if outcome["status"] is TaskState.FAILED:
             remove_quietly(self._storage.remove_inputs, task_id)
         log_event(
@@ -154,21 +164,23 @@ class TaskExecutor:
             **({"error": outcome["error"]} if "error" in outcome else {}),
         )
 
-    def _render(self, task: TaskInfo, mine: dict[str, object]) -> None:
+    def _render(self, task: TaskInfo, mine: dict[str, object]) -> RenderedVideo:
         self._storage.fetch_inputs(task.task_id, task.audio_extension)
         job = build_job(
             self._settings, self._engines,
             video=self._storage.video_path(task.task_id),
             audio=self._storage.audio_path(task.task_id, task.audio_extension),
             output=self._storage.result_path(task.task_id),
-            sync_mode=task.sync_mode,
+            sync_mode=task.sync_mode, face_point=task.face_point,
         )
         engine = self._engines.load(task.engine)
         stage_started = {"stage": "starting", "at": time.perf_counter()}
 
         def on_progress(stage: str, progress: float) -> None:
             try:
-                self._registry.transition(task.task_id, _RUNNING, expect=mine, stage=stage, progress=round(progress, 4))
+                self._registry.transition(
+                    task.task_id, _RUNNING, expect=mine, stage=TaskStage(stage), progress=round(progress, 4)
+                )
             except BackendUnavailable:
                 pass  # progress is a courtesy: the run goes on while the task store is away
             if stage != stage_started["stage"]:
@@ -185,11 +197,19 @@ class TaskExecutor:
             except BackendUnavailable:
                 return False
 
-        run_lipsync(job, engine, on_progress, is_cancelled)
+        video = run_lipsync(job, engine, on_progress, is_cancelled)
         # The last look before publishing: a run that is no longer current never writes a result.
         if not _still_mine(_patiently(lambda: self._registry.get(task.task_id)), mine):
             raise TaskCancelled("the task was cancelled or handed to another worker")
         self._storage.publish_result(task.task_id)
+        return video
+
+    def _announce(self, task_id: str, event: str) -> None:
+        """The task's webhook hears of the event (never fails the run: it only queues)."""
+        try:
+            self._webhooks.announce(self._registry.get(task_id), event)
+        except ModelLabError:
+            log_event(logger, "webhook.not_queued", logging.WARNING, webhook_event=event)
 
     def _current_status(self, task_id: str) -> TaskState | None:
         try:

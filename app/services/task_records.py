@@ -10,7 +10,7 @@ from pathlib import Path
 from app.logs import log_event
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
-from app.services.registry import TaskInfo, TaskState
+from app.services.registry import OutputInfo, TaskInfo, TaskStage, TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,12 @@ def from_record(record: dict) -> TaskInfo:
     values["status"] = TaskState(values["status"])
     values["sync_mode"] = SyncMode(values["sync_mode"])
     values["media"] = MediaInfo(**values["media"])
+    if "stage" in values:
+        values["stage"] = TaskStage(values["stage"])
+    if values.get("face_point") is not None:
+        values["face_point"] = tuple(values["face_point"])
+    if values.get("output") is not None:
+        values["output"] = OutputInfo(**values["output"])
     for name in _TIMESTAMPS:
         if name in values:
             values[name] = datetime.fromisoformat(values[name]) if values[name] else None

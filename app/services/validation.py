@@ -1,21 +1,42 @@
-"""Upload checks: content types, the container the bytes really are, and limits measured on the
-media itself (a header's duration or frame rate is only a claim)."""
+"""Upload checks: the container the bytes really are (the label only has to agree with it), and
+limits measured on the media itself (a header's duration or frame rate is only a claim).
+
+Every bad field is reported in one answer."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from app.config import Settings
-from app.errors import InvalidUpload, MediaError
+from app.errors import InvalidUpload, InvalidUploads, MediaError
 from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
-from app.pipeline.media.container import AUDIO_CONTAINERS, VIDEO_CONTAINERS, Container, detect_container
+from app.pipeline.media.container import (
+    ADTS_AAC, AUDIO_CONTAINERS, FLAC, MATROSKA, MP3, MP4, OGG, VIDEO_CONTAINERS, WAV, Container, detect_container,
+)
 from app.pipeline.media.probe import MediaInfo, probe_media, scan_video_packets
 
-VIDEO_CONTENT_TYPES = frozenset({"video/mp4"})
-# Browsers send several names for WAV and MP3.
-AUDIO_CONTENT_TYPES = frozenset({
-    "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "audio/mpeg", "audio/mp3",
-})
+# Content types a client may put on an upload, and the containers each may label. Browsers and
+# tools send several names for one format; m4a/AAC comes raw (ADTS) or in an mp4.
+LABELS: dict[str, frozenset[Container]] = {
+    **dict.fromkeys(("video/mp4", "video/quicktime", "video/x-m4v", "audio/mp4", "audio/x-m4a", "audio/m4a"),
+                    frozenset({MP4})),
+    **dict.fromkeys(("video/webm", "audio/webm", "video/x-matroska", "audio/x-matroska"), frozenset({MATROSKA})),
+    **dict.fromkeys(("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"), frozenset({WAV})),
+    **dict.fromkeys(("audio/mpeg", "audio/mp3"), frozenset({MP3})),
+    **dict.fromkeys(("audio/ogg", "application/ogg", "audio/opus"), frozenset({OGG})),
+    **dict.fromkeys(("audio/flac", "audio/x-flac"), frozenset({FLAC})),
+    **dict.fromkeys(("audio/aac", "audio/x-aac", "audio/aacp"), frozenset({ADTS_AAC, MP4})),
+}
+# Labels that say nothing of the format (curl's default, or none): the bytes decide alone.
+GENERIC_LABELS = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+_KINDS = {"video_file": ("video", VIDEO_CONTAINERS), "audio_file": ("audio", AUDIO_CONTAINERS)}
+
+
+def _a(name: str) -> str:
+    """The article for a format's name as it is read aloud: a wav, an mp4, an audio."""
+    return f"an {name}" if name[0] in "aeio" or name.startswith("mp") else f"a {name}"
 # Media is read this far past the length limit, to tell "at the limit" from "over it".
 _READ_PAST_LIMIT_S = 1.0
 
@@ -45,36 +66,55 @@ def _base_type(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
 
-def check_video_type(content_type: str | None) -> None:
-    if _base_type(content_type) not in VIDEO_CONTENT_TYPES:
+def check_label(field: str, content_type: str | None) -> None:
+    """Refuse a content type that is no media format we read (the bytes are checked later)."""
+    label = _base_type(content_type)
+    if label not in LABELS and label not in GENERIC_LABELS:
+        kind, containers = _KINDS[field]
+        formats = ", ".join(sorted({container.name for container in containers}))
         raise InvalidUpload(
-            "video_file", f"content type {content_type!r} is not accepted; send video/mp4"
+            field, f"content type {content_type!r} is not accepted; send {_a(kind)} file ({formats}) "
+                   "labelled with its type or as application/octet-stream",
         )
 
 
-def check_audio_type(content_type: str | None) -> None:
-    if _base_type(content_type) not in AUDIO_CONTENT_TYPES:
-        accepted = ", ".join(sorted(AUDIO_CONTENT_TYPES))
-        raise InvalidUpload(
-            "audio_file", f"content type {content_type!r} is not accepted; send one of {accepted}"
-        )
+def check_inputs(
+    video: Path, audio: Path, limits: MediaLimits, video_type: str | None = None, audio_type: str | None = None,
+) -> tuple[MediaInfo, Container]:
+    """Both uploads checked (blocking: ffmpeg): the video's facts and the audio's container.
 
-
-def check_inputs(video: Path, audio: Path, limits: MediaLimits) -> tuple[MediaInfo, Container]:
-    """Both uploads checked (blocking: ffmpeg): the video's facts and the audio's container."""
-    media = check_video_file(video, limits)
-    container, audio_seconds = check_audio_file(audio, limits)
+    Raises InvalidUpload naming every bad field at once.
+    """
+    problems: list[InvalidUpload] = []
+    media = _noting(problems, lambda: check_video_file(video, limits, video_type))
+    audio_checked = _noting(problems, lambda: check_audio_file(audio, limits, audio_type))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise InvalidUploads(problems)
+    container, audio_seconds = audio_checked
     check_output_frames(media, audio_seconds, limits)
     return media, container
 
 
-def check_video_file(path: Path, limits: MediaLimits) -> MediaInfo:
+Checked = TypeVar("Checked")
+
+
+def _noting(problems: list[InvalidUpload], check: Callable[[], Checked]) -> Checked | None:
+    try:
+        return check()
+    except InvalidUpload as problem:
+        problems.append(problem)
+        return None
+
+
+def check_video_file(path: Path, limits: MediaLimits, content_type: str | None = None) -> MediaInfo:
     """Blocking (runs ffmpeg): call it off the event loop.
 
     Headers are checked before anything is read further, so a huge declared size costs nothing;
     then the packets are counted up to just past the length limit, whatever the header claims.
     """
-    _container("video_file", path, VIDEO_CONTAINERS, "the file has no video stream")
+    _container("video_file", path, content_type)
     header = _probe("video_file", path, decode_seconds=0)
     if not header.has_video:
         raise InvalidUpload("video_file", "the file has no video stream")
@@ -101,9 +141,9 @@ def check_video_file(path: Path, limits: MediaLimits) -> MediaInfo:
     return info
 
 
-def check_audio_file(path: Path, limits: MediaLimits) -> tuple[Container, float]:
+def check_audio_file(path: Path, limits: MediaLimits, content_type: str | None = None) -> tuple[Container, float]:
     """The audio's container and its length in seconds, measured by decoding it (blocking)."""
-    container = _container("audio_file", path, AUDIO_CONTAINERS, "the file has no audio stream")
+    container = _container("audio_file", path, content_type)
     info = _probe("audio_file", path)
     if not (info.has_audio and info.decodes):
         raise InvalidUpload("audio_file", "the file has no decodable audio stream")
@@ -128,13 +168,27 @@ def check_output_frames(video: MediaInfo, audio_seconds: float, limits: MediaLim
         )
 
 
-def _container(field: str, path: Path, accepted: frozenset[Container], wrong_kind: str) -> Container:
+def check_face_point(point: tuple[float, float], video: MediaInfo) -> None:
+    x, y = point
+    if not (x < video.width and y < video.height):
+        raise InvalidUpload(
+            "face_point", f"({x:g}, {y:g}) lies outside the {video.width}x{video.height} video"
+        )
+
+
+def _container(field: str, path: Path, content_type: str | None) -> Container:
+    """The container the bytes are, if it is one of the field's kind and agrees with the label."""
+    kind, accepted = _KINDS[field]
+    check_label(field, content_type)
     try:
         container = detect_container(path)
     except MediaError as error:
         raise InvalidUpload(field, error.message) from error
     if container not in accepted:
-        raise InvalidUpload(field, f"{wrong_kind} (it is a {container.name} file)")
+        raise InvalidUpload(field, f"the file has no {kind} stream (it is {_a(container.name)} file)")
+    label = _base_type(content_type)
+    if label in LABELS and container not in LABELS[label]:
+        raise InvalidUpload(field, f"the content type says {label} but the bytes are {_a(container.name)} file")
     return container
 
 

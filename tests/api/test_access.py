@@ -1,5 +1,7 @@
 """API key: every route but /health needs X-API-Key when API_KEY is set."""
 
+import logging
+import re
 import uuid
 
 import pytest
@@ -18,7 +20,7 @@ def guarded(make_client):
 @pytest.mark.parametrize(
     ("method", "path"),
     [("GET", "/models"), ("GET", f"/status/{uuid.uuid4()}"), ("GET", f"/result/{uuid.uuid4()}"),
-     ("DELETE", f"/tasks/{uuid.uuid4()}"), ("GET", "/openapi.json"), ("GET", "/no-such-route")],
+     ("DELETE", f"/tasks/{uuid.uuid4()}"), ("GET", "/no-such-route")],
 )
 @pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"X-API-Key": KEY + "x"}])
 def test_routes_refuse_missing_or_wrong_key_with_401(guarded, method, path, headers):
@@ -29,6 +31,28 @@ def test_routes_refuse_missing_or_wrong_key_with_401(guarded, method, path, head
 
 def test_health_stays_open(guarded):
     assert guarded.get("/health").status_code == 200
+
+
+def test_the_docs_open_without_a_key_and_offer_it_to_every_protected_route(guarded):
+    page = guarded.get("/docs")
+    assert page.status_code == 200
+    # Served from this server (a pip package's assets), not a CDN: it works offline.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(asset.startswith("/docs-assets/") for asset in assets)
+    for asset in assets:
+        assert guarded.get(asset).status_code == 200
+    schema = guarded.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "description": "Needed on every route but /health when the server sets API_KEY",
+    }
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            assert (operation.get("security") == [{"ApiKey": []}]) == (path != "/health"), path
+            assert ("401" in operation["responses"]) == (path != "/health"), path
+    result = schema["paths"]["/result/{task_id}"]["get"]["responses"]
+    assert {"200", "202", "206"} <= set(result) and "video/mp4" in result["200"]["content"]
+    assert {"202", "409", "413", "507"} <= set(schema["paths"]["/process/"]["post"]["responses"])
 
 
 def test_right_key_is_let_through(guarded):
@@ -67,3 +91,13 @@ def test_no_key_configured_means_open(client):
 def test_non_uuid4_ids_are_unknown(client):
     uuid1 = str(uuid.uuid1())
     assert client.get(f"/status/{uuid1}").status_code == 404
+
+
+def test_a_refused_request_is_logged_with_its_reason_and_without_the_key(guarded, caplog):
+    with caplog.at_level(logging.WARNING, logger="app.routes.errors"):
+        guarded.get("/models", headers={"X-API-Key": "wrong-key-value"})
+        guarded.get("/status/not-a-uuid", headers={"X-API-Key": KEY})
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("event=request.refused" in line and "status=401" in line for line in lines), lines
+    assert any("status=404" in line and "reason=" in line for line in lines), lines
+    assert not any("wrong-key-value" in line or KEY in line for line in lines)

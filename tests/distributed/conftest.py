@@ -17,6 +17,7 @@ from tests.live_server import LiveServer
 HEARTBEAT_TIMEOUT_S = 3
 MAX_ATTEMPTS = 2
 MAX_QUEUED = 3
+WEBHOOK_SECRET = "cluster-webhook-secret"
 _WORKER_READY_S = 120
 
 
@@ -30,11 +31,17 @@ class Cluster:
     logs: Path
 
     def worker_running(self, task_id: str) -> CeleryWorker:
-        """The worker whose log shows it rendering the task (log lines carry the task id)."""
-        for worker in self.workers:
-            if worker.running and f"task_id={task_id} event=task.stage" in worker.log_text():
-                return worker
-        raise AssertionError(f"no running worker logged task {task_id}")
+        """The worker that logged the task's latest stage (lines carry the task id and start with
+        their time, so the latest attempt's worker wins over an earlier one's)."""
+        marker = f"task_id={task_id} event=task.stage"
+        last_seen = {
+            worker.name: max((line[:23] for line in worker.log_text().splitlines() if marker in line), default="")
+            for worker in self.workers if worker.running
+        }
+        name = max(last_seen, key=last_seen.get, default=None)
+        if not name or not last_seen[name]:
+            raise AssertionError(f"no running worker logged task {task_id}")
+        return next(worker for worker in self.workers if worker.name == name)
 
     def restart_worker(self, worker: CeleryWorker) -> None:
         worker.kill()
@@ -66,6 +73,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "S3_ENDPOINT_URL": s3.url, "S3_BUCKET": "modellab-test", **S3_KEYS,
         "HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S), "MAX_ATTEMPTS": str(MAX_ATTEMPTS),
         "MAX_QUEUED": str(MAX_QUEUED), "DEVICE": "cpu", "CHUNK_FRAMES": "8", "MIN_FREE_DISK_MB": "1",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET, "WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_RETRY_BASE_S": "0.5",
     }
     workers = [
         CeleryWorker(f"worker{index}", {**env, "UPLOAD_DIR": str(root / f"worker{index}")}, logs / f"worker{index}.log")

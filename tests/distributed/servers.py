@@ -105,7 +105,7 @@ class S3Server(ServerProcess):
         self._ports = {
             flag: free_port() for flag in (
                 "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-                "filer.port.grpc", "admin.port", "admin.port.grpc", "debug.port",
+                "filer.port.grpc", "admin.port", "admin.port.grpc", "debug.port", "s3.port.grpc",
             )
         }
 
@@ -115,6 +115,8 @@ class S3Server(ServerProcess):
         self._spawn(
             [weed, "mini", f"-dir={self._data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-s3.port={self.port}", "-webdav=false", "-admin.ui=false",
+             # Its table catalogs would take fixed ports (8181, 9101): off.
+             "-s3.port.iceberg=0", "-s3.port.lance=0",
              *(f"-{flag}={port}" for flag, port in self._ports.items())],
         )
         self._wait_until(lambda: self.client().list_buckets() is not None, "serving S3")

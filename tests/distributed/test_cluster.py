@@ -1,6 +1,8 @@
 """Distributed mode on real servers: two API processes and two Celery workers sharing only Redis
 and an S3 server. The scenarios run in file order on one cluster; each leaves it whole."""
 
+import hashlib
+import hmac
 import os
 import signal
 import subprocess
@@ -12,8 +14,9 @@ import pytest
 import redis
 from celery import Celery
 
+from tests.distributed.conftest import MAX_ATTEMPTS, MAX_QUEUED, WEBHOOK_SECRET, Cluster, submit, wait_for
 from tests.live_server import LiveServer
-from tests.distributed.conftest import MAX_ATTEMPTS, MAX_QUEUED, Cluster, submit, wait_for
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.distributed
 
@@ -101,6 +104,41 @@ def test_a_the_sweep_removes_expired_tasks_objects_and_keys(
         sweeper.stop()
     assert not _keys_of(cluster, task_id)
     assert not redis.Redis.from_url(cluster.redis.url).keys(f"*{task_id}*")
+
+
+def test_a_an_idempotency_key_holds_across_api_hosts(cluster: Cluster, cluster_video: Path, cluster_audio: Path):
+    first, second = cluster.apis
+    with cluster_video.open("rb") as video, cluster_audio.open("rb") as audio:
+        files = {"video_file": ("v.mp4", video.read(), "video/mp4"), "audio_file": ("a.wav", audio.read(), "audio/wav")}
+    answers = [
+        httpx.post(f"{api.url}/process/", files=files, data={"model_choice": "model1", "sync_mode": "cut_off"},
+                   headers={"Idempotency-Key": "cluster-key"}, timeout=60)
+        for api in (first, second)
+    ]
+    assert [answer.status_code for answer in answers] == [202, 202]
+    assert answers[0].json()["task_id"] == answers[1].json()["task_id"]
+    assert wait_for(second, answers[0].json()["task_id"], {"finished", "failed"})["status"] == "finished"
+
+
+def test_a_the_worker_sends_the_webhooks_signed(cluster: Cluster, cluster_video: Path, cluster_audio: Path):
+    receiver = Receiver()
+    try:
+        with cluster_video.open("rb") as video, cluster_audio.open("rb") as audio:
+            answer = httpx.post(
+                f"{cluster.apis[0].url}/process/", timeout=60,
+                data={"model_choice": "model1", "sync_mode": "cut_off", "webhook_url": receiver.url},
+                files={"video_file": ("v.mp4", video, "video/mp4"), "audio_file": ("a.wav", audio, "audio/wav")},
+            )
+        task_id = answer.json()["task_id"]
+        receiver.wait_for(2, timeout_s=180)
+    finally:
+        receiver.close()
+    assert [event["event"] for event in receiver.events()] == ["started", "finished"]
+    assert receiver.events()[-1]["result_url"] == f"{cluster.apis[0].url}/result/{task_id}"
+    for headers, body, _ in receiver.received:
+        parts = dict(item.split("=", 1) for item in headers["x-modellab-signature"].split(","))
+        expected = hmac.new(WEBHOOK_SECRET.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(parts["v1"], expected)
 
 
 def test_b_a_worker_killed_mid_job_is_replaced_and_the_result_is_complete(

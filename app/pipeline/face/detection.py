@@ -48,39 +48,50 @@ class FaceDetector:
         cells = (np.arange(_GRID) + 0.5) / _GRID
         self._anchors = np.stack(np.meshgrid(cells, cells), axis=-1).reshape(-1, 2)  # (x, y), rows first
 
-    def detect(self, frames: YuvBatch, index: int, search_tiles: bool = False) -> DetectedFace | None:
-        """The most confident face in frame `index`, or None. The model sees the whole frame at
-        192 px, where a face under about 12 px is lost (100 px in a 1920x1080 frame); with
-        `search_tiles`, four overlapping quarters of the frame are also searched, each at 192 px."""
-        face = self._detect_in(frames, index, (0, 0, frames.width, frames.height))
-        if face is None and search_tiles:
-            found = [self._detect_in(frames, index, tile) for tile in _quarters(frames.width, frames.height)]
-            face = max((face for face in found if face is not None), key=lambda face: face.score, default=None)
-        return face
+    def detect(
+        self, frames: YuvBatch, index: int, search_tiles: bool = False, near: np.ndarray | None = None,
+    ) -> DetectedFace | None:
+        """The face in frame `index` whose centre is nearest the point `near` (x, y), or the
+        largest one; None if there is none. The model sees the whole frame at 192 px, where a
+        face under about 12 px is lost (100 px in a 1920x1080 frame); with `search_tiles`, four
+        overlapping quarters of the frame are also searched, each at 192 px."""
+        faces = self._detect_in(frames, index, (0, 0, frames.width, frames.height))
+        if not faces and search_tiles:
+            faces = [face for tile in _quarters(frames.width, frames.height)
+                     for face in self._detect_in(frames, index, tile)]
+        if not faces:
+            return None
+        if near is None:
+            return max(faces, key=lambda face: float(np.prod(face.size)))
+        return min(faces, key=lambda face: float(np.linalg.norm(face.center - near)))
 
-    def _detect_in(self, frames: YuvBatch, index: int, box: tuple[int, int, int, int]) -> DetectedFace | None:
+    def _detect_in(self, frames: YuvBatch, index: int, box: tuple[int, int, int, int]) -> list[DetectedFace]:
         x0, y0, x1, y1 = box
         step = 2 * (max(x1 - x0, y1 - y0) // (2 * _THUMBNAIL_SIDE)) or 1
         image, scale, offset = _letterbox(frames.rgb(index, box, step=step))
         regressors, logits = self._model.run(image[None].astype(np.float32) / 127.5 - 1)
         raw = regressors[0] / _SIDE
         scores = probability(logits[0, :, 0])
-        best = int(np.argmax(scores))
-        if scores[best] < _MIN_SCORE:
-            return None
         # Positions are offsets from each anchor's cell centre, in units of the input side.
         boxes = raw[:, _BOX] + np.concatenate([self._anchors, np.zeros_like(self._anchors)], axis=1)
         keypoints = raw[:, _KEYPOINTS] + np.tile(self._anchors, 6)
-        same = (_iou(boxes, boxes[best]) > _SAME_FACE_IOU) & (scores >= _MIN_SCORE)
-        weights = scores[same] / scores[same].sum()
-        merged = weights @ boxes[same]
-        eyes = weights @ keypoints[same][:, :4]
         # Input units -> thumbnail pixels -> frame pixels.
         to_frame = lambda xy: (xy * _SIDE - offset) / scale * step + np.array([x0, y0])
-        return DetectedFace(
-            center=to_frame(merged[:2]), size=merged[2:] * _SIDE / scale * step,
-            right_eye=to_frame(eyes[:2]), left_eye=to_frame(eyes[2:]), score=float(scores[best]),
-        )
+        faces = []
+        left = scores >= _MIN_SCORE
+        # Each face: the most confident box left, merged with the boxes that overlap it (weighted).
+        while left.any():
+            best = int(np.argmax(np.where(left, scores, -1)))
+            same = (_iou(boxes, boxes[best]) > _SAME_FACE_IOU) & left
+            weights = scores[same] / scores[same].sum()
+            merged = weights @ boxes[same]
+            eyes = weights @ keypoints[same][:, :4]
+            faces.append(DetectedFace(
+                center=to_frame(merged[:2]), size=merged[2:] * _SIDE / scale * step,
+                right_eye=to_frame(eyes[:2]), left_eye=to_frame(eyes[2:]), score=float(scores[best]),
+            ))
+            left &= ~same
+        return faces
 
 
 def _quarters(width: int, height: int) -> list[tuple[int, int, int, int]]:

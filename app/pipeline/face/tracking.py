@@ -64,7 +64,13 @@ class FaceLandmarks:
 class FaceTracker:
     """Tracks one face through consecutive frames; keeps state across chunks. Not thread-safe."""
 
-    def __init__(self, detect_interval: int = 5, landmark_step: int = 1) -> None:
+    def __init__(
+        self, detect_interval: int = 5, landmark_step: int = 1, face_point: tuple[float, float] | None = None,
+    ) -> None:
+        """`face_point` (x, y in frame pixels) picks, among several faces, the one nearest it in
+        the first frame with a face; by default the largest. Later detections keep to the face
+        being followed."""
+        self._face_point = np.array(face_point, dtype=np.float64) if face_point is not None else None
         self._detect_interval = detect_interval
         self._landmark_step = landmark_step
         self._detector = FaceDetector()
@@ -130,7 +136,8 @@ class FaceTracker:
         return following if following.drift(detected) <= _REANCHOR_DRIFT else detected
 
     def _detect(self, frames: YuvBatch, index: int, search_tiles: bool = False) -> FaceRegion | None:
-        face = self._detector.detect(frames, index, search_tiles)
+        near = self._last.points[:, :2].mean(axis=0) if self._last is not None else self._face_point
+        face = self._detector.detect(frames, index, search_tiles, near)
         if face is None:
             return None
         size = face.size.max() * _REGION_SCALE

@@ -251,6 +251,9 @@ def read_planned_frames(
     `plan.frame_count` frames come out; one far shorter is damaged (MediaError).
     """
     source_frames = max(run.start + run.count for run in plan.runs)
+    if plan.retimed:
+        yield from _retimed(path, fmt, plan, chunk_frames, source_frames)
+        return
     if len(plan.runs) > 1 and source_frames * fmt.frame_bytes <= _REPLAY_CACHE_BYTES:
         yield from _replay(path, fmt, plan, chunk_frames, source_frames)
         return
@@ -280,6 +283,29 @@ def _replay(
         # `take` copies: engines draw into the frames they get, never into the cache.
         data = frames.take(order[first:first + chunk_frames], axis=0)
         yield YuvBatch(data, fmt.width, fmt.height, fmt.matrix)
+
+
+def _retimed(
+    path: Path, fmt: FrameFormat, plan: OutputPlan, chunk_frames: int, source_frames: int
+) -> Iterator[YuvBatch]:
+    """One forward decode; each decoded chunk gives the output frames that show its frames
+    (several times when slowed down, some not at all when sped up)."""
+    order = source_order(plan)
+    shown = decoded = 0
+    last: np.ndarray | None = None
+    for batch in read_frames(path, fmt, 0, source_frames, chunk_frames):
+        first, decoded = decoded, decoded + len(batch)
+        last = batch.data[-1:]
+        stop = int(np.searchsorted(order, decoded))
+        for start in range(shown, stop, chunk_frames):
+            picked = order[start:min(start + chunk_frames, stop)] - first
+            yield YuvBatch(batch.data.take(picked, axis=0), fmt.width, fmt.height, fmt.matrix)
+        shown = stop
+    _require_frames(decoded, source_frames)
+    if shown < len(order):
+        if last is None:
+            raise MediaError("the video has no decodable frames")
+        yield YuvBatch(np.repeat(last, len(order) - shown, axis=0), fmt.width, fmt.height, fmt.matrix)
 
 
 def _require_frames(produced: int, planned: int) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from app.pipeline.media.ffmpeg_binary import run_ffmpeg
 from tests.conftest import upload
 
 
@@ -28,7 +29,7 @@ def test_accepts_mp4_and_wav_with_202_and_uuid(client, face_video, speech_audio)
 @pytest.mark.parametrize(
     ("audio_fixture", "name", "label", "stored"),
     [("speech_mp3", "speech.wav", "audio/mpeg", "input_audio.mp3"),
-     ("speech_audio", "speech.mp3", "audio/mpeg", "input_audio.wav")],
+     ("speech_audio", "speech.mp3", "application/octet-stream", "input_audio.wav")],
 )
 def test_audio_extension_comes_from_the_bytes_not_the_filename_or_label(
     client, face_video, request, tmp_path, audio_fixture, name, label, stored
@@ -47,22 +48,37 @@ def test_accepts_browser_wav_aliases(client, face_video, speech_audio, audio_typ
 
 
 @pytest.mark.parametrize(
-    ("video_type", "audio_type", "field"),
+    ("video_type", "audio_type"),
     [
-        ("video/quicktime", "audio/wav", "video_file"),
-        ("application/octet-stream", "audio/wav", "video_file"),
-        ("video/mp4", "audio/ogg", "audio_file"),
-        ("video/mp4", "text/plain", "audio_file"),
+        ("video/quicktime", "audio/wav"),  # an iPhone's label on mp4-family bytes
+        ("application/octet-stream", "application/octet-stream"),  # curl without ;type=
+        ("video/mp4; codecs=avc1", "audio/x-wav"),
     ],
 )
-def test_wrong_content_type_is_400_naming_field_and_types(
-    client, face_video, speech_audio, video_type, audio_type, field
+def test_uploads_are_decided_by_their_bytes(client, face_video, speech_audio, video_type, audio_type):
+    response = upload(client, face_video, speech_audio, video_type=video_type, audio_type=audio_type)
+    assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize(
+    ("video_type", "audio_type", "detail"),
+    [
+        ("video/webm", "audio/wav", "video_file: the content type says video/webm but the bytes are an mp4 file"),
+        ("video/mp4", "audio/ogg", "audio_file: the content type says audio/ogg but the bytes are a wav file"),
+        ("video/mp4", "text/plain", "audio_file: content type 'text/plain' is not accepted; send an audio file "
+                                    "(aac, flac, matroska, mp3, mp4, ogg, wav) labelled with its type or as "
+                                    "application/octet-stream"),
+        ("image/png", "audio/mpeg", "video_file: content type 'image/png' is not accepted; send a video file "
+                                    "(matroska, mp4) labelled with its type or as application/octet-stream; "
+                                    "audio_file: the content type says audio/mpeg but the bytes are a wav file"),
+    ],
+)
+def test_a_label_that_is_no_media_type_or_contradicts_the_bytes_is_400_naming_every_bad_field(
+    client, face_video, speech_audio, video_type, audio_type, detail
 ):
     response = upload(client, face_video, speech_audio, video_type=video_type, audio_type=audio_type)
     assert response.status_code == 400
-    detail = response.json()["detail"]
-    assert detail.startswith(field)
-    assert ("video/mp4" in detail) if field == "video_file" else ("audio/wav" in detail and "audio/mpeg" in detail)
+    assert response.json()["detail"] == detail
     assert leftover_entries(client) == []
 
 
@@ -95,7 +111,7 @@ def test_text_renamed_mp4_is_400(client, speech_audio, tmp_path):
 
 
 def test_video_without_audio_as_audio_file_is_400(client, face_video):
-    response = upload(client, face_video, face_video, audio_type="audio/wav")
+    response = upload(client, face_video, face_video, audio_type="video/mp4")
     assert response.status_code == 400
     assert response.json()["detail"] == "audio_file: the file has no decodable audio stream"
     assert leftover_entries(client) == []
@@ -114,7 +130,10 @@ def test_video_longer_than_limit_is_400(make_client, face_video, speech_audio):
     client = make_client(max_video_seconds=1.0)
     response = upload(client, face_video, speech_audio)
     assert response.status_code == 400
-    assert response.json()["detail"] == "video_file: the video lasts 2.0 s; the limit is 1 s"
+    # Both fields are over the limit: one answer names both.
+    assert response.json()["detail"] == (
+        "video_file: the video lasts 2.0 s; the limit is 1 s; audio_file: the audio lasts 7.0 s; the limit is 1 s"
+    )
     assert leftover_entries(client) == []
 
 
@@ -196,3 +215,81 @@ def test_head_answers_like_get_without_a_body(client, face_video, speech_audio, 
     assert response.status_code == client.get(path.format(task_id=task_id)).status_code
     assert response.content == b""
     assert response.headers["content-type"] == "application/json"
+
+
+def test_an_idempotency_key_repeated_with_the_same_uploads_answers_the_same_task(
+    client, face_video, speech_audio, short_audio
+):
+    headers = {"Idempotency-Key": "order-42"}
+    first = upload_with_headers(client, face_video, speech_audio, headers)
+    again = upload_with_headers(client, face_video, speech_audio, headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["task_id"] == first.json()["task_id"]
+    upload_dir = client.app.state.settings.upload_dir
+    assert [path.name for path in upload_dir.iterdir() if path.name != "results"] == [first.json()["task_id"]]
+    # Different uploads under the same key: 409, and nothing of them is kept.
+    conflict = upload_with_headers(client, face_video, short_audio, headers)
+    assert conflict.status_code == 409
+    assert "Idempotency-Key" in conflict.json()["detail"]
+    assert [path.name for path in upload_dir.iterdir() if path.name != "results"] == [first.json()["task_id"]]
+    # Another key is another task.
+    other = upload_with_headers(client, face_video, speech_audio, {"Idempotency-Key": "order-43"})
+    assert other.json()["task_id"] != first.json()["task_id"]
+
+
+def upload_with_headers(client, video, audio, headers):
+    with video.open("rb") as video_file, audio.open("rb") as audio_file:
+        return client.post(
+            "/process/", headers=headers, data={"model_choice": "model1"},
+            files={"video_file": (video.name, video_file, "video/mp4"), "audio_file": (audio.name, audio_file, "audio/wav")},
+        )
+
+
+@pytest.fixture(scope="module")
+def other_formats(tmp_path_factory, face_video, speech_audio):
+    """The same media in the other accepted containers, made with ffmpeg."""
+    folder = tmp_path_factory.mktemp("formats")
+    recipes = {
+        "face.mov": ["-i", str(face_video), "-c", "copy", "-f", "mov"],
+        "face.webm": ["-i", str(face_video), "-t", "1", "-c:v", "libvpx", "-b:v", "1M", "-f", "webm"],
+        "face.mkv": ["-i", str(face_video), "-c", "copy", "-f", "matroska"],
+        "speech.ogg": ["-i", str(speech_audio), "-c:a", "libvorbis", "-f", "ogg"],
+        "speech.webm": ["-i", str(speech_audio), "-c:a", "libopus", "-f", "webm"],
+        "speech.flac": ["-i", str(speech_audio), "-c:a", "flac", "-f", "flac"],
+        "speech.m4a": ["-i", str(speech_audio), "-c:a", "aac", "-f", "ipod"],
+        "speech.aac": ["-i", str(speech_audio), "-c:a", "aac", "-f", "adts"],
+    }
+    for name, recipe in recipes.items():
+        run_ffmpeg([*recipe, str(folder / name)])
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("video", "video_type", "audio", "audio_type"),
+    [
+        ("face.mov", "video/quicktime", None, "audio/wav"),
+        ("face.webm", "video/webm", None, "audio/wav"),
+        ("face.mkv", "application/octet-stream", None, "audio/wav"),
+        (None, "video/mp4", "speech.ogg", "audio/ogg"),
+        (None, "video/mp4", "speech.webm", "audio/webm"),
+        (None, "video/mp4", "speech.flac", "audio/flac"),
+        (None, "video/mp4", "speech.m4a", "audio/x-m4a"),
+        (None, "video/mp4", "speech.aac", "audio/aac"),
+        (None, "video/mp4", "speech.m4a", "application/octet-stream"),
+    ],
+)
+def test_every_accepted_container_is_taken(client, other_formats, face_video, speech_audio, video, video_type, audio,
+                                           audio_type):
+    response = upload(client, other_formats / video if video else face_video,
+                      other_formats / audio if audio else speech_audio, video_type=video_type, audio_type=audio_type)
+    assert response.status_code == 202, response.text
+
+
+def test_an_idempotent_replay_gets_its_task_even_when_the_queue_is_full(make_client, face_video, speech_audio):
+    client = make_client(max_concurrent_jobs=1, max_queued=0)
+    headers = {"Idempotency-Key": "full-queue"}
+    first = upload_with_headers(client, face_video, speech_audio, headers)
+    assert first.status_code == 202
+    assert upload(client, face_video, speech_audio).status_code == 503  # no room for new work
+    again = upload_with_headers(client, face_video, speech_audio, headers)
+    assert again.status_code == 202 and again.json()["task_id"] == first.json()["task_id"]

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from tests import media_factory
 from tests.conftest import download_result, upload, wait_for_end
 from tests.face_regions import dark_share, mouth_and_upper_regions
 from tests.media_tools import decode_rgb, ffprobe, frame_loudness, psnr, stream
@@ -82,6 +83,10 @@ def test_mouth_moves_with_speech_and_nothing_above_the_nose_changes(bounce_resul
         ("cut_off", "speech_audio", "video"),
         ("cut_off", "short_audio", "audio"),
         ("bounce", "short_audio", "audio"),
+        ("silence", "speech_audio", "video"),
+        ("silence", "short_audio", "video"),
+        ("remap", "speech_audio", "audio"),
+        ("remap", "short_audio", "audio"),
     ],
 )
 def test_duration_follows_sync_mode(module_client, face_video, request, sync_mode, audio_fixture, expected, tmp_path):
@@ -92,7 +97,10 @@ def test_duration_follows_sync_mode(module_client, face_video, request, sync_mod
     download_result(module_client, task_id, path)
     want = media_duration(audio if expected == "audio" else face_video)
     assert abs(media_duration(path) - want) <= 0.06
-    assert stream(ffprobe(path), "video")["r_frame_rate"] == "25/1"
+    info = ffprobe(path)
+    assert stream(info, "video")["r_frame_rate"] == "25/1"
+    # Both streams end together: audio shorter than the output is padded with silence.
+    assert abs(float(stream(info, "audio")["duration"]) - want) <= 0.06
 
 
 def test_mp3_audio_gives_aac_result(module_client, face_video, speech_mp3, tmp_path):
@@ -155,16 +163,33 @@ def test_status_reports_finished_task(module_client, bounce_result):
     assert status["model_choice"] == "model1" and status["engine"] == "viseme"
     assert status["input"] == {"duration_s": 2.0, "fps": 25.0, "width": 512, "height": 512}
     assert status["created_at"] <= status["started_at"] <= status["finished_at"]
+    assert status["stage"] == "done" and status["queue_position"] is None
+
+
+def test_status_of_a_finished_task_describes_the_output_as_ffprobe_does(module_client, bounce_result, tmp_path):
+    task_id, _, _ = bounce_result
+    output = module_client.get(f"/status/{task_id}").json()["output"]
+    video = stream(ffprobe(download_result(module_client, task_id, tmp_path / "out.mp4")), "video")
+    assert (output["width"], output["height"], output["frames"]) == (
+        video["width"], video["height"], int(video["nb_read_frames"])
+    )
+    assert output["duration_s"] == pytest.approx(output["frames"] / 25, abs=1e-3)
 
 
 def test_polling_shows_processing_then_progress(module_client, face_video, speech_audio):
     task_id = upload(module_client, face_video, speech_audio).json()["task_id"]
-    assert module_client.get(f"/result/{task_id}").json() == {"status": "processing"}
-    seen = []
+    waiting = module_client.get(f"/result/{task_id}")
+    # Not yet: 202, so that `curl -o` never saves the JSON as a video; poll again after Retry-After.
+    assert waiting.status_code == 202 and waiting.json() == {"status": "processing"}
+    assert int(waiting.headers["retry-after"]) >= 1
+    seen, stages = [], set()
     while (status := module_client.get(f"/status/{task_id}").json())["status"] in ("queued", "processing"):
         seen.append(status["progress"])
+        stages.add(status["stage"])
+        assert status["output"] is None
     assert status["status"] == "finished"
     assert all(0 <= p <= 1 for p in seen) and seen == sorted(seen)
+    assert stages <= {"queued", "starting", "probing", "rendering", "encoding", "done"}
 
 
 @pytest.mark.parametrize("task_id", [str(uuid.uuid4()), "not-a-uuid", "..%2F..%2Fetc%2Fpasswd"])
@@ -190,6 +215,8 @@ def test_video_without_a_face_fails_with_clear_error(module_client, no_face_vide
     status = wait_for_end(module_client, task_id)
     assert status["status"] == "failed"
     assert status["error"] == "no face found in the video"
+    # It keeps the stage and progress it had reached, short of the end.
+    assert status["stage"] == "failed" and status["progress"] < 1.0 and status["output"] is None
     assert module_client.get(f"/result/{task_id}").json() == {
         "status": "failed", "error": "no face found in the video",
     }
@@ -265,3 +292,43 @@ def test_rotation_metadata_is_applied_and_the_display_size_kept(module_client, s
     download_result(module_client, task_id, result)
     video = stream(ffprobe(result), "video")
     assert (video["width"], video["height"]) == (640, 512)
+
+
+@pytest.fixture(scope="module")
+def two_faces(media_dir):
+    return media_factory.two_faces_video(media_dir / "two_faces.mp4", 2.0)
+
+
+@pytest.mark.parametrize(("face_point", "changed_half"), [(None, 1), ("170,90", 0), ("600,200", 1)])
+def test_face_point_picks_the_face_to_lip_sync_and_the_largest_by_default(
+    module_client, two_faces, short_audio, tmp_path, face_point, changed_half
+):
+    form = {"sync_mode": "cut_off", **({"face_point": face_point} if face_point else {})}
+    task_id = upload(module_client, two_faces, short_audio, **form).json()["task_id"]
+    assert wait_for_end(module_client, task_id)["status"] == "finished"
+    output = decode_rgb(download_result(module_client, task_id, tmp_path / "out.mp4")).astype(np.int16)
+    source = decode_rgb(two_faces)[: len(output)].astype(np.int16)
+    # Share of each half's pixels that change strongly at some moment (more than re-encoding
+    # does): the chosen face's mouth moves, the other face stays as it was.
+    changed = np.abs(output - source).max(axis=(0, 3)) > 40
+    share = [float(changed[:, half * 384:(half + 1) * 384].mean()) for half in (0, 1)]
+    assert share[changed_half] > 0.002 and share[1 - changed_half] < 0.0002, share
+
+
+def test_a_face_point_outside_the_video_is_400(module_client, two_faces, short_audio):
+    response = upload(module_client, two_faces, short_audio, face_point="900,10")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "face_point: (900, 10) lies outside the 768x384 video"
+
+
+def test_queued_tasks_show_their_place_in_the_queue(make_client, face_video, speech_audio):
+    client = make_client(max_concurrent_jobs=1)
+    task_ids = [upload(client, face_video, speech_audio).json()["task_id"] for _ in range(3)]
+    statuses = [client.get(f"/status/{task_id}").json() for task_id in task_ids]
+    queued = [status for status in statuses if status["status"] == "queued"]
+    # One runs (or is about to); those behind it are numbered from 1 in the order they came.
+    assert [status["queue_position"] for status in queued] == list(range(1, len(queued) + 1))
+    assert len(queued) >= 1
+    assert all(status["queue_position"] is None for status in statuses if status["status"] != "queued")
+    for task_id in task_ids:
+        client.delete(f"/tasks/{task_id}")

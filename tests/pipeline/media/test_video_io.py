@@ -51,11 +51,13 @@ def test_read_frames_seeks_to_the_exact_frame(counter):
 
 
 @pytest.mark.parametrize("replay_cache_bytes", [0, 64 * 1024 * 1024], ids=["streamed", "replayed"])
-@pytest.mark.parametrize("mode", [SyncMode.BOUNCE, SyncMode.LOOP])
-def test_planned_frames_follow_the_plan(counter, mode, replay_cache_bytes, monkeypatch):
+@pytest.mark.parametrize(("mode", "audio_frames"), [
+    (SyncMode.BOUNCE, 40), (SyncMode.LOOP, 40), (SyncMode.REMAP, 31), (SyncMode.REMAP, 7), (SyncMode.SILENCE, 40),
+])
+def test_planned_frames_follow_the_plan(counter, mode, audio_frames, replay_cache_bytes, monkeypatch):
     monkeypatch.setattr(video_io, "_REPLAY_CACHE_BYTES", replay_cache_bytes)
     reference = levels(list(read_frames(counter, FMT, 0, FRAMES, FRAMES)))
-    plan = plan_output(FRAMES, 40 / 25, 25, mode)
+    plan = plan_output(FRAMES, audio_frames / 25, 25, mode)
     chunks = list(read_planned_frames(counter, FMT, plan, chunk_frames=5))
     assert max(len(chunk) for chunk in chunks) <= 5
     shown = frame_indices(chunks, reference)
