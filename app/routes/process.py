@@ -26,7 +26,8 @@ _OPENAPI_BODY = {
     response_model=ProcessResponse,
     openapi_extra=_OPENAPI_BODY,
     responses={
-        400: {"model": ErrorResponse, "description": "Wrong content type, undecodable, damaged or too long media"},
+        400: {"model": ErrorResponse, "description": "A label that is no media type or contradicts the bytes; undecodable, "
+                                                 "damaged or too long media; a bad webhook_url or face_point"},
         408: {"model": ErrorResponse, "description": "The upload stalled or took too long"},
         409: {"model": ErrorResponse, "description": "Idempotency-Key already used with different uploads"},
         413: {"model": ErrorResponse, "description": "A file is over MAX_UPLOAD_MB"},
@@ -51,8 +52,8 @@ async def process(
         fields = _validated_fields(form)
         task, created = await service.create_task(
             incoming, form.file_types["video_file"], form.file_types["audio_file"],
-            fields.model_choice.value, fields.sync_mode, idempotency_key, fields.webhook_url, str(request.base_url),
-            fields.face_point_xy,
+            fields.model_choice.value, fields.sync_mode, idempotency_key=idempotency_key,
+            webhook_url=fields.webhook_url, base_url=str(request.base_url), face_point=fields.face_point_xy,
         )
     if created:
         background.add_task(service.process_task, task.task_id)
