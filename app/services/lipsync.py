@@ -72,7 +72,7 @@ class LipSyncService:
         try:
             yield IncomingTask(
                 task_id,
-                {"video_file": self.storage.video_path(task_id),
+                {"video_file": self.storage.video_upload_path(task_id),
                  "audio_file": self.storage.audio_upload_path(task_id)},
                 self._settings.max_upload_bytes, self._settings.min_free_disk_bytes,
             )
@@ -97,7 +97,9 @@ class LipSyncService:
             return self._replayed(known, fingerprint, incoming), False
         if webhook_url:
             await run_in_threadpool(self._check_webhook, webhook_url)
-        media, extension = await run_in_threadpool(self._check_inputs, incoming.task_id, video_type, audio_type)
+        media, video_extension, audio_extension = await run_in_threadpool(
+            self._check_inputs, incoming.task_id, video_type, audio_type
+        )
         if face_point is not None:
             validation.check_face_point(face_point, media)
         # Off the loop: the first look at a Wav2Lip checkpoint reads hundreds of MB.
@@ -106,10 +108,10 @@ class LipSyncService:
         task = TaskInfo(
             task_id=incoming.task_id, model_choice=model_choice,
             engine=self.engines.engine_name(model_choice), sync_mode=sync_mode,
-            audio_extension=extension, media=media, idempotency_key=idempotency_key, fingerprint=fingerprint,
+            video_extension=video_extension, audio_extension=audio_extension, media=media, idempotency_key=idempotency_key, fingerprint=fingerprint,
             webhook_url=webhook_url, result_url=f"{base_url}result/{incoming.task_id}", face_point=face_point,
         )
-        await run_in_threadpool(self.storage.publish_inputs, task.task_id, extension)
+        await run_in_threadpool(self.storage.publish_inputs, task.task_id, video_extension, audio_extension)
         # Checked again in the same step as the task is added: other requests (on other hosts) may
         # have filled the queue, or taken the same key, while this one was uploading.
         admitted = await run_in_threadpool(self._registry.admit, task, *self._admission())
@@ -298,12 +300,15 @@ class LipSyncService:
         except ModelLabError:
             log_event(logger, "task.unqueued", logging.ERROR, task_id=task_id)
 
-    def _check_inputs(self, task_id: str, video_type: str | None, audio_type: str | None) -> tuple[MediaInfo, str]:
-        """Blocking (ffmpeg): check both uploads; the audio gets its detected container's extension."""
-        received_audio = self.storage.audio_upload_path(task_id)
-        media, container = validation.check_inputs(
-            self.storage.video_path(task_id), received_audio, validation.MediaLimits.from_settings(self._settings),
-            video_type, audio_type,
+    def _check_inputs(
+        self, task_id: str, video_type: str | None, audio_type: str | None
+    ) -> tuple[MediaInfo, str, str]:
+        """Blocking (ffmpeg): check both uploads; each gets its detected container's extension
+        (the client's file name is never used)."""
+        received_video, received_audio = self.storage.video_upload_path(task_id), self.storage.audio_upload_path(task_id)
+        checked = validation.check_inputs(
+            received_video, received_audio, validation.MediaLimits.from_settings(self._settings), video_type, audio_type,
         )
-        os.replace(received_audio, self.storage.audio_path(task_id, container.extension))
-        return media, container.extension
+        os.replace(received_video, self.storage.video_path(task_id, checked.video_container.extension))
+        os.replace(received_audio, self.storage.audio_path(task_id, checked.audio_container.extension))
+        return checked.media, checked.video_container.extension, checked.audio_container.extension

@@ -58,6 +58,8 @@ class TaskInfo:
     sync_mode: SyncMode
     audio_extension: str
     media: MediaInfo
+    # The uploaded video's stored extension, from its detected container (mp4 or mkv).
+    video_extension: str = "mp4"
     status: TaskState = TaskState.QUEUED
     stage: TaskStage = TaskStage.QUEUED
     progress: float = 0.0

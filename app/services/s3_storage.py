@@ -1,6 +1,6 @@
 """Task files in an S3-compatible bucket (STORAGE=s3), with this host's disk as scratch space.
 
-Bucket layout: `inputs/<task_id>/input.mp4`, `inputs/<task_id>/input_audio.<ext>`,
+Bucket layout: `inputs/<task_id>/input.<ext>`, `inputs/<task_id>/input_audio.<ext>`,
 `results/<task_id>.mp4`. The API receives and checks uploads on its own disk, then sends them to
 the bucket; a worker copies them back to its disk, renders there, and uploads the result in one
 piece, so that `results/<task_id>.mp4` exists only once complete. Scratch copies are deleted as
@@ -29,15 +29,15 @@ class S3TaskStorage(TaskStorage):
     def result_key(self, task_id: str) -> str:
         return f"{_RESULTS}{task_id}.mp4"
 
-    def publish_inputs(self, task_id: str, audio_extension: str) -> None:
-        for path in (self.video_path(task_id), self.audio_path(task_id, audio_extension)):
+    def publish_inputs(self, task_id: str, video_extension: str, audio_extension: str) -> None:
+        for path in (self.video_path(task_id, video_extension), self.audio_path(task_id, audio_extension)):
             self.objects.put_file(path, f"{_INPUTS}{task_id}/{path.name}")
         super().remove_inputs(task_id)
         self._remove_folder_unless_recorded(task_id)
 
-    def fetch_inputs(self, task_id: str, audio_extension: str) -> None:
+    def fetch_inputs(self, task_id: str, video_extension: str, audio_extension: str) -> None:
         self.task_dir(task_id).mkdir(mode=0o700, parents=True, exist_ok=True)
-        for path in (self.video_path(task_id), self.audio_path(task_id, audio_extension)):
+        for path in (self.video_path(task_id, video_extension), self.audio_path(task_id, audio_extension)):
             self.objects.get_file(f"{_INPUTS}{task_id}/{path.name}", path)
 
     def publish_result(self, task_id: str) -> None:

@@ -1,6 +1,7 @@
 """Where a task's files live on disk, and streaming uploads into it.
 
-<UPLOAD_DIR>/<task_id>/input.mp4, input_audio.<ext>; <UPLOAD_DIR>/results/<task_id>.mp4.
+<UPLOAD_DIR>/<task_id>/input.<ext>, input_audio.<ext> (extensions of the detected containers);
+<UPLOAD_DIR>/results/<task_id>.mp4.
 Directories are 0700 and files 0600: nothing is readable by other users of the host.
 `s3_storage.S3TaskStorage` keeps the same layout as scratch space and the files in a bucket.
 """
@@ -26,8 +27,8 @@ logger = logging.getLogger(__name__)
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 # Free disk space is checked again after every this many bytes of an upload.
 _DISK_CHECK_BYTES = 16 * 1024 * 1024
-VIDEO_FILENAME = "input.mp4"
-# An audio upload is written under this name, then renamed with its detected container's extension.
+# Uploads are written under these names, then renamed with their detected container's extension.
+VIDEO_UPLOAD_FILENAME = "input_video.upload"
 AUDIO_UPLOAD_FILENAME = "input_audio.upload"
 
 
@@ -74,8 +75,11 @@ class TaskStorage:
     def task_dir(self, task_id: str) -> Path:
         return self.upload_dir / task_id
 
-    def video_path(self, task_id: str) -> Path:
-        return self.task_dir(task_id) / VIDEO_FILENAME
+    def video_upload_path(self, task_id: str) -> Path:
+        return self.task_dir(task_id) / VIDEO_UPLOAD_FILENAME
+
+    def video_path(self, task_id: str, extension: str) -> Path:
+        return self.task_dir(task_id) / f"input.{extension}"
 
     def audio_upload_path(self, task_id: str) -> Path:
         return self.task_dir(task_id) / AUDIO_UPLOAD_FILENAME
@@ -86,10 +90,10 @@ class TaskStorage:
     def result_path(self, task_id: str) -> Path:
         return self.results_dir / f"{task_id}.mp4"
 
-    def publish_inputs(self, task_id: str, audio_extension: str) -> None:
+    def publish_inputs(self, task_id: str, video_extension: str, audio_extension: str) -> None:
         """Make accepted uploads readable by whichever host runs the task: here they already are."""
 
-    def fetch_inputs(self, task_id: str, audio_extension: str) -> None:
+    def fetch_inputs(self, task_id: str, video_extension: str, audio_extension: str) -> None:
         """Bring a task's inputs to this host before it runs: here they already are."""
 
     def publish_result(self, task_id: str) -> None:

@@ -165,10 +165,10 @@ class TaskExecutor:
         )
 
     def _render(self, task: TaskInfo, mine: dict[str, object]) -> RenderedVideo:
-        self._storage.fetch_inputs(task.task_id, task.audio_extension)
+        self._storage.fetch_inputs(task.task_id, task.video_extension, task.audio_extension)
         job = build_job(
             self._settings, self._engines,
-            video=self._storage.video_path(task.task_id),
+            video=self._storage.video_path(task.task_id, task.video_extension),
             audio=self._storage.audio_path(task.task_id, task.audio_extension),
             output=self._storage.result_path(task.task_id),
             sync_mode=task.sync_mode, face_point=task.face_point,

@@ -78,23 +78,31 @@ def check_label(field: str, content_type: str | None) -> None:
         )
 
 
+@dataclass(frozen=True)
+class CheckedInputs:
+    media: MediaInfo
+    video_container: Container
+    audio_container: Container
+
+
 def check_inputs(
     video: Path, audio: Path, limits: MediaLimits, video_type: str | None = None, audio_type: str | None = None,
-) -> tuple[MediaInfo, Container]:
-    """Both uploads checked (blocking: ffmpeg): the video's facts and the audio's container.
+) -> CheckedInputs:
+    """Both uploads checked (blocking: ffmpeg): the video's facts and both containers.
 
     Raises InvalidUpload naming every bad field at once.
     """
     problems: list[InvalidUpload] = []
-    media = _noting(problems, lambda: check_video_file(video, limits, video_type))
+    video_checked = _noting(problems, lambda: check_video_file(video, limits, video_type))
     audio_checked = _noting(problems, lambda: check_audio_file(audio, limits, audio_type))
     if len(problems) == 1:
         raise problems[0]
     if problems:
         raise InvalidUploads(problems)
-    container, audio_seconds = audio_checked
+    video_container, media = video_checked
+    audio_container, audio_seconds = audio_checked
     check_output_frames(media, audio_seconds, limits)
-    return media, container
+    return CheckedInputs(media, video_container, audio_container)
 
 
 Checked = TypeVar("Checked")
@@ -108,13 +116,13 @@ def _noting(problems: list[InvalidUpload], check: Callable[[], Checked]) -> Chec
         return None
 
 
-def check_video_file(path: Path, limits: MediaLimits, content_type: str | None = None) -> MediaInfo:
+def check_video_file(path: Path, limits: MediaLimits, content_type: str | None = None) -> tuple[Container, MediaInfo]:
     """Blocking (runs ffmpeg): call it off the event loop.
 
     Headers are checked before anything is read further, so a huge declared size costs nothing;
     then the packets are counted up to just past the length limit, whatever the header claims.
     """
-    _container("video_file", path, content_type)
+    container = _container("video_file", path, content_type)
     header = _probe("video_file", path, decode_seconds=0)
     if not header.has_video:
         raise InvalidUpload("video_file", "the file has no video stream")
@@ -138,7 +146,7 @@ def check_video_file(path: Path, limits: MediaLimits, content_type: str | None =
     info = _probe("video_file", path)
     if not (info.decodes and info.frames_decoded > 0 and info.fps > 0):
         raise InvalidUpload("video_file", "the file has no decodable video stream")
-    return info
+    return container, info
 
 
 def check_audio_file(path: Path, limits: MediaLimits, content_type: str | None = None) -> tuple[Container, float]:

@@ -283,6 +283,9 @@ def test_every_accepted_container_is_taken(client, other_formats, face_video, sp
     response = upload(client, other_formats / video if video else face_video,
                       other_formats / audio if audio else speech_audio, video_type=video_type, audio_type=audio_type)
     assert response.status_code == 202, response.text
+    # Stored under the extension of the container its bytes are (webm is matroska), never the client's name.
+    stored = {path.suffix for path in (client.app.state.settings.upload_dir / response.json()["task_id"]).glob("input.*")}
+    assert stored == {".mkv" if video in ("face.webm", "face.mkv") else ".mp4"}
 
 
 def test_an_idempotent_replay_gets_its_task_even_when_the_queue_is_full(make_client, face_video, speech_audio):
