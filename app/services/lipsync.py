@@ -104,6 +104,7 @@ class LipSyncService:
             validation.check_face_point(face_point, media)
         # Off the loop: the first look at a Wav2Lip checkpoint reads hundreds of MB.
         await run_in_threadpool(self.engines.require_available, model_choice)
+        # A cheap early refusal before the inputs are sent to the bucket; `admit` below decides.
         await run_in_threadpool(self._require_queue_room)
         task = TaskInfo(
             task_id=incoming.task_id, model_choice=model_choice,
@@ -188,7 +189,7 @@ class LipSyncService:
             finished_at=utc_now(),
         )
         if cancelled:
-            self.webhooks.announce(self._registry.get(task.task_id), TaskState.CANCELLED.value)
+            self.webhooks.announce(self._registry, task.task_id, TaskState.CANCELLED.value)
         else:
             self._registry.remove(task.task_id)
         # A running task's files are removed by its worker when it stops, after its current chunk
@@ -200,11 +201,11 @@ class LipSyncService:
     def sweep_expired(self) -> int:
         """Delete tasks older than TASK_TTL_HOURS that are not running (blocking: call off the loop)."""
         cutoff = utc_now() - timedelta(hours=self._settings.task_ttl_hours)
+        tasks = self._registry.all()  # one read: in distributed mode it is every record in Redis
         expired = [
-            task.task_id for task in self._registry.all()
-            if task.created_at < cutoff and task.status not in ACTIVE_STATES
+            task.task_id for task in tasks if task.created_at < cutoff and task.status not in ACTIVE_STATES
         ]
-        known = {task.task_id for task in self._registry.all()}
+        known = {task.task_id for task in tasks}
         # Files no task owns (a broken record skipped at start-up, an upload cut off on another
         # host) expire by their own age.
         expired += self.storage.leftovers(known, cutoff.timestamp())
@@ -296,7 +297,7 @@ class LipSyncService:
                 error=f"the job could not be queued: {reason}", finished_at=utc_now(),
             ):
                 self.storage.remove_inputs(task_id)
-                self.webhooks.announce(self._registry.get(task_id), TaskState.FAILED.value)
+                self.webhooks.announce(self._registry, task_id, TaskState.FAILED.value)
         except ModelLabError:
             log_event(logger, "task.unqueued", logging.ERROR, task_id=task_id)
 

@@ -10,8 +10,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
 from pathlib import Path
+from typing import TypeVar
 
 from app.config import Settings
 from app.errors import BackendUnavailable, ModelLabError, TaskCancelled, TaskNotFound
@@ -108,7 +108,7 @@ class TaskExecutor:
                 if task.attempt:
                     log_event(logger, "task.retried", attempt=task.attempt + 1)
                 else:
-                    self._announce(task_id, "started")
+                    self._webhooks.announce(self._registry, task_id, "started")
                 return task.attempt + 1
 
     def _give_up(self, task: TaskInfo, seen: dict[str, object]) -> None:
@@ -119,7 +119,7 @@ class TaskExecutor:
             error=error, finished_at=utc_now(),
         ):
             remove_quietly(self._storage.remove_inputs, task.task_id)
-            self._announce(task.task_id, TaskState.FAILED.value)
+            self._webhooks.announce(self._registry, task.task_id, TaskState.FAILED.value)
             log_event(logger, "task.failed", logging.ERROR, error=error)
 
     def _run_attempt(self, task: TaskInfo, attempt: int) -> None:
@@ -156,7 +156,7 @@ class TaskExecutor:
                 remove_quietly(self._storage.remove_task, task_id)
             log_event(logger, "task.cancelled", duration_s=duration_s)
             return
-        self._announce(task_id, outcome["status"].value)
+        self._webhooks.announce(self._registry, task_id, outcome["status"].value)
         if outcome["status"] is TaskState.FAILED:
             remove_quietly(self._storage.remove_inputs, task_id)
         log_event(
@@ -203,13 +203,6 @@ class TaskExecutor:
             raise TaskCancelled("the task was cancelled or handed to another worker")
         self._storage.publish_result(task.task_id)
         return video
-
-    def _announce(self, task_id: str, event: str) -> None:
-        """The task's webhook hears of the event (never fails the run: it only queues)."""
-        try:
-            self._webhooks.announce(self._registry.get(task_id), event)
-        except ModelLabError:
-            log_event(logger, "webhook.not_queued", logging.WARNING, webhook_event=event)
 
     def _current_status(self, task_id: str) -> TaskState | None:
         try:

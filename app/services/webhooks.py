@@ -23,9 +23,9 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from app.errors import InvalidUpload
+from app.errors import InvalidUpload, ModelLabError
 from app.logs import log_event
-from app.services.registry import TaskInfo
+from app.services.registry import TaskRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +73,14 @@ class WebhookSender:
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def announce(self, task: TaskInfo, event: str) -> None:
-        """Queue the event for the task's webhook, if it has one; `task` is its state after the event."""
+    def announce(self, registry: TaskRegistry, task_id: str, event: str) -> None:
+        """Queue the event for the task's webhook, if it has one, with the task's state now (just
+        after the event). Never raises: a task store that cannot answer costs only the webhook."""
+        try:
+            task = registry.get(task_id)
+        except ModelLabError:
+            log_event(logger, "webhook.not_queued", logging.WARNING, task_id=task_id, webhook_event=event)
+            return
         if not task.webhook_url or not self._secret:
             return
         body = json.dumps({"task_id": task.task_id, "status": task.status.value, "error": task.error,
