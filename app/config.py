@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_MODEL_ENGINES = {"model1": "viseme", "model2": "wav2lip", "model3": "wav2lip_gan"}
+DEFAULT_MODEL_ENGINES = {"model1": "viseme", "model2": "wav2lip", "model3": "wav2lip_gan", "model4": "musetalk"}
 
 
 class Settings(BaseSettings):

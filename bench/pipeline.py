@@ -152,6 +152,13 @@ def measure(
                     lambda out: pipeline_run(video, audio, out, engine_name, weights_dir))
 
 
+def measure_engine_case(folder: Path, name: str, seconds: float, engine_name: str, weights_dir: Path) -> dict:
+    """A case's clip with `engine_name` in a fresh process against plain ffmpeg (bench.musetalk)."""
+    video, audio = case_clip(folder, name, seconds)
+    return _compare(folder, f"{name} {seconds:g}s", video, audio, seconds, 1,
+                    lambda out: pipeline_run(video, audio, out, engine_name, weights_dir))
+
+
 def measure_case(folder: Path, name: str, seconds: float, repeat: int) -> dict:
     """A case's clip: the CLI, the pipeline alone and plain ffmpeg, alternating."""
     video, audio = case_clip(folder, name, seconds)

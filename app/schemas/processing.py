@@ -20,6 +20,7 @@ class ModelChoice(StrEnum):
     MODEL1 = "model1"
     MODEL2 = "model2"
     MODEL3 = "model3"
+    MODEL4 = "model4"
 
 
 PROCESS_FILE_FIELDS = {

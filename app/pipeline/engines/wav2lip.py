@@ -12,6 +12,7 @@ import torch
 from app.pipeline.face import tracking
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.engines.wav2lip_net import FACE_SIZE, Wav2LipGenerator
+from app.pipeline.engines.weights_cache import WeightsCache, WeightsError
 from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.speech.mel import mel_windows, melspectrogram
 from app.pipeline.media.yuv import YuvBatch, even_box
@@ -26,10 +27,6 @@ _DEFAULT_BATCH = {"cuda": 128, "cpu": 16}
 # this share at the box's sides and bottom, so no seam shows where the prediction meets the frame.
 _BLEND_RAMP = 0.12
 _EDGE_FADE = 0.1
-
-
-class WeightsError(Exception):
-    """A checkpoint that is missing, unreadable or not the Wav2Lip generator."""
 
 
 def load_generator(path: Path) -> Wav2LipGenerator:
@@ -152,8 +149,7 @@ class Wav2LipSpec:
         self.name = name
         self.weights_file = weights_file
         self.description = description
-        self._cache: dict[tuple[Path, float, int], Wav2LipGenerator | WeightsError] = {}
-        self._cache_lock = threading.Lock()
+        self._generators = WeightsCache(load_generator)
 
     def availability(self, options: EngineOptions) -> EngineAvailability:
         try:
@@ -170,16 +166,4 @@ class Wav2LipSpec:
         return Wav2LipEngine(generator, device, options)
 
     def _generator(self, path: Path) -> Wav2LipGenerator:
-        """Each checkpoint file (by path, mtime and size) is read once per process."""
-        stat = path.stat() if path.is_file() else None
-        key = (path, stat.st_mtime if stat else 0.0, stat.st_size if stat else -1)
-        with self._cache_lock:
-            if key not in self._cache:
-                try:
-                    self._cache[key] = load_generator(path)
-                except WeightsError as error:
-                    self._cache[key] = error
-            result = self._cache[key]
-        if isinstance(result, WeightsError):
-            raise result
-        return result
+        return self._generators.get(path, [path])

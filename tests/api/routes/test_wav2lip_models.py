@@ -2,9 +2,8 @@
 
 import pytest
 
-from tests.conftest import download_result, upload, wait_for_end
-from tests.face_regions import mouth_and_upper_regions
-from tests.media_tools import decode_rgb, ffprobe, psnr, stream
+from tests.conftest import upload
+from tests.generator_engines import assert_renders_the_lower_face_only
 from tests.wav2lip_checkpoint import save_published_format
 
 
@@ -25,23 +24,9 @@ def test_models_reports_wav2lip_available_when_its_weights_load(make_client, wei
 
 @pytest.mark.e2e
 def test_wav2lip_renders_the_lower_face_and_keeps_the_rest(make_client, weights_dir, face_video, short_audio, tmp_path):
-    client = make_client(weights_dir=weights_dir)
-    response = upload(client, face_video, short_audio, model_choice="model2")
-    assert response.status_code == 202
-    status = wait_for_end(client, response.json()["task_id"])
-    assert status["status"] == "finished" and status["engine"] == "wav2lip", status
-    path = tmp_path / "out.mp4"
-    download_result(client, status["task_id"], path)
-    video = stream(ffprobe(path), "video")
-    assert video["codec_name"] == "h264" and (video["width"], video["height"]) == (512, 512)
-    assert stream(ffprobe(path), "audio")["codec_name"] == "aac"
-
-    source = decode_rgb(face_video)[0]
-    output = decode_rgb(path)
-    mouth, upper = mouth_and_upper_regions(source)
-    middle = output[len(output) // 2]
-    assert psnr(middle[mouth], source[mouth]) < 25
-    assert psnr(middle[upper], source[upper]) >= 38
+    assert_renders_the_lower_face_only(
+        make_client(weights_dir=weights_dir), "model2", "wav2lip", face_video, short_audio, tmp_path,
+    )
 
 
 @pytest.mark.parametrize(
