@@ -20,7 +20,7 @@ _ENAMEL = torch.tensor([0.88, 0.85, 0.78])
 _CAVITY_SHADE = torch.tensor([0.56, 0.32, 0.30])
 # Share of the enamel's colour that follows the skin's hue.
 _ENAMEL_TINT = 0.15
-_TONGUE = torch.tensor([0.78, 0.42, 0.42])
+_TONGUE = torch.tensor([0.82, 0.36, 0.35])
 # Skin this bright (mean RGB, 0..1) lights the interior as drawn; darker skin darkens it.
 _REFERENCE_SKIN = 0.62
 # Visible upper teeth from the midline to a corner (incisors, lateral incisor, canine, premolar).
@@ -34,9 +34,16 @@ _CROWN_BY_TOOTH = torch.tensor([1.0, 0.86, 0.96, 0.8])
 _SHADE_BY_TOOTH = torch.tensor([1.0, 0.95, 0.9, 0.84])
 # Lower teeth and tongue appear as the gap passes these shares of the mouth width.
 _LOWER_TEETH_FROM = 0.22
+# Height of the lower teeth's visible edge at full opening, as a share of the mouth width.
+_LOWER_TEETH_OF_WIDTH = 0.1
+# The shadowed lower teeth's colour, a shade of the lips'.
+_LOWER_TEETH_SHADOW = 0.45
 # A gap this wide (share of the mouth width) lets the most light into the cavity.
 _LIT_OPENNESS = 0.4
-_TONGUE_FROM = 0.18
+# The tongue shows from this opening on (a smile's narrow gap between the teeth included) and
+# reaches its full height over the next _TONGUE_GROWTH.
+_TONGUE_FROM = 0.06
+_TONGUE_GROWTH = 0.14
 
 
 def draw_interior(
@@ -60,7 +67,7 @@ def draw_interior(
     enamel = (_ENAMEL.to(u) * (1 - _ENAMEL_TINT + _ENAMEL_TINT * skin / skin.mean(dim=1, keepdim=True).clamp(min=0.05)))
     enamel = enamel[:, :, None, None]
     # Lower teeth are drawn whatever the source shows: a smile hides them behind the lower lip.
-    colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded, enamel))
+    colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded, enamel, lip_colour))
     colour = _over(colour, _upper_teeth(u, px, gap, width, teeth[:, None, None] * rounded, enamel))
     colour = _over(colour, _lip_rims(px, from_bottom, width, lip_colour))
     light = (skin.mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.45, 1.3)
@@ -71,8 +78,8 @@ def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_co
     # Darkest at the back of the middle, lighter toward the lips and the cheeks; a narrow gap
     # lets less light in than a wide one.
     back = torch.exp(-(u / 0.55) ** 2) * torch.sin(torch.pi * depth.clamp(0, 1))
-    light_in = 0.4 + 0.6 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
-    shade = ((1 - 0.65 * back) * light_in).unsqueeze(1)
+    light_in = 0.47 + 0.53 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
+    shade = ((1 - 0.58 * back) * light_in).unsqueeze(1)
     return (lip_colour * _CAVITY_SHADE.to(u))[:, :, None, None] * shade
 
 
@@ -80,7 +87,7 @@ def _tongue(
     u: torch.Tensor, from_bottom: torch.Tensor, gap: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A rounded hump at the bottom of the gap, behind the lower teeth, once the mouth is wide open."""
-    grown = torch.clamp((openness - _TONGUE_FROM) / 0.15, 0, 1)
+    grown = torch.clamp((openness - _TONGUE_FROM) / _TONGUE_GROWTH, 0, 1)
     height = 0.4 * gap * grown * torch.clamp(1 - (u / 0.7) ** 2, 0, 1) ** 0.5
     coverage = torch.clamp(height - from_bottom, 0, 1)
     base = 0.4 * lip_colour[:, :, None, None] + 0.6 * _TONGUE.to(u)[None, :, None, None]
@@ -91,14 +98,17 @@ def _tongue(
 
 def _lower_teeth(
     u: torch.Tensor, from_bottom: torch.Tensor, width: torch.Tensor, openness: torch.Tensor, show: torch.Tensor,
-    enamel: torch.Tensor,
+    enamel: torch.Tensor, lip_colour: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     grown = torch.clamp((openness - _LOWER_TEETH_FROM) / 0.12, 0, 1) * show
-    height = 0.09 * width * grown * torch.clamp(1 - (u / 0.55) ** 4, 0, 1)
+    height = _LOWER_TEETH_OF_WIDTH * width * grown * torch.clamp(1 - (u / 0.55) ** 4, 0, 1)
     coverage = torch.clamp(height - from_bottom, 0, 1)
     _, _, separation = _tooth_phase(u, teeth_per_side=4.2)
-    shade = (0.78 - 0.3 * u.abs()) * (1 - 0.3 * separation)
-    return enamel * shade.unsqueeze(1), coverage
+    shade = ((0.78 - 0.3 * u.abs()) * (1 - 0.3 * separation)).unsqueeze(1)
+    # In the upper jaw's shadow the teeth take the mouth's own reddish light, not grey: a grey
+    # band reads blue beside warm lips.
+    shadow = _LOWER_TEETH_SHADOW * lip_colour[:, :, None, None]
+    return enamel * shade + shadow * (1 - shade), coverage
 
 
 def _upper_teeth(

@@ -82,11 +82,12 @@ def test_upper_teeth_are_single_teeth_with_gaps_between():
     assert len(dips) >= 4  # the midline and at least three more gaps between teeth
 
 
-def test_a_small_opening_shows_no_tongue_or_lower_teeth():
+def test_a_small_opening_shows_no_lower_teeth():
     opened, _ = open_mouths(skin_crops(), params(opening=4.0))
-    # 5 px gap (rows -1 to +4) over a 24 px wide mouth: teeth at the top, cavity to the lower lip.
+    # 5 px gap (rows -1 to +4) over a 24 px wide mouth: teeth at the top, then the cavity and the
+    # tip of the tongue (a pink in shadow, luma about 0.45) down to the lower lip.
     column = luma_column(opened, CENTER_COL + 3)
-    assert column[CENTER_ROW + 2:CENTER_ROW + 4].max() < 0.4  # a tongue or lower teeth would be lighter
+    assert column[CENTER_ROW + 2:CENTER_ROW + 4].max() < 0.55  # lower teeth' enamel would be lighter
 
 
 def test_drawn_interior_takes_the_grain_of_the_skin_around_it():
