@@ -26,8 +26,8 @@ _REFERENCE_SKIN = 0.62
 # Visible upper teeth from the midline to a corner (incisors, lateral incisor, canine, premolar).
 _TEETH_PER_SIDE = 3.6
 # Height of the upper teeth's visible crowns, as a share of the mouth width, and at most of the gap.
-_UPPER_TEETH_OF_WIDTH = 0.2
-_UPPER_TEETH_OF_GAP = 0.5
+_UPPER_TEETH_OF_WIDTH = 0.23
+_UPPER_TEETH_OF_GAP = 0.55
 # Per upper tooth from the midline (central incisor, lateral incisor, canine, premolar): its
 # visible length and its shade (teeth further back sit deeper in the shadow and look yellower).
 _CROWN_BY_TOOTH = torch.tensor([1.0, 0.86, 0.96, 0.8])

@@ -8,8 +8,9 @@ import numpy as np
 _BAND_HZ = (700.0, 4000.0)
 _WINDOW_S = 0.025
 _HOP_S = 0.005
-# Frames quieter than this below the clip's loud level, or than an absolute floor, are silence.
-_DYNAMIC_RANGE_DB = 30.0
+# Frames quieter than this below the clip's loud level, or than an absolute floor, are silence
+# (closed). 24 dB: the closures of stops and the weaker consonants close the mouth too.
+_DYNAMIC_RANGE_DB = 24.0
 _SILENCE_FLOOR_DB = -70.0
 _LOUD_PERCENTILE = 95
 # Smoothing of the openness over time, in seconds (standard deviation of a Gaussian).

@@ -77,7 +77,8 @@ def test_opening_draws_teeth_over_a_graded_cavity_and_a_tongue():
 
 def test_upper_teeth_are_single_teeth_with_gaps_between():
     opened, _ = open_mouths(skin_crops(), params(opening=10.0))
-    row = opened[0, :, CENTER_ROW - 1, CENTER_COL - 11:CENTER_COL + 12].mean(dim=0)
+    # Across the crowns' middle: they hang 5.5 px (23 % of the 24 px mouth) from the lip at row -3.
+    row = opened[0, :, CENTER_ROW, CENTER_COL - 11:CENTER_COL + 12].mean(dim=0)
     dips = [i for i in range(1, len(row) - 1) if row[i] < row[i - 1] - 0.02 and row[i] <= row[i + 1]]
     assert len(dips) >= 4  # the midline and at least three more gaps between teeth
 
@@ -93,7 +94,8 @@ def test_a_small_opening_shows_no_lower_teeth():
 def test_drawn_interior_takes_the_grain_of_the_skin_around_it():
     def interior_detail(grain: float) -> float:
         opened, _ = open_mouths(skin_crops(grain), params(opening=10.0))
-        cavity = opened[0, :, CENTER_ROW + 2:CENTER_ROW + 5, CENTER_COL - 6:CENTER_COL + 6].mean(dim=0)
+        # Below the upper teeth (which end at row +2.5) and above the tongue.
+        cavity = opened[0, :, CENTER_ROW + 3:CENTER_ROW + 6, CENTER_COL - 6:CENTER_COL + 6].mean(dim=0)
         return float((cavity - cavity.mean()).std())
 
     assert interior_detail(0.0) < 0.03

@@ -6,6 +6,7 @@ error naming the file.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,9 @@ def _whisper_config(path: Path) -> WhisperConfig:
         raise WeightsError(f"{path} is not a whisper config: {error}") from error
 
 
-def _strict_load(build, path: Path, select) -> torch.nn.Module:
+def _strict_load(
+    build: Callable[[], torch.nn.Module], path: Path, select: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+) -> torch.nn.Module:
     """`build()` on the meta device, then every tensor of `path` (after `select`) assigned strictly."""
     try:
         with torch.device("meta"):
