@@ -13,26 +13,31 @@ class WeightsError(Exception):
 
 
 class WeightsCache(Generic[Loaded]):
-    """What `read` made of a set of files, kept per set of (path, mtime, size): a file replaced
-    on disk is read again. A failure is kept too, so a broken file is not re-read on every request."""
+    """What `read(location)` made of its files, kept per location with the files' (mtime, size):
+    a file replaced on disk is read again and the old result dropped. A failure is kept as its
+    message (not as the exception, whose traceback would hold the half-loaded network and grow
+    with every raise), so a broken file is not re-read on every request."""
 
     def __init__(self, read: Callable[[Path], Loaded]) -> None:
         self._read = read
-        self._results: dict[tuple, Loaded | WeightsError] = {}
+        self._results: dict[Path, tuple[tuple, Loaded | str]] = {}
         self._lock = threading.Lock()
 
     def get(self, location: Path, files: Sequence[Path]) -> Loaded:
-        """`read(location)`, made of `files`, or the WeightsError it raised."""
-        key = (location, *((path, *_signature(path)) for path in files))
+        """`read(location)`, made of `files`; WeightsError with the reason it failed."""
+        signature = tuple((path, *_signature(path)) for path in files)
         with self._lock:
-            if key not in self._results:
+            kept = self._results.get(location)
+            if kept is None or kept[0] != signature:
                 try:
-                    self._results[key] = self._read(location)
+                    result: Loaded | str = self._read(location)
                 except WeightsError as error:
-                    self._results[key] = error
-            result = self._results[key]
-        if isinstance(result, WeightsError):
-            raise result
+                    result = str(error)
+                self._results[location] = (signature, result)
+            else:
+                result = kept[1]
+        if isinstance(result, str):
+            raise WeightsError(result)
         return result
 
 

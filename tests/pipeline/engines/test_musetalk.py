@@ -23,6 +23,7 @@ from app.pipeline.engines.musetalk.weights import load_models
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.audio import decode_audio
 from app.pipeline.media.yuv import YuvBatch
+from tests.fixtures.musetalk.make_fixtures import write_long_wav
 from tests.musetalk_weights import write_published_layout
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "musetalk"
@@ -53,6 +54,19 @@ def test_audio_prompts_match_the_reference(engine, reference):
     prompts = windows[np.array(INPUTS["kept_prompts"])].prompts()
     assert prompts.shape == (len(INPUTS["kept_prompts"]), 50, 384)
     torch.testing.assert_close(prompts, torch.from_numpy(reference["prompts"]), **TOLERANCE)
+
+
+def test_audio_prompts_match_the_reference_at_30_fps_and_past_whispers_30_s_segment(engine, reference, tmp_path):
+    samples = decode_audio(FIXTURES / "speech.wav", max_seconds=10)
+    windows = engine.audio_features(samples, 16000, 30.0, int(reference["prompt_count_30_fps"]))
+    torch.testing.assert_close(windows[np.array(INPUTS["kept_at_30_fps"])].prompts(),
+                               torch.from_numpy(reference["prompts_30_fps"]), **TOLERANCE)
+    long_wav = write_long_wav(tmp_path / "long.wav", INPUTS["long_repeats"])
+    samples = decode_audio(long_wav, max_seconds=60)
+    assert len(samples) > 30 * 16000
+    windows = engine.audio_features(samples, 16000, INPUTS["fps"], int(reference["long_prompt_count"]))
+    torch.testing.assert_close(windows[np.array(INPUTS["kept_long"])].prompts(),
+                               torch.from_numpy(reference["long_prompts"]), **TOLERANCE)
 
 
 def test_face_latents_match_the_reference(engine, reference):

@@ -33,20 +33,27 @@ class MuseTalkModels:
     features: WhisperFeatureExtractor
 
 
-def load_models(folder: Path) -> MuseTalkModels:
-    """The three networks of `folder` (WEIGHTS_DIR/musetalk) on the CPU, in eval mode."""
+def load_models(folder: Path, mmap: bool = False) -> MuseTalkModels:
+    """The three networks of `folder` (WEIGHTS_DIR/musetalk) on the CPU, in eval mode.
+
+    With `mmap` the tensors stay pages of the files, read only when used: checking 3.7 GB of
+    weights then costs next to nothing. An engine must not compute from them that way (a file
+    overwritten in place would pull the pages from under it), so it loads without.
+    """
     unet_config = _read_config(folder / UNET_CONFIG)
     unet = _strict_load(lambda: UNet2DConditionModel.from_config(unet_config), folder / UNET_WEIGHTS,
-                        lambda state: state)
+                        lambda state: state, mmap)
     vae_config = _read_config(folder / VAE_CONFIG)
-    vae = _strict_load(lambda: AutoencoderKL.from_config(vae_config), folder / VAE_WEIGHTS, rename_old_attention)
+    vae = _strict_load(lambda: AutoencoderKL.from_config(vae_config), folder / VAE_WEIGHTS, rename_old_attention,
+                       mmap)
     whisper_config = _whisper_config(folder / WHISPER_CONFIG)
     if whisper_config.d_model != unet.config.cross_attention_dim:
         raise WeightsError(
             f"{folder / WHISPER_CONFIG}: d_model {whisper_config.d_model} does not match the UNet's "
             f"cross_attention_dim {unet.config.cross_attention_dim}"
         )
-    whisper = _strict_load(lambda: WhisperEncoder(whisper_config), folder / WHISPER_WEIGHTS, whisper_encoder_part)
+    whisper = _strict_load(lambda: WhisperEncoder(whisper_config), folder / WHISPER_WEIGHTS, whisper_encoder_part,
+                           mmap)
     try:
         features = WhisperFeatureExtractor.from_json_file(str(folder / WHISPER_PREPROCESSOR))
     except (OSError, ValueError, TypeError) as error:
@@ -97,6 +104,7 @@ def _whisper_config(path: Path) -> WhisperConfig:
 
 def _strict_load(
     build: Callable[[], torch.nn.Module], path: Path, select: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+    mmap: bool,
 ) -> torch.nn.Module:
     """`build()` on the meta device, then every tensor of `path` (after `select`) assigned strictly."""
     try:
@@ -104,11 +112,7 @@ def _strict_load(
             module = build()
     except (TypeError, ValueError, KeyError) as error:
         raise WeightsError(f"the config for {path.name} does not build its network: {error}") from error
-    try:
-        # mmap: a 3.4 GB UNet is paged in as it is copied to the device, not read twice.
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:
-        raise WeightsError(f"could not read {path}: {type(error).__name__}") from error
+    state = _read_state(path, mmap)
     if not isinstance(state, dict):
         raise WeightsError(f"{path} holds no state dict")
     try:
@@ -121,3 +125,14 @@ def _strict_load(
     if unset:
         raise WeightsError(f"{path} leaves {unset[0]} unset")
     return module
+
+
+def _read_state(path: Path, mmap: bool) -> object:
+    """The file's tensors (weights only: no code in a checkpoint runs). Only the zip format can
+    be memory-mapped; a file in torch's older format is read whole."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as error:
+        if mmap:
+            return _read_state(path, mmap=False)
+        raise WeightsError(f"could not read {path}: {type(error).__name__}") from None
