@@ -33,6 +33,8 @@ _CROPS_PER_BATCH = 8
 _WIDEST_PERCENTILE = 95
 # The mouth's width grows by this share at full spread (both corners, see `mouth_geometry`).
 _SPREAD_WIDTH = 0.2
+# A source whose most-teeth frames show less than this share of teeth inside the lips shows none.
+_MIN_TEETH_SHARE = 0.03
 
 
 class VisemeEngine:
@@ -56,11 +58,22 @@ class VisemeEngine:
         known = shown < len(bank)
         turn = np.full(len(shown), np.nan)
         turn[known] = samples[shown[known], 2]
+        jaw, spread = np.clip(features[:, 0], 0, 1), np.clip(features[:, 1], -1, 1)
+        rounding, closure = np.clip(features[:, 2], 0, 1), np.clip(features[:, 3], 0, 1)
+        # Teeth show on open and spread sounds, not on rounded ones or closed lips; compared on
+        # the source's own scale (its most-teeth frames are 1). A source that never shows teeth
+        # leaves the choice to the other measures.
+        most_teeth = np.nanpercentile(samples[:, 3], _WIDEST_PERCENTILE)
+        samples[:, 3] /= max(most_teeth, _MIN_TEETH_SHARE)
+        teeth = np.clip(2 * jaw, 0, 1) * (1 - rounding) * (1 - closure)
+        if most_teeth < _MIN_TEETH_SHARE:
+            teeth = np.full(len(features), np.nan)
         targets = np.stack([
-            np.clip(features[:, 0], 0, 1) * widest,
-            width * (1 + _SPREAD_WIDTH * np.clip(features[:, 1], -1, 1)),
+            jaw * widest,
+            width * (1 + _SPREAD_WIDTH * spread),
             turn,
-            np.clip(features[:, 3], 0, 1),
+            teeth,
+            closure,
         ], axis=1)
         return choose_samples(samples, targets, shown)
 

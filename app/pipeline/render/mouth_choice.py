@@ -10,13 +10,14 @@ where no sample is close enough.
 import numpy as np
 
 # Shape differences counted as one unit of cost: gap / mouth width, mouth width / eye distance,
-# and head turn (nose offset / eye distance).
+# head turn (nose offset / eye distance), and teeth shown (share of the source's most).
 _OPENING_UNIT = 0.035
 # Where the lips must close (m, b, p: closure 1) the gap unit shrinks by this share: lips that
 # almost meet are not closed.
 _CLOSURE_STRICTNESS = 0.7
 _WIDTH_UNIT = 0.06
 _TURN_UNIT = 0.04
+_TEETH_UNIT = 0.5
 # A sample farther than this from the wanted shape is worse than drawing.
 _DRAW_COST = 2.0
 # Costs of leaving the natural order: holding the same frame, jumping to another, or switching
@@ -36,9 +37,9 @@ def choose_samples(samples: np.ndarray, targets: np.ndarray, shown: np.ndarray) 
     """Per output frame the index of the sample to show, DRAW, or KEEP where that sample is the
     frame's own.
 
-    `samples` (K, 3) hold [opening, width, turn] rows, `targets` (T, 4) the same plus closure
-    (0..1, how firmly the lips must meet); a sample's NaN row means no face was kept there, a
-    target's NaN turn means the turn is unknown. `shown` (T,) is the source frame each output
+    `samples` (K, 4) hold [opening, width, turn, teeth] rows, `targets` (T, 5) the same plus
+    closure (0..1, how firmly the lips must meet); a sample's NaN row means no face was kept
+    there, a target's NaN turn or teeth means any will do. `shown` (T,) is the source frame each output
     frame shows (the sample that needs no blending).
     """
     count = len(samples)
@@ -82,9 +83,10 @@ def choose_samples(samples: np.ndarray, targets: np.ndarray, shown: np.ndarray) 
 
 
 def _match_costs(samples: np.ndarray, target: np.ndarray) -> np.ndarray:
-    opening_unit = _OPENING_UNIT * (1 - _CLOSURE_STRICTNESS * target[3])
-    difference = (samples - target[:3]) / np.array([opening_unit, _WIDTH_UNIT, _TURN_UNIT])
-    if np.isnan(target[2]):
-        difference[:, 2] = 0.0  # the turn is unknown: any will do (a faceless sample stays NaN)
+    opening_unit = _OPENING_UNIT * (1 - _CLOSURE_STRICTNESS * target[4])
+    difference = (samples - target[:4]) / np.array([opening_unit, _WIDTH_UNIT, _TURN_UNIT, _TEETH_UNIT])
+    for column in (2, 3):
+        if np.isnan(target[column]):
+            difference[:, column] = 0.0  # unknown: any will do (a faceless sample stays NaN)
     cost = (difference ** 2).sum(axis=1)
     return np.where(np.isnan(cost), np.inf, cost)

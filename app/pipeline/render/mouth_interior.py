@@ -3,7 +3,7 @@
 Drawn back to front, in the gap's own coordinates (`u` across the mouth, -1..1 corner to
 corner; `depth` down the gap, 0 at the upper lip, 1 at the lower lip):
 - a cavity, dark red-brown from the lips' own colour, darkest at the back, never flat black;
-- a tongue, low in the mouth, once the mouth opens wide;
+- a tongue, low in the mouth, its tip from small openings on, growing as the mouth opens;
 - lower teeth at the bottom of the gap at wider openings, in the shadow of the upper jaw;
 - upper teeth as a row of single teeth: soft dark gaps between them, rounded biting edges,
   narrower and darker toward the corners, shadowed under the upper lip;
@@ -32,7 +32,7 @@ _UPPER_TEETH_OF_GAP = 0.55
 # visible length and its shade (teeth further back sit deeper in the shadow and look yellower).
 _CROWN_BY_TOOTH = torch.tensor([1.0, 0.86, 0.96, 0.8])
 _SHADE_BY_TOOTH = torch.tensor([1.0, 0.95, 0.9, 0.84])
-# Lower teeth and tongue appear as the gap passes these shares of the mouth width.
+# Lower teeth appear as the gap passes this share of the mouth width.
 _LOWER_TEETH_FROM = 0.22
 # Height of the lower teeth's visible edge at full opening, as a share of the mouth width.
 _LOWER_TEETH_OF_WIDTH = 0.1
@@ -86,7 +86,7 @@ def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_co
 def _tongue(
     u: torch.Tensor, from_bottom: torch.Tensor, gap: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A rounded hump at the bottom of the gap, behind the lower teeth, once the mouth is wide open."""
+    """A rounded hump at the bottom of the gap, behind the lower teeth, taller as the mouth opens."""
     grown = torch.clamp((openness - _TONGUE_FROM) / _TONGUE_GROWTH, 0, 1)
     height = 0.4 * gap * grown * torch.clamp(1 - (u / 0.7) ** 2, 0, 1) ** 0.5
     coverage = torch.clamp(height - from_bottom, 0, 1)

@@ -8,7 +8,7 @@ frame around it and blends it in with a feathered mask that covers both faces' l
 neither chin shows twice.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -23,6 +23,12 @@ _RIGID_POINTS = [RIGHT_EYE_OUTER, 133, 362, LEFT_EYE_OUTER, 168, 6, 197, 195]
 # The outer lip contour, and the jaw line from cheek to cheek under the mouth.
 _OUTER_LIPS = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
 _JAW = [136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365]
+_INNER_LIPS = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
+# Teeth: brighter than this share of the skin's median luma and less saturated than this (as
+# bench.mouth_look measures them); a gap of fewer pixels than this shows none.
+_TEETH_OVER_SKIN = 0.8
+_TEETH_SATURATION = 0.3
+_MIN_INSIDE_PX = 4
 # The blend covers the lips grown by this factor about their centre (the skin that moves with
 # them) and the jaw line grown by this share of the eye distance (the shadow under the chin).
 _LIP_GROWTH = 1.45
@@ -47,6 +53,7 @@ class MouthShape:
     opening: float  # gap between the inner lips / mouth width
     width: float  # mouth width / eye distance
     turn: float  # nose tip's sideways offset from the eyes' middle / eye distance (head yaw)
+    teeth: float = 0.0  # share of the inside of the lips that shows teeth (measured on pixels)
 
 
 def mouth_shape(face: FaceLandmarks) -> MouthShape:
@@ -99,10 +106,11 @@ class MouthBank:
         return len(self.samples)
 
     def shape_rows(self) -> np.ndarray:
-        """(len, 3) [opening, width, turn] per sample; NaN where no face was kept."""
+        """(len, 4) [opening, width, turn, teeth] per sample; NaN where no face was kept."""
         return np.array([
-            [shape.opening, shape.width, shape.turn] if shape else [np.nan] * 3 for shape in self.shapes
-        ]).reshape(-1, 3)
+            [shape.opening, shape.width, shape.turn, shape.teeth] if shape else [np.nan] * 4
+            for shape in self.shapes
+        ]).reshape(-1, 4)
 
     def add(self, frames: YuvBatch, index: int, face: FaceLandmarks | None) -> None:
         """Keep frame `index`'s lower face (the next source frame in order)."""
@@ -113,9 +121,11 @@ class MouthBank:
             return
         to_canonical = _similarity(face.points[_RIGID_POINTS], self.reference)
         from_canonical = cv2.invertAffineTransform(to_canonical)
-        self.samples.append(frames.warped_rgb(index, from_canonical, self.crop_size, cv2.INTER_CUBIC))
-        self.faces.append(_apply(to_canonical, face.points))
-        self.shapes.append(mouth_shape(face))
+        sample = frames.warped_rgb(index, from_canonical, self.crop_size, cv2.INTER_CUBIC)
+        canonical_face = _apply(to_canonical, face.points)
+        self.samples.append(sample)
+        self.faces.append(canonical_face)
+        self.shapes.append(replace(mouth_shape(face), teeth=teeth_share(sample, canonical_face)))
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,22 @@ def paste_own_mouth(frames: YuvBatch, index: int, face: FaceLandmarks, bank: Mou
     weight = cv2.warpAffine(mask, into_window, size, flags=cv2.INTER_LINEAR, borderValue=0)
     underneath = frames.rgb(index, (x0, y0, x1, y1)).astype(np.float32)
     frames.paste(index, x0, y0, _match_colour(moved.astype(np.float32), underneath, weight), weight)
+
+
+def teeth_share(image: np.ndarray, points: np.ndarray) -> float:
+    """Share of the pixels inside the inner lip contour of face `points` (468, 2) in RGB `image`
+    that read as teeth: brighter than most of the skin around and nearly grey."""
+    inside = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(points[_INNER_LIPS]).astype(np.int32)], 1)
+    inside = inside.astype(bool)
+    if inside.sum() < _MIN_INSIDE_PX:
+        return 0.0
+    values = image.astype(np.float32)
+    luma = values @ np.array([0.299, 0.587, 0.114], np.float32)
+    skin = float(np.median(luma[~inside]))
+    saturation = (values.max(axis=2) - values.min(axis=2)) / np.maximum(values.max(axis=2), 1)
+    teeth = (luma > _TEETH_OVER_SKIN * skin) & (saturation < _TEETH_SATURATION)
+    return float(teeth[inside].mean())
 
 
 def _blend_mask(bank: MouthBank, kept_face: np.ndarray, frame_face: np.ndarray) -> np.ndarray:

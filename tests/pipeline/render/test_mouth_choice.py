@@ -7,14 +7,14 @@ from app.pipeline.render.mouth_choice import DRAW, KEEP, choose_samples
 WIDTH = 0.7
 
 
-def rows(openings: list[float], turn: float = 0.0) -> np.ndarray:
-    """Sample rows [opening, width, turn]."""
-    return np.array([[opening, WIDTH, turn] for opening in openings])
+def rows(openings: list[float], turn: float = 0.0, teeth: float = 0.0) -> np.ndarray:
+    """Sample rows [opening, width, turn, teeth]."""
+    return np.array([[opening, WIDTH, turn, teeth] for opening in openings])
 
 
-def wanted(openings: list[float], closure: float = 0.0) -> np.ndarray:
-    """Target rows [opening, width, turn, closure]."""
-    return np.array([[opening, WIDTH, 0.0, closure] for opening in openings])
+def wanted(openings: list[float], closure: float = 0.0, teeth: float = np.nan) -> np.ndarray:
+    """Target rows [opening, width, turn, teeth, closure] (teeth NaN: any)."""
+    return np.array([[opening, WIDTH, 0.0, teeth, closure] for opening in openings])
 
 
 def talking_openings(count: int, seed: int = 0) -> list[float]:
@@ -77,3 +77,10 @@ def test_lips_that_must_close_take_only_a_closed_mouth():
     assert all(choose_samples(samples, wanted([0.0] * 3), shown=np.full(3, 100)) >= 0)
     bilabial = choose_samples(samples, wanted([0.0] * 3, closure=1.0), shown=np.full(3, 100))
     assert set(bilabial) <= {20, DRAW}
+
+
+def test_a_mouth_that_shows_teeth_is_chosen_where_teeth_are_wanted():
+    # Two stretches open as wide; only the second shows its teeth.
+    samples = np.vstack([rows([0.25] * 10, teeth=0.0), rows([0.25] * 10, teeth=1.0)])
+    assert set(choose_samples(samples, wanted([0.25] * 4, teeth=1.0), shown=np.full(4, 100))) <= set(range(10, 20))
+    assert set(choose_samples(samples, wanted([0.25] * 4, teeth=0.0), shown=np.full(4, 100))) <= set(range(10))

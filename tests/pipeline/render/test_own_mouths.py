@@ -10,7 +10,8 @@ from app.pipeline.engines.viseme import VisemeEngine
 from app.pipeline.face import tracking
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.yuv import YuvBatch
-from app.pipeline.render.own_mouths import MouthBank, paste_own_mouth
+from app.pipeline.render.own_mouths import MouthBank, paste_own_mouth, teeth_share
+from tests import media_factory
 
 SIZE = 512
 # The camera between the kept frame and the frame pasted on: zoom, turn (degrees), shift (px).
@@ -95,3 +96,10 @@ def test_the_kept_mouth_takes_the_light_of_the_frame_it_lands_in(frames):
     lower_lip = face.point(tracking.LOWER_LIP_OUTER).astype(int)
     skin = (slice(lower_lip[1] + 4, chin[1] - 4), slice(chin[0] - 15, chin[0] + 15))
     assert abs(result[skin].mean() - before[skin].mean()) < 4
+
+
+def test_teeth_are_measured_inside_the_lips():
+    smile = skimage.data.astronaut()
+    assert teeth_share(smile, landmarks(smile).points) > 0.3
+    closed = media_factory.hopper_photo()[:SIZE]
+    assert teeth_share(closed, landmarks(closed).points) < 0.05
