@@ -18,9 +18,8 @@ import numpy as np
 from app.pipeline.face import tracking
 from app.pipeline.face.tracking import FaceLandmarks, FaceTracker
 from app.pipeline.media.yuv import YuvBatch
+from app.pipeline.render.own_mouths import inner_lips_mask, reads_as_teeth
 
-# mediapipe's inner lip ring (FACEMESH_LIPS), upper lip left to right, then lower right to left.
-INNER_LIP = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
 # A frame counts as open when the lips part by this share of the mouth width.
 OPEN_SHARE = 0.2
 _CHANGED_LEVEL = 4.0
@@ -51,17 +50,12 @@ def measure_frame(frame: np.ndarray, face: FaceLandmarks) -> MouthFrame:
     points = face.points
     width = float(np.linalg.norm(points[tracking.MOUTH_CORNER_A] - points[tracking.MOUTH_CORNER_B]))
     gap = float(np.linalg.norm(points[tracking.UPPER_LIP_INNER] - points[tracking.LOWER_LIP_INNER]))
-    inside = np.zeros(frame.shape[:2], np.uint8)
-    cv2.fillPoly(inside, [np.round(points[INNER_LIP]).astype(np.int32)], 1)
-    inside = inside.astype(bool)
-    values = frame[inside].astype(np.float32)
+    values = frame[inner_lips_mask(frame.shape, points)]
     skin = luma(frame[_chin_skin(face, frame.shape)]).mean()
     if len(values) == 0:
         return MouthFrame(gap / width, gap, _chin_drop(face), 0.0, 0.0)
-    inner_luma = luma(values)
-    saturation = (values.max(axis=1) - values.min(axis=1)) / np.maximum(values.max(axis=1), 1)
-    teeth = (inner_luma > 0.8 * skin) & (saturation < 0.3)
-    return MouthFrame(gap / width, gap, _chin_drop(face), float(inner_luma.mean() / skin), float(teeth.mean()))
+    teeth = reads_as_teeth(values, skin)
+    return MouthFrame(gap / width, gap, _chin_drop(face), float(luma(values).mean() / skin), float(teeth.mean()))
 
 
 def _chin_drop(face: FaceLandmarks) -> float:

@@ -29,7 +29,7 @@ from app.pipeline.engines.base import EngineOptions
 from app.pipeline.engines.musetalk.engine import MuseTalkEngine
 from app.pipeline.engines.musetalk.face_crop import FACE_SIDE
 from app.pipeline.engines.musetalk.weights import load_models
-from bench.pipeline import measure_engine_case
+from bench.pipeline import calls_per_second, measure_engine_case
 from tests.musetalk_weights import write_published_layout
 
 
@@ -38,15 +38,7 @@ def frames_per_second(engine: MuseTalkEngine, device: torch.device, batch: int) 
     crops = np.repeat(face[None], batch, axis=0)
     prompts = torch.randn(batch, 50, 384)
     repeats = 5 if device.type == "cuda" else 1
-    engine.generate(crops, prompts)  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(repeats):
-        engine.generate(crops, prompts)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return batch * repeats / (time.perf_counter() - started)
+    return batch * calls_per_second(lambda: engine.generate(crops, prompts), device, repeats)
 
 
 def encoder_seconds_per_minute(engine: MuseTalkEngine) -> float:

@@ -27,8 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from app.config import Settings
 from app.pipeline.media.ffmpeg_binary import ffmpeg_exe
@@ -78,6 +81,19 @@ def case_clip(folder: Path, name: str, seconds: float) -> tuple[Path, Path]:
         folder / f"{name}_{seconds:g}s.mp4", seconds, case.width, case.height, case.face_px, case.fps
     )
     return video, speech_for(folder, seconds)
+
+
+def calls_per_second(call: Callable[[], object], device: torch.device, repeats: int) -> float:
+    """`call()` once to warm up, then `repeats` times timed (waiting for CUDA to finish its work)."""
+    call()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        call()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return repeats / (time.perf_counter() - started)
 
 
 def baseline_seconds(video: Path, audio: Path, seconds: float, out: Path, settings: Settings) -> float:

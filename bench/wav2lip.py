@@ -13,7 +13,6 @@ import argparse
 import json
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -21,7 +20,7 @@ import torch
 from app.config import Settings
 from app.pipeline.device import resolve_device
 from app.pipeline.engines.wav2lip import load_generator
-from bench.pipeline import measure
+from bench.pipeline import calls_per_second, measure
 from tests.wav2lip_checkpoint import save_published_format
 
 
@@ -31,15 +30,7 @@ def frames_per_second(generator: torch.nn.Module, device: torch.device, batch: i
     autocast = torch.autocast("cuda", dtype=torch.float16, enabled=device.type == "cuda")
     repeats = 20 if device.type == "cuda" else max(1, 64 // batch)
     with torch.inference_mode(), autocast:
-        generator(mels, faces)  # warm-up
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        for _ in range(repeats):
-            generator(mels, faces)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-    return batch * repeats / (time.perf_counter() - started)
+        return batch * calls_per_second(lambda: generator(mels, faces), device, repeats)
 
 
 def main() -> None:

@@ -23,9 +23,10 @@ _RIGID_POINTS = [RIGHT_EYE_OUTER, 133, 362, LEFT_EYE_OUTER, 168, 6, 197, 195]
 # The outer lip contour, and the jaw line from cheek to cheek under the mouth.
 _OUTER_LIPS = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146]
 _JAW = [136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365]
-_INNER_LIPS = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
-# Teeth: brighter than this share of the skin's median luma and less saturated than this (as
-# bench.mouth_look measures them); a gap of fewer pixels than this shows none.
+# mediapipe's inner lip ring (FACEMESH_LIPS), upper lip left to right, then lower right to left.
+INNER_LIPS = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
+# Teeth: brighter than this share of the skin's luma and less saturated than this (bench.mouth_look
+# measures them the same way); a gap of fewer pixels than this shows none.
 _TEETH_OVER_SKIN = 0.8
 _TEETH_SATURATION = 0.3
 _MIN_INSIDE_PX = 4
@@ -161,18 +162,31 @@ def paste_own_mouth(frames: YuvBatch, index: int, face: FaceLandmarks, bank: Mou
 
 def teeth_share(image: np.ndarray, points: np.ndarray) -> float:
     """Share of the pixels inside the inner lip contour of face `points` (468, 2) in RGB `image`
-    that read as teeth: brighter than most of the skin around and nearly grey."""
-    inside = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(inside, [np.round(points[_INNER_LIPS]).astype(np.int32)], 1)
-    inside = inside.astype(bool)
+    that read as teeth against the skin around (the median luma outside the lips)."""
+    inside = inner_lips_mask(image.shape, points)
     if inside.sum() < _MIN_INSIDE_PX:
         return 0.0
-    values = image.astype(np.float32)
-    luma = values @ np.array([0.299, 0.587, 0.114], np.float32)
-    skin = float(np.median(luma[~inside]))
-    saturation = (values.max(axis=2) - values.min(axis=2)) / np.maximum(values.max(axis=2), 1)
-    teeth = (luma > _TEETH_OVER_SKIN * skin) & (saturation < _TEETH_SATURATION)
-    return float(teeth[inside].mean())
+    skin = float(np.median(_luma(image[~inside])))
+    return float(reads_as_teeth(image[inside], skin).mean())
+
+
+def inner_lips_mask(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
+    """(h, w) bool: inside the inner lip contour of face `points` (468, 2)."""
+    inside = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(points[INNER_LIPS]).astype(np.int32)], 1)
+    return inside.astype(bool)
+
+
+def reads_as_teeth(values: np.ndarray, skin_luma: float) -> np.ndarray:
+    """(n,) bool for (n, 3) RGB pixels: brighter than most of the skin and nearly grey."""
+    values = values.astype(np.float32)
+    brightest = values.max(axis=1)
+    saturation = (brightest - values.min(axis=1)) / np.maximum(brightest, 1)
+    return (_luma(values) > _TEETH_OVER_SKIN * skin_luma) & (saturation < _TEETH_SATURATION)
+
+
+def _luma(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def _blend_mask(bank: MouthBank, kept_face: np.ndarray, frame_face: np.ndarray) -> np.ndarray:
