@@ -6,6 +6,9 @@ ring), so what is measured is what a viewer sees, not what the renderer meant to
   lip and the chin (a real mouth mid-speech measures about 0.5; a flat dark hole about 0.2);
 - teeth share: share of pixels inside that are bright and unsaturated;
 - chin drop: how far the chin moves down with the opening (correlation and pixels per pixel);
+- chin-skin detail: mean vertical luma gradient of the skin between the lower lip and the chin,
+  output over source on the same pixels (a lower face that moves with its texture stays near
+  1; skin stretched into streaks falls toward 0), median over frames;
 - seam: luma gradient on the edge of the changed area, output over source (1 = invisible);
 - flicker: mean frame-to-frame luma change in the mouth box, output minus source.
 """
@@ -82,6 +85,18 @@ def mouth_box(face: FaceLandmarks, shape: tuple[int, ...], scale: float = 1.7) -
     return slice(top, min(int(center[1] + half), shape[0])), slice(left, min(int(center[0] + half), shape[1]))
 
 
+def chin_skin_detail(output: np.ndarray, source: np.ndarray, source_face: FaceLandmarks) -> float:
+    """Mean vertical luma gradient between the lower lip and the chin (the source's landmarks),
+    output frame over source frame."""
+    lip, chin = source_face.point(tracking.LOWER_LIP_OUTER), source_face.point(tracking.CHIN)
+    width = np.linalg.norm(source_face.point(tracking.MOUTH_CORNER_A) - source_face.point(tracking.MOUTH_CORNER_B))
+    depth = chin[1] - lip[1]
+    rows = slice(int(lip[1] + 0.15 * depth), max(int(chin[1] - 0.15 * depth), int(lip[1] + 0.15 * depth) + 2))
+    cols = slice(int(chin[0] - 0.3 * width), int(chin[0] + 0.3 * width) + 1)
+    gradient = lambda frame: float(np.abs(np.diff(luma(frame[rows, cols]), axis=0)).mean())
+    return gradient(output) / max(gradient(source), 1e-3)
+
+
 def seam(output: np.ndarray, source: np.ndarray) -> float:
     """Mean luma gradient on the edge of the changed area, output over source, over all frames."""
     ratios = []
@@ -104,7 +119,7 @@ def flicker(output: np.ndarray, source: np.ndarray, box: tuple[slice, slice]) ->
 
 
 def summarise(frames: list[MouthFrame], source_frames: list[MouthFrame], output: np.ndarray,
-              source: np.ndarray, box: tuple[slice, slice]) -> dict:
+              source: np.ndarray, box: tuple[slice, slice], chin_detail: list[float]) -> dict:
     chin = np.array([f.chin_y for f in frames]) - np.array([f.chin_y for f in source_frames])
     gap_px = np.array([f.gap_px for f in frames]) - np.array([f.gap_px for f in source_frames])
     open_frames = [f for f in frames if f.opening >= OPEN_SHARE]
@@ -116,6 +131,7 @@ def summarise(frames: list[MouthFrame], source_frames: list[MouthFrame], output:
         "teeth_share": pick("teeth"),
         "chin_drop_correlation": round(float(np.corrcoef(gap_px, chin)[0, 1]), 3) if moving else None,
         "chin_drop_per_opening": round(float(np.polyfit(gap_px, chin, 1)[0]), 3) if moving else None,
+        "chin_skin_detail": round(float(np.median(chin_detail)), 3) if chin_detail else None,
         "seam": round(seam(output, source), 3),
         "flicker": round(flicker(output, source, box), 3),
     }

@@ -113,7 +113,7 @@ def measure(folder: Path, source_name: str, text: str, index: int, sheet_dir: Pa
         box = mouth_look.mouth_box(faces[0], sources.shape[1:])
         speaking = np.linspace(phonemes[0].end_s * FPS, phonemes[-1].start_s * FPS, SHEET_MOMENTS)
         write_sheet(sheet_dir / f"{source_name}.png", source_name, sources, frames,
-                    [int(i) for i in speaking], box)
+                    [int(i) for i in speaking], [box] * SHEET_MOMENTS)
     return row
 
 
@@ -138,9 +138,11 @@ def look(frames: np.ndarray, sources: np.ndarray) -> tuple[dict, np.ndarray]:
     measured = [mouth_look.measure_frame(frames[i], out) for i, out, _ in pairs]
     measured_sources = [mouth_look.measure_frame(sources[i], src) for i, _, src in pairs]
     box = mouth_look.mouth_box(pairs[0][2], sources.shape[1:])
+    chin_detail = [mouth_look.chin_skin_detail(frames[i], sources[i], src) for i, _, src in pairs]
     lip_gap = np.full(len(frames), np.nan)
     lip_gap[[i for i, _, _ in pairs]] = [m.opening for m in measured]
-    return mouth_look.summarise(measured, measured_sources, frames, sources, box), lip_gap - np.nanmin(lip_gap)
+    looks = mouth_look.summarise(measured, measured_sources, frames, sources, box, chin_detail)
+    return looks, lip_gap - np.nanmin(lip_gap)
 
 
 def main(argv: list[str] | None = None) -> None:

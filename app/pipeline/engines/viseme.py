@@ -16,8 +16,10 @@ from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.media.yuv import YuvBatch
 from app.pipeline.render.mouth_geometry import (
-    ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, LOWER_LIP, UPPER_LIP, UPPER_REACH, mouth_geometry, mouth_motion,
+    ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, LOWER_LIP, SOURCE_GAP, UPPER_LIP, UPPER_REACH, mouth_geometry,
+    mouth_motion,
 )
+from app.pipeline.render import mouth_palette as palette
 from app.pipeline.render.mouth_choice import DRAW, choose_samples
 from app.pipeline.render.mouth_warp import MouthParams, open_mouths
 from app.pipeline.render.mouth_window import feather_mask, window_origins, window_side
@@ -90,7 +92,10 @@ class VisemeEngine:
         if not present:
             return frames
         geometry = np.stack([mouth_geometry(faces[i]) for i in present])
-        motion = mouth_motion(geometry, features[present])
+        # Measured on the source's pixels, one value per chunk: it does not flicker.
+        parting = palette.steady([palette.parting_share(frames, i, faces[i]) for i in present])
+        enamel = palette.steady([palette.enamel_colour(frames, i, faces[i]) for i in present])
+        motion = mouth_motion(geometry, features[present], np.full(len(present), parting))
         moving = np.abs(motion[:, :2]).max(axis=1) > _MIN_MOTION_PX
         if not moving.any():
             return frames
@@ -104,15 +109,17 @@ class VisemeEngine:
         # A few crops at a time: the warp's per-pixel temporaries grow with the batch.
         for first in range(0, len(active), _CROPS_PER_BATCH):
             batch = slice(first, first + _CROPS_PER_BATCH)
-            rendered, alpha = self._render_crops(crops[batch], geometry[batch], motion[batch], origins[batch])
+            rendered, alpha = self._render_crops(crops[batch], geometry[batch], motion[batch], origins[batch], enamel)
             for (x, y), index, crop, weight in zip(origins[batch], active[batch], rendered, alpha):
                 frames.paste(index, x, y, crop, weight)
         return frames
 
     def _render_crops(
-        self, crops: np.ndarray, geometry: np.ndarray, motion: np.ndarray, origins: np.ndarray
+        self, crops: np.ndarray, geometry: np.ndarray, motion: np.ndarray, origins: np.ndarray,
+        enamel: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """RGB crops (n, h, w, 3) uint8 -> (rendered RGB uint8, paste weights 0..1 of shape (n, h, w))."""
+        """RGB crops (n, h, w, 3) uint8 -> (rendered RGB uint8, paste weights 0..1 of shape (n, h, w)).
+        `enamel` (3,) is the drawn teeth's colour, None where this face gives none."""
         to_tensor = lambda array: torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self._device)
         with torch.inference_mode():
             geo, moves = to_tensor(geometry), to_tensor(motion)
@@ -129,6 +136,9 @@ class VisemeEngine:
                 rounding=moves[:, 2],
                 split=moves[:, 3],
                 teeth=moves[:, 4],
+                lower_teeth=moves[:, 5],
+                source_gap=geo[:, SOURCE_GAP],
+                enamel=to_tensor(np.tile(np.full(3, np.nan) if enamel is None else enamel, (len(crops), 1))),
             )
             opened, changed = open_mouths(crops, params)
         # Only changed pixels are written back (a colour round trip would nudge the rest).

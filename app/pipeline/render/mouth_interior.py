@@ -2,27 +2,27 @@
 
 Drawn back to front, in the gap's own coordinates (`u` across the mouth, -1..1 corner to
 corner; `depth` down the gap, 0 at the upper lip, 1 at the lower lip):
-- a cavity, dark red-brown from the lips' own colour, darkest at the back, never flat black;
+- a cavity, a deep shade of the lips' own colour, darkest at the back, never flat black;
 - a tongue, low in the mouth, its tip from small openings on, growing as the mouth opens;
 - lower teeth at the bottom of the gap at wider openings, in the shadow of the upper jaw;
 - upper teeth as a row of single teeth: soft dark gaps between them, rounded biting edges,
   narrower and darker toward the corners, shadowed under the upper lip;
 - the moist inner rim of both lips.
-Everything is lit by the skin around the mouth, then softened and given grain like the
-surrounding picture, so the drawing does not stand out crisper or cleaner than the video.
+Every colour comes from this face: the cavity, tongue and rims from its lips (so their contrast
+is relative to the lips and the light on them, never an absolute dark), the teeth from its own
+teeth or the whites of its eyes (`mouth_palette`). The drawing is then softened and given
+grain like the surrounding picture, so it does not stand out crisper or cleaner than the video.
+Where the source's lips are already apart (a smile's teeth, an open mouth), only the cavity and
+tongue are drawn: its own teeth and lips stay, and a drawn rim or tooth would double them.
 """
 
 import torch
 import torch.nn.functional as F
 
-# Tooth enamel (RGB, 0..1) before lighting, and the cavity's shade of the lips' colour.
-_ENAMEL = torch.tensor([0.88, 0.85, 0.78])
-_CAVITY_SHADE = torch.tensor([0.56, 0.32, 0.30])
-# Share of the enamel's colour that follows the skin's hue.
-_ENAMEL_TINT = 0.15
-_TONGUE = torch.tensor([0.82, 0.36, 0.35])
-# Skin this bright (mean RGB, 0..1) lights the interior as drawn; darker skin darkens it.
-_REFERENCE_SKIN = 0.62
+# The cavity's shade of the lips' colour (red light survives deepest in the mouth).
+_CAVITY_SHADE = torch.tensor([0.66, 0.42, 0.4])
+# The tongue's colour relative to the lips' (a little lighter and pinker).
+_TONGUE_OF_LIPS = torch.tensor([1.1, 0.85, 0.85])
 # Visible upper teeth from the midline to a corner (incisors, lateral incisor, canine, premolar).
 _TEETH_PER_SIDE = 3.6
 # Height of the upper teeth's visible crowns, as a share of the mouth width, and at most of the gap.
@@ -48,13 +48,14 @@ _TONGUE_GROWTH = 0.14
 
 def draw_interior(
     u: torch.Tensor, depth: torch.Tensor, gap: torch.Tensor, mouth_width: torch.Tensor,
-    lip_colour: torch.Tensor, skin: torch.Tensor, rounding: torch.Tensor, teeth: torch.Tensor,
+    lip_colour: torch.Tensor, enamel: torch.Tensor, skin: torch.Tensor, rounding: torch.Tensor,
+    teeth: torch.Tensor, lower_teeth: torch.Tensor,
 ) -> torch.Tensor:
     """(B, 3, H, W) interior colours in [0, 1].
 
     `u`, `depth` and `gap` (pixels) are (B, H, W); `mouth_width`, `rounding` and `teeth` (0..1,
-    how much of the drawn upper teeth to show: none where the source shows its own) are (B,);
-    `lip_colour` and `skin` are (B, 3).
+    how much of the drawn upper teeth and rims to show: none where the source's lips are apart;
+    `lower_teeth` likewise) are (B,); `lip_colour`, `enamel` and `skin` are (B, 3).
     """
     width = mouth_width[:, None, None]
     px = depth * gap  # pixels below the upper lip's edge
@@ -63,15 +64,16 @@ def draw_interior(
     colour = _cavity(u, depth, openness, lip_colour)
     colour = _over(colour, _tongue(u, from_bottom, gap, openness, lip_colour))
     rounded = 1 - 0.3 * rounding[:, None, None]
-    # Enamel takes a little of the skin's hue (the light around the face is not pure white).
-    enamel = (_ENAMEL.to(u) * (1 - _ENAMEL_TINT + _ENAMEL_TINT * skin / skin.mean(dim=1, keepdim=True).clamp(min=0.05)))
+    # Enamel takes a little of the skin's hue (light bounced off the face).
+    enamel = torch.clamp(enamel * (0.92 + 0.08 * skin / skin.mean(dim=1, keepdim=True).clamp(min=0.05)), 0, 1)
     enamel = enamel[:, :, None, None]
-    # Lower teeth are drawn whatever the source shows: a smile hides them behind the lower lip.
-    colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded, enamel, lip_colour))
+    # Lower teeth are drawn whatever the opening's shape: a smile hides them behind the lower lip.
+    colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, lower_teeth[:, None, None] * rounded,
+                                        enamel, lip_colour))
     colour = _over(colour, _upper_teeth(u, px, gap, width, teeth[:, None, None] * rounded, enamel))
-    colour = _over(colour, _lip_rims(px, from_bottom, width, lip_colour))
-    light = (skin.mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.45, 1.3)
-    return torch.clamp(colour * light[:, :, None, None], 0, 1)
+    rims, rim_coverage = _lip_rims(px, from_bottom, width, lip_colour)
+    colour = _over(colour, (rims, rim_coverage * teeth[:, None, None]))
+    return torch.clamp(colour, 0, 1)
 
 
 def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor) -> torch.Tensor:
@@ -79,7 +81,7 @@ def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_co
     # lets less light in than a wide one.
     back = torch.exp(-(u / 0.55) ** 2) * torch.sin(torch.pi * depth.clamp(0, 1))
     light_in = 0.47 + 0.53 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
-    shade = ((1 - 0.58 * back) * light_in).unsqueeze(1)
+    shade = ((1 - 0.5 * back) * light_in).unsqueeze(1)
     return (lip_colour * _CAVITY_SHADE.to(u))[:, :, None, None] * shade
 
 
@@ -90,7 +92,7 @@ def _tongue(
     grown = torch.clamp((openness - _TONGUE_FROM) / _TONGUE_GROWTH, 0, 1)
     height = 0.4 * gap * grown * torch.clamp(1 - (u / 0.7) ** 2, 0, 1) ** 0.5
     coverage = torch.clamp(height - from_bottom, 0, 1)
-    base = 0.4 * lip_colour[:, :, None, None] + 0.6 * _TONGUE.to(u)[None, :, None, None]
+    base = (lip_colour * _TONGUE_OF_LIPS.to(u))[:, :, None, None]
     # Lit on its top, falling into shadow toward the throat and the cheeks.
     shade = 0.6 + 0.3 * torch.clamp(from_bottom / height.clamp(min=1), 0, 1) - 0.25 * u.abs()
     return base * shade.unsqueeze(1), coverage

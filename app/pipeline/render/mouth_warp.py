@@ -3,11 +3,15 @@ coarse grid, applied with OpenCV) plus a drawn interior.
 
 Coordinates per crop, in pixels: `a` runs along the mouth (corner to corner, in half mouth
 widths), `b` runs down from the mouth line (the lower lip's inner edge) toward the chin; both
-turn with the head. The lower lip and jaw move along `b` by `opening` (negative: up, closing a
-mouth that is open in the source), the upper lip rises a little as the mouth opens, and the
-corners move along `a` (out to spread, in to round). The field fades to zero below the chin,
-at the cheeks and before the nose, so nothing above the nose changes. Where the lips part,
-a mouth interior is drawn (see `mouth_interior`).
+turn with the head. Opening, the lower lip and jaw move down along `b` by `opening` and the
+upper lip rises a little; where the lips part, a mouth interior is drawn (see
+`mouth_interior`). Closing a mouth that is open in the source (`opening` < 0), both lips move
+with their own texture: the upper lip comes down, the lower lip rises with the jaw and chin
+(the skin between them moves as one piece, so it is never stretched into streaks). The two
+lips are two fields that meet along a line: above it the picture follows the upper lip, below
+it the lower one, so what was between them (teeth, the open interior) is covered, not squeezed
+into a line. The corners move along `a` (out to spread, in to round). The fields fade to zero
+below the chin, at the cheeks and before the nose, so nothing above the nose changes.
 """
 
 from dataclasses import dataclass
@@ -18,9 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from app.pipeline.render.mouth_interior import add_grain, draw_interior, soften
+from app.pipeline.render.mouth_palette import lit_enamel
 
 # The upper lip rises by this share of the opening.
 _UPPER_LIP_RISE = 0.3
+# A closing is shared: the upper lip comes down this share of the way, the lower lip with the
+# jaw rises the rest.
+_UPPER_LIP_CLOSING = 0.4
 # An opening reaches this share of the way to each corner (in half mouth widths).
 _OPENING_REACH = 0.92
 # Antialiasing width of the interior's edges, in pixels.
@@ -54,7 +62,11 @@ class MouthParams:
     rounding: torch.Tensor  # (B,) 0..1, a rounder, narrower opening
     split: torch.Tensor  # (B,) how far above the mouth line an opening parts (mid-gap of a source
     #                      showing teeth, so the new gap falls between the rows); 0 for a closed source
-    teeth: torch.Tensor  # (B,) 0..1, how much of the drawn upper-teeth band to show
+    teeth: torch.Tensor  # (B,) 0..1, how much of the drawn teeth and lip rims to show (none
+    #                      where the source's lips are apart: its own teeth or interior show)
+    lower_teeth: torch.Tensor  # (B,) 0..1, how much of the drawn lower teeth to show
+    source_gap: torch.Tensor  # (B,) the source's gap between the lips at the middle
+    enamel: torch.Tensor  # (B, 3) colour of drawn teeth, 0..1 (see `mouth_palette`)
 
 
 def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.ndarray]:
@@ -74,14 +86,24 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
     field_size = (max(2, round(height * field_scale)), max(2, round(width * field_scale)))
     a, b = _mouth_coordinates(params, _sample_centres(field_size[0], 0, height, device),
                               _sample_centres(field_size[1], 0, width, device))
-    shift, gap = _displacement(a, b, params)
+    upper_shift, lower_shift, below, gap = _displacement(a, b, params)
 
     # What changes, grown by one field sample so that resampled edges are written back too.
+    lower_side = (below > 0).to(a.dtype)[:, None]
+    shift = lower_shift * lower_side + upper_shift * (1 - lower_side)
     changed = torch.maximum((shift.abs().amax(dim=1) > _STILL_PX).to(shift.dtype), gap)
     changed = F.max_pool2d(changed[:, None], 3, stride=1, padding=1)
     upsample = lambda maps: F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
-    shift, changed = upsample(shift).cpu().numpy(), upsample(changed)[:, 0].cpu().numpy()
-    warped = np.stack([_resample(crop, crop_shift) for crop, crop_shift in zip(crops, shift)])
+    changed = upsample(changed)[:, 0].cpu().numpy()
+    # `below` is smooth (pixels below the lips' meeting line), so it upsamples exactly enough
+    # for a meeting line antialiased over one full-resolution pixel.
+    lower_weight = upsample(below[:, None])[:, 0].add(0.5).clamp(0, 1).cpu().numpy()
+    upper_shift, lower_shift = upsample(upper_shift).cpu().numpy(), upsample(lower_shift).cpu().numpy()
+    closing = (params.opening < 0).cpu().numpy()
+    warped = np.stack([
+        _resample_two(crop, up, low, weight) if shut else _resample(crop, low)
+        for crop, up, low, weight, shut in zip(crops, upper_shift, lower_shift, lower_weight, closing)
+    ])
 
     rows, cols = _extent(gap.amax(dim=0) > 0, 1)
     if rows is not None:
@@ -110,6 +132,13 @@ def _resample(crop: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def _resample_two(crop: np.ndarray, upper_shift: np.ndarray, lower_shift: np.ndarray, lower_weight: np.ndarray) -> np.ndarray:
+    """`crop` following the upper lip's field above the meeting line and the lower lip's below it."""
+    upper, lower = _resample(crop, upper_shift), _resample(crop, lower_shift)
+    weight = lower_weight[..., None]
+    return np.round(lower * weight + upper * (1 - weight)).astype(np.uint8)
+
+
 def _mouth_coordinates(params: MouthParams, ys: torch.Tensor, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(a, b) of shape (B, len(ys), len(xs)) at crop-pixel positions `ys` x `xs` (see the module)."""
     along, down = _mouth_axes(params)
@@ -119,22 +148,34 @@ def _mouth_coordinates(params: MouthParams, ys: torch.Tensor, xs: torch.Tensor) 
     return a, dx * down[:, 0] + dy * down[:, 1]
 
 
-def _displacement(a: torch.Tensor, b: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, 2, h, w) how far each pixel moves (x, y; it shows what was `shift` behind it) and
-    (B, h, w) where the lips part (0..1)."""
+def _displacement(
+    a: torch.Tensor, b: torch.Tensor, params: MouthParams
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The upper lip's and the lower lip's fields, each (B, 2, h, w): how far each pixel moves
+    (x, y; it shows what was `shift` behind it); (B, h, w) how far each sample lies below the
+    line where the two meet (pixels; the lower field applies where it is > 0); and (B, h, w)
+    where the lips part (0..1). Opening, both fields are one."""
     along, down = _mouth_axes(params)
     lens = _lens(a, params.rounding[:, None, None])
     split = params.split[:, None, None]
     top, bottom = _gap_edges(lens, params)
     rise = -split - top  # the upper lip's lift
-    lower = params.opening[:, None, None] * _lower_profile(a, b, lens, params)
-    shift_down = lower - rise * _upper_profile(b + split, params)
+    opening = params.opening[:, None, None].clamp(min=0) * _lower_profile(a, b, lens, params)
+    opened = opening - rise * _upper_profile(b + split, params)
+    # Closing: the lips meet where the lower one has risen to, with the gap's own shape.
+    closing = (-params.opening[:, None, None]).clamp(min=0)
+    closed_lens = _lens(a, torch.zeros_like(a))
+    lower_rise = (1 - _UPPER_LIP_CLOSING) * closing
+    upper_fall = _UPPER_LIP_CLOSING * closing * closed_lens * _upper_closing_profile(b, params)
+    lower_down = opened - lower_rise * _jaw_profile(a, b, closed_lens, params)
+    below = b + lower_rise * closed_lens
     shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
-    shift = torch.stack([
+    as_xy = lambda shift_down: torch.stack([
         shift_down * down[:, 0] + shift_along * along[:, 0],
         shift_down * down[:, 1] + shift_along * along[:, 1],
     ], dim=1)
-    return shift, ((b > top) & (b < bottom) & (bottom - top > 0.5)).to(a.dtype)
+    gap = ((b > top) & (b < bottom) & (bottom - top > 0.5)).to(a.dtype)
+    return as_xy(opened + upper_fall), as_xy(lower_down), below, gap
 
 
 def _gap_edges(lens: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
@@ -170,7 +211,9 @@ def _drawn_interior(
     gap = (lower - upper).clamp(min=1)
     lip_colour, skin, grain = colours
     mouth_width = 2 * params.half_width
-    drawn = draw_interior(a, (b - upper) / gap, gap, mouth_width, lip_colour, skin, params.rounding, params.teeth)
+    enamel = lit_enamel(params.enamel, skin)
+    drawn = draw_interior(a, (b - upper) / gap, gap, mouth_width, lip_colour, enamel, skin,
+                          params.rounding, params.teeth, params.lower_teeth)
     # Softened like the picture: a share of the mouth width, in samples.
     blur = float((_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX).max()) * scale
     drawn, weight = soften(drawn, inside[:, None], blur)
@@ -206,25 +249,42 @@ def _lens(a: torch.Tensor, rounding: torch.Tensor) -> torch.Tensor:
 
 
 def _lower_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:
-    """How much of `opening` moves each pixel: lens-shaped at the lips, then jaw-wide down to the
-    chin when opening (the jaw drops); when closing only the lower lip rises and the chin stays.
-    Nothing above the mouth line moves (but the lower lip entering a gap being closed)."""
+    """How much of an opening moves each pixel: lens-shaped at the lips, then jaw-wide down to
+    the chin (the jaw drops), fading below it. Nothing above the split moves."""
     lip_depth = params.lip_depth[:, None, None]
+    opening = params.opening[:, None, None].clamp(min=0)
+    # Deep enough that the blend never folds the image (slope below 1).
+    to_jaw = _smoothstep(b / (2 * (lip_depth + opening)))
+    across = lens * (1 - to_jaw) + _jaw_width(a) * to_jaw
+    vertical = torch.clamp(b + params.split[:, None, None], 0, 1)
+    return across * vertical * _above_chin(b, params)
+
+
+def _jaw_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """How much of a closing's rise moves each pixel of the lower lip's field: the gap's shape at
+    the lip's edge (the corners stay joined), the whole jaw from below the lip to the chin (the
+    chin rises with the lip, its skin unstretched), fading below the chin."""
+    to_jaw = _smoothstep(b / (1.5 * params.lip_depth[:, None, None]))
+    return (lens * (1 - to_jaw) + _jaw_width(a) * to_jaw) * _above_chin(b, params)
+
+
+def _upper_closing_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """The upper lip's share of a closing's fall: whole from its inner edge down, none from
+    `upper_reach` up."""
+    edge = params.source_gap[:, None, None]
+    reach = (params.upper_reach[:, None, None] - edge).clamp(min=1)
+    return 1 - _smoothstep((-b - edge) / reach)
+
+
+def _jaw_width(a: torch.Tensor) -> torch.Tensor:
+    """The jaw moves as one across the chin, fading toward the cheeks."""
+    return torch.exp(-((a / 1.7) ** 6))
+
+
+def _above_chin(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """1 down to the chin, fading to 0 over the neck below it."""
     chin_depth = params.chin_depth[:, None, None]
-    opening = params.opening[:, None, None]
-    # Deep enough that the blend never folds the image (slope below 1). A closing is done by the
-    # chin, or the shadow under the chin would be pulled up into it.
-    blend_depth = 2 * (lip_depth + opening.abs())
-    closing_depth = torch.minimum(blend_depth, torch.maximum(chin_depth, 1.5 * opening.abs() + 1))
-    blend_depth = torch.where(opening < 0, closing_depth, blend_depth)
-    jaw = torch.exp(-((a / 1.7) ** 6)) * (opening > 0)
-    to_jaw = _smoothstep(b / blend_depth)
-    across = lens * (1 - to_jaw) + jaw * to_jaw
-    # An opening parts at the split; a closing lower lip moves up into the gap above the line.
-    start = torch.where(opening > 0, -params.split[:, None, None], opening * lens)
-    below_chin = (b - chin_depth) / (0.7 * chin_depth)
-    vertical = torch.clamp(b - start, 0, 1) * (1 - _smoothstep(below_chin))
-    return across * vertical
+    return 1 - _smoothstep((b - chin_depth) / (0.7 * chin_depth))
 
 
 def _upper_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:

@@ -9,7 +9,8 @@ UPPER_REACH = 12.0
 
 
 def params(
-    opening: float = 0.0, widen: float = 0.0, rounding: float = 0.0, split: float = 0.0, batch: int = 1
+    opening: float = 0.0, widen: float = 0.0, rounding: float = 0.0, split: float = 0.0, batch: int = 1,
+    source_gap: float = 0.0, teeth: float = 1.0,
 ) -> MouthParams:
     def repeat(*values: float) -> torch.Tensor:
         return torch.tensor([values] * batch).squeeze(-1)
@@ -18,7 +19,7 @@ def params(
         center=repeat(float(CENTER_COL), float(CENTER_ROW)), along=repeat(1.0, 0.0), half_width=repeat(12.0),
         chin_depth=repeat(20.0), lip_depth=repeat(5.0), upper_depth=repeat(5.0), upper_reach=repeat(UPPER_REACH),
         opening=repeat(opening), widen=repeat(widen), rounding=repeat(rounding),
-        split=repeat(split), teeth=repeat(1.0),
+        split=repeat(split), teeth=repeat(teeth), lower_teeth=repeat(teeth), source_gap=repeat(source_gap), enamel=repeat(0.88, 0.85, 0.78),
     )
 
 
@@ -98,7 +99,7 @@ def test_drawn_interior_takes_the_grain_of_the_skin_around_it():
         cavity = opened[0, :, CENTER_ROW + 3:CENTER_ROW + 6, CENTER_COL - 6:CENTER_COL + 6].mean(dim=0)
         return float((cavity - cavity.mean()).std())
 
-    assert interior_detail(0.0) < 0.03
+    assert interior_detail(0.0) < 0.035
     assert 0.02 < interior_detail(0.05) < 0.1
 
 
@@ -109,12 +110,44 @@ def test_lower_lip_moves_down_by_the_opening():
                                atol=2 / 255, rtol=0)
 
 
-def test_closing_raises_the_lower_lip_into_the_gap_and_keeps_the_chin():
+def test_closing_raises_the_lower_lip_and_the_chin_with_it():
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(opening=-4.0))
-    torch.testing.assert_close(opened[0, :, CENTER_ROW - 2, CENTER_COL], crops[0, :, CENTER_ROW + 2, CENTER_COL],
+    opened, _ = open_mouths(crops, params(opening=-5.0, source_gap=5.0))
+    # The lower lip's field rises 60 % of 5 px: 3 px, and the skin down to the chin with it.
+    for row in (CENTER_ROW + 6, CENTER_ROW + 12, CENTER_ROW + 18):
+        torch.testing.assert_close(opened[0, :, row - 3, CENTER_COL], crops[0, :, row, CENTER_COL],
+                                   atol=2 / 255, rtol=0)
+    # The upper lip comes down the other 2 px.
+    torch.testing.assert_close(opened[0, :, CENTER_ROW - 5, CENTER_COL], crops[0, :, CENTER_ROW - 7, CENTER_COL],
                                atol=2 / 255, rtol=0)
-    assert torch.equal(opened[:, :, CENTER_ROW + 20:], crops[:, :, CENTER_ROW + 20:])
+    assert torch.equal(opened[:, :, CENTER_ROW + 35:], crops[:, :, CENTER_ROW + 35:])
+
+
+def open_mouth_with_teeth() -> torch.Tensor:
+    """Skin with lips around a 6 px gap (rows -6..-1 above the mouth line) full of white teeth."""
+    crops = skin_crops().clone()
+    crops[:, :, CENTER_ROW - 9:CENTER_ROW - 6, CENTER_COL - 12:CENTER_COL + 13] = torch.tensor([0.6, 0.3, 0.3])[:, None, None]
+    crops[:, :, CENTER_ROW - 6:CENTER_ROW, CENTER_COL - 12:CENTER_COL + 13] = 0.95
+    crops[:, :, CENTER_ROW:CENTER_ROW + 3, CENTER_COL - 12:CENTER_COL + 13] = torch.tensor([0.6, 0.3, 0.3])[:, None, None]
+    return as_8_bits(crops)
+
+
+def test_closing_covers_what_was_between_the_lips_instead_of_squeezing_it():
+    crops = open_mouth_with_teeth()
+    opened, _ = open_mouths(crops, params(opening=-6.9, source_gap=6.0, teeth=0.0))
+    # Down the middle of the mouth no row is left brighter than skin: the teeth are behind the
+    # lips, not pressed into a white line between them.
+    middle = opened[0, :, CENTER_ROW - 12:CENTER_ROW + 4, CENTER_COL - 4:CENTER_COL + 5].mean(dim=0)
+    assert middle.max() < 0.7
+
+
+def test_closing_moves_the_skin_below_the_lip_as_one_piece():
+    """The skin between the lower lip and the chin keeps its texture (no vertical smear)."""
+    crops = textured_crops()
+    opened, _ = open_mouths(crops, params(opening=-5.0, source_gap=6.0))
+    skin = lambda images: images[0, :, CENTER_ROW + 8:CENTER_ROW + 18, CENTER_COL - 6:CENTER_COL + 7]
+    detail = lambda patch: float(patch.diff(dim=1).abs().mean())
+    assert detail(skin(opened)) > 0.9 * detail(skin(crops))
 
 
 def test_spreading_moves_the_corners_out_and_rounding_moves_them_in():

@@ -37,7 +37,7 @@ def frames() -> dict[str, np.ndarray]:
     photograph seen by a camera that zoomed, turned and moved (the frame pasted on)."""
     photo = skimage.data.astronaut()
     batch = YuvBatch.from_rgb(photo[None])
-    open_wide = np.array([[1.0, 0.0, 0.0, 0.0]], np.float32)
+    open_wide = np.array([[0.8, 0.0, 0.0, 0.0]], np.float32)
     VisemeEngine(torch.device("cpu")).render(batch, [landmarks(photo)], open_wide)
     opened = batch.to_rgb()[0]
     return {"opened": opened, "moved": camera_move(photo), "opened_moved": camera_move(opened)}

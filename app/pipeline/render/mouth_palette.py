@@ -1,0 +1,148 @@
+"""What a drawn mouth takes from this face, measured on the source frame's own pixels.
+
+- `enamel`: the colour drawn teeth take. The person's own teeth where the source shows them
+  between the lips; otherwise the whites of the eyes, which are about as white as enamel
+  whatever the skin's tone, so they tell the scene's light on this face. A skin-based guess
+  is left only for faces whose eyes cannot be read.
+- `parting`: where between the lips the mouth parts when it opens further, as a share of the
+  source's gap from the lower lip: the darkest row of the gap's middle (the line between a
+  smile's teeth, or the depth of an open mouth), so an opening never cuts across teeth.
+Both are taken per frame and reduced to one value per chunk (`steady`), so the drawing does
+not flicker with the measurement's noise.
+"""
+
+import cv2
+import numpy as np
+import torch
+
+from app.pipeline.face import tracking
+from app.pipeline.face.tracking import FaceLandmarks
+from app.pipeline.media.yuv import YuvBatch, even_box
+from app.pipeline.render.own_mouths import INNER_LIPS, reads_as_teeth
+
+# mediapipe's eye contours (FACEMESH_RIGHT_EYE, FACEMESH_LEFT_EYE), in order around each eye.
+_RIGHT_EYE = [33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7]
+_LEFT_EYE = [263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249]
+# Sclera: the brightest tenth of an eye's nearly grey pixels (the iris, lashes and lid shadow are
+# darker or coloured; most of the white is in the lids' shade).
+_SCLERA_PERCENTILE = 90
+_GREY_SATURATION = 0.35
+_MIN_PIXELS = 6
+# Enamel is a little yellower than the whites of the eyes under the same light.
+_ENAMEL_OF_SCLERA = np.array([1.0, 0.98, 0.92])
+# Fallback: enamel under a light that makes skin this bright (mean RGB, 0..1) is drawn as _ENAMEL.
+_ENAMEL = np.array([0.88, 0.85, 0.78])
+_REFERENCE_SKIN = 0.62
+_TEETH_OVER_SKIN = 1.2
+# Own teeth count once they fill this share of the inside of the lips.
+_OWN_TEETH_SHARE = 0.15
+# The gap's middle: columns within this share of the mouth width from its centre line.
+_MIDDLE_OF_WIDTH = 0.15
+# A gap narrower than this (pixels) has no parting of its own: the mouth parts at the lower lip.
+_MIN_GAP_PX = 3.0
+# The search for a smile's teeth edge reaches this share of the gap below the lower lip's
+# landmark; teeth stand out of the gap's profile by this many luma levels at least.
+_BELOW_LOWER_LIP = 0.4
+_TEETH_CONTRAST = 40.0
+
+
+def enamel_colour(frames: YuvBatch, index: int, face: FaceLandmarks) -> np.ndarray | None:
+    """(3,) RGB 0..1 of this face's teeth (own, or lit like the eyes' whites); None where
+    neither can be read."""
+    mouth = _region_pixels(frames, index, face, INNER_LIPS)
+    if mouth is not None:
+        inside, around = mouth
+        skin = float(np.median(_luma(around)))
+        teeth = inside[reads_as_teeth(inside, skin)]
+        if len(teeth) >= _MIN_PIXELS and len(teeth) >= _OWN_TEETH_SHARE * len(inside):
+            return teeth.mean(axis=0) / 255
+    whites = [white for white in (_sclera(frames, index, face, eye) for eye in (_RIGHT_EYE, _LEFT_EYE))
+              if white is not None]
+    if whites:
+        return np.clip(np.mean(whites, axis=0) / 255 * _ENAMEL_OF_SCLERA, 0, 1)
+    return None
+
+
+def lit_enamel(enamel: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
+    """(B, 3) the drawn teeth's colour from `enamel` (B, 3; NaN rows where the face gave none)
+    and the skin's mean colour `skin` (B, 3): NaN rows become enamel lit as the skin suggests,
+    and teeth are at least `_TEETH_OVER_SKIN` as bright as the skin (teeth that read darker than
+    the skin around them look grey and dirty)."""
+    light = (skin.mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.7, 1.3)
+    guess = (torch.as_tensor(_ENAMEL, dtype=skin.dtype, device=skin.device) * light).clamp(0, 1)
+    enamel = torch.where(enamel.isnan(), guess, enamel)
+    luma = lambda colours: colours @ torch.tensor([0.299, 0.587, 0.114], dtype=colours.dtype, device=colours.device)
+    lift = (_TEETH_OVER_SKIN * luma(skin) / luma(enamel).clamp(min=1e-3)).clamp(min=1)
+    return (enamel * lift[:, None]).clamp(0, 1)
+
+
+def parting_share(frames: YuvBatch, index: int, face: FaceLandmarks) -> float:
+    """Where the source's gap parts, as a share of its height up from the lower lip's landmark:
+    just below the upper teeth where its middle shows teeth (the lowest bright row; the mesh
+    often puts a smile's lower lip on the teeth, so the search reaches a little below it), else
+    at its darkest row; 0 for a closed mouth."""
+    lower, upper = face.point(tracking.LOWER_LIP_INNER), face.point(tracking.UPPER_LIP_INNER)
+    gap = float(np.linalg.norm(upper - lower))
+    if gap < _MIN_GAP_PX:
+        return 0.0
+    along = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
+    half = _MIDDLE_OF_WIDTH * float(np.linalg.norm(along))
+    reach = _BELOW_LOWER_LIP * gap
+    x0, y0, x1, y1 = even_box(min(lower[0], upper[0]) - half - 2, upper[1] - 2,
+                              max(lower[0], upper[0]) + half + 2, lower[1] + reach + 2, frames.width, frames.height)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return 0.0
+    luma = _luma(frames.rgb(index, (x0, y0, x1, y1)).reshape(-1, 3)).reshape(y1 - y0, x1 - x0)
+    # Luma along the gap, from below the lower lip (negative shares) to the upper lip (share 1),
+    # averaged across the middle columns, sampled once per pixel.
+    shares = np.linspace(-_BELOW_LOWER_LIP, 0.9, max(int(gap * (0.9 + _BELOW_LOWER_LIP)), 4))
+    offsets = np.linspace(-half, half, 7) * (along / max(float(np.linalg.norm(along)), 1.0))[:, None]
+    points = lower + shares[:, None] * (upper - lower)
+    xs = (points[:, None, 0] + offsets[0][None, :] - x0).astype(np.float32)
+    ys = (points[:, None, 1] + offsets[1][None, :] - y0).astype(np.float32)
+    profile = cv2.remap(luma, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).mean(axis=1)
+    inside = shares >= 0
+    bright = profile >= (profile.max() + profile.min()) / 2
+    if profile.max() - profile.min() >= _TEETH_CONTRAST and bright[inside].any():
+        return float(shares[np.nonzero(bright)[0][0]])
+    return float(shares[inside][int(np.argmin(profile[inside]))])
+
+
+def steady(values: list[np.ndarray | float | None]) -> np.ndarray | None:
+    """The chunk's median of per-frame measurements (None where none could be made)."""
+    known = [np.asarray(value, float) for value in values if value is not None]
+    return np.median(known, axis=0) if known else None
+
+
+def _sclera(frames: YuvBatch, index: int, face: FaceLandmarks, eye: list[int]) -> np.ndarray | None:
+    region = _region_pixels(frames, index, face, eye)
+    if region is None:
+        return None
+    inside = region[0].astype(np.float32)
+    brightest = inside.max(axis=1)
+    grey = inside[(brightest - inside.min(axis=1)) < _GREY_SATURATION * np.maximum(brightest, 1)]
+    if len(grey) < _MIN_PIXELS:
+        return None
+    luma = _luma(grey)
+    return grey[luma >= np.percentile(luma, _SCLERA_PERCENTILE)].mean(axis=0)
+
+
+def _region_pixels(
+    frames: YuvBatch, index: int, face: FaceLandmarks, contour: list[int]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """RGB pixels (n, 3) inside the landmark `contour`, and those of its bounding box outside it."""
+    points = face.points[contour]
+    x0, y0, x1, y1 = even_box(*(points.min(axis=0) - 2), *(points.max(axis=0) + 2), frames.width, frames.height)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    rgb = frames.rgb(index, (x0, y0, x1, y1))
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(points - [x0, y0]).astype(np.int32)], 1)
+    inside = mask.astype(bool)
+    if inside.sum() < _MIN_PIXELS:
+        return None
+    return rgb[inside], rgb[~inside]
+
+
+def _luma(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)

@@ -1,0 +1,71 @@
+"""What the drawn mouth takes from the face: teeth lit like the eyes' whites, partings below teeth."""
+
+import numpy as np
+import skimage.data
+import torch
+
+from app.pipeline.face.tracking import FaceTracker
+from app.pipeline.media.yuv import YuvBatch
+from app.pipeline.render import mouth_palette
+from tests import media_factory
+
+
+def face_batch(photo: np.ndarray) -> tuple[YuvBatch, object]:
+    even = np.ascontiguousarray(photo[: photo.shape[0] // 2 * 2, : photo.shape[1] // 2 * 2])
+    batch = YuvBatch.from_rgb(even[None])
+    face = FaceTracker().track(batch)[0]
+    assert face is not None
+    return batch, face
+
+
+def darker_skin(photo: np.ndarray, face_points: np.ndarray) -> np.ndarray:
+    """The photo with everything but the eyes' whites and teeth at 45 % brightness: darker skin
+    under the same light."""
+    rgb = photo.astype(np.float32)
+    brightest = rgb.max(axis=2)
+    grey_and_bright = ((brightest - rgb.min(axis=2)) < 0.35 * brightest) & (rgb.mean(axis=2) > 150)
+    return np.where(grey_and_bright[..., None], rgb, rgb * 0.45).astype(np.uint8)
+
+
+def test_drawn_teeth_are_lit_like_the_eyes_whites_whatever_the_skin():
+    photo = media_factory.hopper_photo()
+    batch, face = face_batch(photo)
+    light = mouth_palette.enamel_colour(batch, 0, face)
+    dark_batch, dark_face = face_batch(darker_skin(photo, face.points))
+    dark = mouth_palette.enamel_colour(dark_batch, 0, dark_face)
+    assert light is not None and dark is not None
+    # Same light, same teeth: the skin's tone does not darken them.
+    assert abs(light.mean() - dark.mean()) < 0.08
+    assert light.mean() > 0.6
+
+
+def test_own_teeth_give_the_enamel_where_the_source_shows_them():
+    smile = skimage.data.astronaut()
+    batch, face = face_batch(smile)
+    enamel = mouth_palette.enamel_colour(batch, 0, face)
+    assert enamel is not None and enamel.mean() > 0.75
+    assert enamel.max() - enamel.min() < 0.25  # nearly grey, as teeth
+
+
+def test_teeth_never_read_darker_than_the_skin():
+    grey = torch.tensor([[0.4, 0.4, 0.4], [float("nan")] * 3])
+    skin = torch.tensor([[0.7, 0.55, 0.45], [0.3, 0.2, 0.15]])
+    lit = mouth_palette.lit_enamel(grey, skin)
+    luma = lit @ torch.tensor([0.299, 0.587, 0.114])
+    skin_luma = skin @ torch.tensor([0.299, 0.587, 0.114])
+    assert (luma >= skin_luma).all() and not lit.isnan().any()
+
+
+def test_a_smile_parts_below_its_upper_teeth_and_a_closed_mouth_at_the_lower_lip():
+    batch, face = face_batch(skimage.data.astronaut())
+    # The astronaut's gap is filled with upper teeth: it parts at their edge, near or below the
+    # lower lip's landmark (the mesh puts it on the teeth), never mid-teeth.
+    assert mouth_palette.parting_share(batch, 0, face) < 0.3
+    closed_batch, closed_face = face_batch(media_factory.hopper_photo())
+    assert mouth_palette.parting_share(closed_batch, 0, closed_face) == 0.0
+
+
+def test_steady_takes_the_median_and_skips_missing_measures():
+    values = [np.array([0.5, 0.5, 0.5]), None, np.array([0.7, 0.7, 0.7]), np.array([0.9, 0.9, 0.9])]
+    assert np.allclose(mouth_palette.steady(values), 0.7)
+    assert mouth_palette.steady([None, None]) is None
