@@ -37,6 +37,7 @@ class Face:
     path: str | None = None
     sha256: str | None = None
     package: str | None = None  # "astronaut" or "hopper": shipped with a test dependency
+    crop: list[int] | None = None  # [x0, y0, x1, y1]: the person in a photo of several
 
 
 def load_manifest(path: Path = MANIFEST) -> list[Face]:
@@ -60,6 +61,9 @@ def photo(face: Face, mirror: Path = DEFAULT_MIRROR, cache: Path = DEFAULT_CACHE
     image = iio.imread(data)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
+    if face.crop is not None:
+        x0, y0, x1, y1 = face.crop
+        image = image[y0:y1, x0:x1]
     return np.ascontiguousarray(image[..., :3])
 
 

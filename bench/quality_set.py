@@ -64,7 +64,7 @@ def measure_face(folder: Path, face: face_set.Face, image: np.ndarray, voice: st
         "psnr_above_nose_min_db": round(min(above_nose), 2),
         **looks,
     }
-    if sheet_dir is not None and voice == "male":
+    if sheet_dir is not None and not (sheet_dir / f"{face.name}.png").exists():
         moments = np.linspace(phonemes[0].end_s, phonemes[-1].start_s, quality.SHEET_MOMENTS) * quality.FPS
         indices = [min(known, key=lambda k: abs(k - moment)) for moment in moments]
         write_sheet(sheet_dir / f"{face.name}.png", face.name, sources, frames, indices,
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.quality_set", description=__doc__.split("\n")[0])
     parser.add_argument("--sheet", type=Path, help="write PNG contact sheets into this folder")
     parser.add_argument("--faces", help="comma-separated names from bench/faces.json (default: all)")
+    parser.add_argument("--voices", default=",".join(VOICES), help="comma-separated, from: " + ", ".join(VOICES))
     parser.add_argument("--mirror", type=Path, default=face_set.DEFAULT_MIRROR)
     args = parser.parse_args(argv)
     faces = {face.name: face for face in face_set.load_manifest()}
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-quality-set-") as tmp:
         for name in chosen:
             image = face_set.photo(faces[name], args.mirror)
-            for voice in VOICES:
+            for voice in args.voices.split(","):
                 row = measure_face(Path(tmp), faces[name], image, voice, args.sheet)
                 # Either opening measure may stand for sync (see bench.quality).
                 row["correlation_best"] = max(row["correlation"], row["correlation_landmarks"])

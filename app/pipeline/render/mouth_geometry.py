@@ -18,8 +18,6 @@ _MAX_OPENING_OF_CHIN = 0.7
 _MAX_WIDEN = 0.1
 # A source gap this wide (share of the mouth width) already shows its own teeth or interior.
 _OPEN_SOURCE = 0.08
-# A mouth that parts this low in its gap (share up from the lower lip) parts at the lower lip.
-_LOWER_LIP_PARTING = 0.25
 # Share of the source's gap that a closing goes past the landmarks' reading of it.
 _CLOSING_MARGIN = 0.15
 
@@ -46,15 +44,13 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
 
 
 def mouth_motion(geometry: np.ndarray, features: np.ndarray, parting: np.ndarray) -> np.ndarray:
-    """Per frame [opening px, widen px, rounding, split px, teeth, lower teeth]: target minus what
-    the source shows.
+    """Per frame [opening px, widen px, rounding, split px, teeth]: target minus what the source shows.
 
     `opening` is the wanted gap between the lips minus the source's own gap, so a speaking
     source is closed on silence and m/b/p, and opened further on open vowels. An opening parts
     at `parting` (per frame, share of the source's gap up from the lower lip; see
     `mouth_palette.parting_share`): below a smile's upper teeth, never across them. Drawn upper
-    teeth and lip rims appear only where the source's lips are closed; drawn lower teeth also
-    where the mouth parts at the lower lip (a smile's lower teeth hide behind it).
+    teeth and lip rims appear only where the source's lips are closed.
     """
     mouth_width = 2 * geometry[:, HALF_WIDTH]
     source_gap = geometry[:, SOURCE_GAP]
@@ -67,7 +63,4 @@ def mouth_motion(geometry: np.ndarray, features: np.ndarray, parting: np.ndarray
     widen = np.clip(features[:, 1], -1, 1) * _MAX_WIDEN * mouth_width
     split = np.where(opening > 0, np.clip(parting, -1, 1) * source_gap, 0.0)
     teeth = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
-    at_lower_lip = np.clip(1 - split / np.maximum(_LOWER_LIP_PARTING * source_gap, 1e-3), 0, 1)
-    lower_teeth = np.maximum(teeth, at_lower_lip)
-    rounding = np.clip(features[:, 2], 0, 1)
-    return np.stack([opening, widen, rounding, split, teeth, lower_teeth], axis=1).astype(np.float32)
+    return np.stack([opening, widen, np.clip(features[:, 2], 0, 1), split, teeth], axis=1).astype(np.float32)

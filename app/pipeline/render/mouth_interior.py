@@ -12,8 +12,8 @@ Every colour comes from this face: the cavity, tongue and rims from its lips (so
 is relative to the lips and the light on them, never an absolute dark), the teeth from its own
 teeth or the whites of its eyes (`mouth_palette`). The drawing is then softened and given
 grain like the surrounding picture, so it does not stand out crisper or cleaner than the video.
-Where the source's lips are already apart (a smile's teeth, an open mouth), only the cavity and
-tongue are drawn: its own teeth and lips stay, and a drawn rim or tooth would double them.
+Where the source's lips are already apart (a smile's teeth, an open mouth), no upper teeth or
+lip rims are drawn: its own stay above the parting, and drawn ones would double them.
 """
 
 import torch
@@ -49,13 +49,13 @@ _TONGUE_GROWTH = 0.14
 def draw_interior(
     u: torch.Tensor, depth: torch.Tensor, gap: torch.Tensor, mouth_width: torch.Tensor,
     lip_colour: torch.Tensor, enamel: torch.Tensor, skin: torch.Tensor, rounding: torch.Tensor,
-    teeth: torch.Tensor, lower_teeth: torch.Tensor,
+    teeth: torch.Tensor,
 ) -> torch.Tensor:
     """(B, 3, H, W) interior colours in [0, 1].
 
     `u`, `depth` and `gap` (pixels) are (B, H, W); `mouth_width`, `rounding` and `teeth` (0..1,
-    how much of the drawn upper teeth and rims to show: none where the source's lips are apart;
-    `lower_teeth` likewise) are (B,); `lip_colour`, `enamel` and `skin` are (B, 3).
+    how much of the drawn upper teeth and rims to show: none where the source's lips are apart)
+    are (B,); `lip_colour`, `enamel` and `skin` are (B, 3).
     """
     width = mouth_width[:, None, None]
     px = depth * gap  # pixels below the upper lip's edge
@@ -68,8 +68,7 @@ def draw_interior(
     enamel = torch.clamp(enamel * (0.92 + 0.08 * skin / skin.mean(dim=1, keepdim=True).clamp(min=0.05)), 0, 1)
     enamel = enamel[:, :, None, None]
     # Lower teeth are drawn whatever the opening's shape: a smile hides them behind the lower lip.
-    colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, lower_teeth[:, None, None] * rounded,
-                                        enamel, lip_colour))
+    colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded, enamel, lip_colour))
     colour = _over(colour, _upper_teeth(u, px, gap, width, teeth[:, None, None] * rounded, enamel))
     rims, rim_coverage = _lip_rims(px, from_bottom, width, lip_colour)
     colour = _over(colour, (rims, rim_coverage * teeth[:, None, None]))

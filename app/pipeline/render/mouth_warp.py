@@ -64,7 +64,6 @@ class MouthParams:
     #                      showing teeth, so the new gap falls between the rows); 0 for a closed source
     teeth: torch.Tensor  # (B,) 0..1, how much of the drawn teeth and lip rims to show (none
     #                      where the source's lips are apart: its own teeth or interior show)
-    lower_teeth: torch.Tensor  # (B,) 0..1, how much of the drawn lower teeth to show
     source_gap: torch.Tensor  # (B,) the source's gap between the lips at the middle
     enamel: torch.Tensor  # (B, 3) colour of drawn teeth, 0..1 (see `mouth_palette`)
 
@@ -213,7 +212,7 @@ def _drawn_interior(
     mouth_width = 2 * params.half_width
     enamel = lit_enamel(params.enamel, skin)
     drawn = draw_interior(a, (b - upper) / gap, gap, mouth_width, lip_colour, enamel, skin,
-                          params.rounding, params.teeth, params.lower_teeth)
+                          params.rounding, params.teeth)
     # Softened like the picture: a share of the mouth width, in samples.
     blur = float((_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX).max()) * scale
     drawn, weight = soften(drawn, inside[:, None], blur)

@@ -19,7 +19,7 @@ def params(
         center=repeat(float(CENTER_COL), float(CENTER_ROW)), along=repeat(1.0, 0.0), half_width=repeat(12.0),
         chin_depth=repeat(20.0), lip_depth=repeat(5.0), upper_depth=repeat(5.0), upper_reach=repeat(UPPER_REACH),
         opening=repeat(opening), widen=repeat(widen), rounding=repeat(rounding),
-        split=repeat(split), teeth=repeat(teeth), lower_teeth=repeat(teeth), source_gap=repeat(source_gap), enamel=repeat(0.88, 0.85, 0.78),
+        split=repeat(split), teeth=repeat(teeth), source_gap=repeat(source_gap), enamel=repeat(0.88, 0.85, 0.78),
     )
 
 
