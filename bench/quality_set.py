@@ -2,8 +2,8 @@
 
     python -m bench.quality_set [--sheet DIR] [--faces NAME,...] [--mirror DIR]
 
-Each photograph is filmed by a camera that pans and zooms (`media_factory.camera_move_video`,
-the face at the width its entry gives) and lip-synced to espeak-ng speech in two voices (a
+Each photograph, centred on its face, is filmed by a camera that pans and zooms
+(`media_factory.camera_move_video`, the face at the width its entry gives) and lip-synced to espeak-ng speech in two voices (a
 male and a female one). Per face and voice, as `bench.quality` measures them but with the
 regions following the face frame by frame (the camera moves): sync correlation and m/b/p
 closure (dark pixels and landmarks), the lowest PSNR above the nose, interior over the chin
@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from app.pipeline.face import tracking
+from app.pipeline.face.tracking import FaceTracker
+from app.pipeline.media.yuv import YuvBatch
 from bench import face_set, mouth_look, quality
 from bench.contact_sheet import write_sheet
 from tests import media_factory
@@ -34,6 +36,19 @@ TEXT = quality.SENTENCES[0] + " " + quality.SENTENCES[2]
 def framing(face_px: float) -> tuple[int, int]:
     """A frame that holds the face with room for the camera's moves."""
     return (1920, 1080) if face_px > 400 else (1280, 720) if face_px > 200 else (640, 480)
+
+
+def centred_on_face(image: np.ndarray) -> np.ndarray:
+    """The photo padded (edges repeated) so the face is in its middle: the camera, which moves
+    about the photo's middle, then keeps the face in frame."""
+    even = np.ascontiguousarray(image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2])
+    found = FaceTracker().track(YuvBatch.from_rgb(even[None]))[0]
+    if found is None:
+        return image
+    centre_x, centre_y = found.points.mean(axis=0)
+    height, width = image.shape[:2]
+    pad_x, pad_y = int(round(2 * centre_x - width)), int(round(2 * centre_y - height))
+    return np.pad(image, ((max(-pad_y, 0), max(pad_y, 0)), (max(-pad_x, 0), max(pad_x, 0)), (0, 0)), mode="edge")
 
 
 def measure_face(folder: Path, face: face_set.Face, image: np.ndarray, voice: str, sheet_dir: Path | None) -> dict:
@@ -114,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-quality-set-") as tmp:
         for name in chosen:
-            image = face_set.photo(faces[name], args.mirror)
+            image = centred_on_face(face_set.photo(faces[name], args.mirror))
             for voice in args.voices.split(","):
                 row = measure_face(Path(tmp), faces[name], image, voice, args.sheet)
                 # Either opening measure may stand for sync (see bench.quality).

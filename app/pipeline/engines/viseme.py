@@ -135,7 +135,8 @@ class VisemeEngine:
                 widen=moves[:, 1],
                 rounding=moves[:, 2],
                 split=moves[:, 3],
-                teeth=moves[:, 4],
+                lips_closed=moves[:, 4],
+                own_teeth=moves[:, 5],
                 source_gap=geo[:, SOURCE_GAP],
                 enamel=to_tensor(np.tile(np.full(3, np.nan) if enamel is None else enamel, (len(crops), 1))),
             )

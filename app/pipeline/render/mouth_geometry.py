@@ -34,8 +34,10 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
     half_width = max(float(np.linalg.norm(along)) / 2, 1.0)
     distance = lambda index: float(np.linalg.norm(face.point(index) - center))
     upper_lip = max(distance(tracking.UPPER_LIP_OUTER), 2.0)
-    # The rising upper lip pulls skin up to 2.5 lip heights, never closer than 70 % of the way to the nose.
-    upper_reach = max(min(2.5 * upper_lip, 0.7 * distance(tracking.NOSE_BOTTOM)), 1.0)
+    # A moving upper lip pulls skin up to 2.5 lip heights, at most three quarters of the way from
+    # its outer edge to the nose (an open source's lip moves far: the skin above takes it).
+    nose = distance(tracking.NOSE_BOTTOM)
+    upper_reach = max(min(2.5 * upper_lip, upper_lip + 0.75 * max(nose - upper_lip, 0.0)), 1.0)
     source_gap = float(np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - center))
     return np.array([
         *center, *(along / (2 * half_width)), half_width, max(distance(tracking.CHIN), 2.0),
@@ -44,13 +46,15 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
 
 
 def mouth_motion(geometry: np.ndarray, features: np.ndarray, parting: np.ndarray) -> np.ndarray:
-    """Per frame [opening px, widen px, rounding, split px, teeth]: target minus what the source shows.
+    """Per frame [opening px, widen px, rounding, split px, lips closed, own teeth px]: target minus
+    what the source shows.
 
     `opening` is the wanted gap between the lips minus the source's own gap, so a speaking
     source is closed on silence and m/b/p, and opened further on open vowels. An opening parts
     at `parting` (per frame, share of the source's gap up from the lower lip; see
-    `mouth_palette.parting_share`): below a smile's upper teeth, never across them. Drawn upper
-    teeth and lip rims appear only where the source's lips are closed.
+    `mouth_palette.parting_share`): below a smile's upper teeth, never across them. Lip rims are
+    drawn where the source's lips are closed (`lips closed` 1); drawn upper teeth continue the
+    source's own, which already show `own teeth px` above the parting.
     """
     mouth_width = 2 * geometry[:, HALF_WIDTH]
     source_gap = geometry[:, SOURCE_GAP]
@@ -62,5 +66,7 @@ def mouth_motion(geometry: np.ndarray, features: np.ndarray, parting: np.ndarray
     opening = np.where(opening < 0, opening - _CLOSING_MARGIN * source_gap, opening)
     widen = np.clip(features[:, 1], -1, 1) * _MAX_WIDEN * mouth_width
     split = np.where(opening > 0, np.clip(parting, -1, 1) * source_gap, 0.0)
-    teeth = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
-    return np.stack([opening, widen, np.clip(features[:, 2], 0, 1), split, teeth], axis=1).astype(np.float32)
+    lips_closed = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
+    own_teeth = np.where(opening > 0, np.maximum(source_gap - split, 0), 0.0)
+    rounding = np.clip(features[:, 2], 0, 1)
+    return np.stack([opening, widen, rounding, split, lips_closed, own_teeth], axis=1).astype(np.float32)

@@ -12,22 +12,28 @@ Every colour comes from this face: the cavity, tongue and rims from its lips (so
 is relative to the lips and the light on them, never an absolute dark), the teeth from its own
 teeth or the whites of its eyes (`mouth_palette`). The drawing is then softened and given
 grain like the surrounding picture, so it does not stand out crisper or cleaner than the video.
-Where the source's lips are already apart (a smile's teeth, an open mouth), no upper teeth or
-lip rims are drawn: its own stay above the parting, and drawn ones would double them.
+Where the source's lips are already apart (a smile's teeth, an open mouth), no lip rims are
+drawn and drawn upper teeth only continue the source's own to a whole crown: its own lips and
+teeth stay above the parting, and drawn ones would double them.
 """
 
 import torch
 import torch.nn.functional as F
 
 # The cavity's shade of the lips' colour (red light survives deepest in the mouth).
-_CAVITY_SHADE = torch.tensor([0.66, 0.42, 0.4])
-# The tongue's colour relative to the lips' (a little lighter and pinker).
+_CAVITY_SHADE = torch.tensor([0.72, 0.46, 0.44])
+# The tongue's colour relative to the lips' (a little lighter and pinker), with this share of the
+# skin's colour turned pink in it.
 _TONGUE_OF_LIPS = torch.tensor([1.1, 0.85, 0.85])
+_TONGUE_SKIN = 0.35
+_SKIN_TO_PINK = torch.tensor([1.0, 0.72, 0.72])
 # Visible upper teeth from the midline to a corner (incisors, lateral incisor, canine, premolar).
 _TEETH_PER_SIDE = 3.6
 # Height of the upper teeth's visible crowns, as a share of the mouth width, and at most of the gap.
 _UPPER_TEETH_OF_WIDTH = 0.23
 _UPPER_TEETH_OF_GAP = 0.55
+# Where the source's lips are apart, its own teeth are continued to this share of the mouth width.
+_SMILE_TEETH_OF_WIDTH = 0.14
 # Per upper tooth from the midline (central incisor, lateral incisor, canine, premolar): its
 # visible length and its shade (teeth further back sit deeper in the shadow and look yellower).
 _CROWN_BY_TOOTH = torch.tensor([1.0, 0.86, 0.96, 0.8])
@@ -42,36 +48,38 @@ _LOWER_TEETH_SHADOW = 0.45
 _LIT_OPENNESS = 0.4
 # The tongue shows from this opening on (a smile's narrow gap between the teeth included) and
 # reaches its full height over the next _TONGUE_GROWTH.
-_TONGUE_FROM = 0.06
-_TONGUE_GROWTH = 0.14
+_TONGUE_FROM = 0.04
+_TONGUE_GROWTH = 0.12
 
 
 def draw_interior(
     u: torch.Tensor, depth: torch.Tensor, gap: torch.Tensor, mouth_width: torch.Tensor,
     lip_colour: torch.Tensor, enamel: torch.Tensor, skin: torch.Tensor, rounding: torch.Tensor,
-    teeth: torch.Tensor,
+    lips_closed: torch.Tensor, own_teeth: torch.Tensor,
 ) -> torch.Tensor:
     """(B, 3, H, W) interior colours in [0, 1].
 
-    `u`, `depth` and `gap` (pixels) are (B, H, W); `mouth_width`, `rounding` and `teeth` (0..1,
-    how much of the drawn upper teeth and rims to show: none where the source's lips are apart)
-    are (B,); `lip_colour`, `enamel` and `skin` are (B, 3).
+    `u`, `depth` and `gap` (pixels) are (B, H, W); `mouth_width`, `rounding`, `lips_closed` (0..1:
+    drawn lip rims show that much; an open source's own lips stay) and `own_teeth` (pixels of the
+    source's upper teeth already showing above the gap, which drawn teeth continue) are (B,);
+    `lip_colour`, `enamel` and `skin` are (B, 3).
     """
     width = mouth_width[:, None, None]
     px = depth * gap  # pixels below the upper lip's edge
     from_bottom = (1 - depth) * gap
     openness = gap / width
     colour = _cavity(u, depth, openness, lip_colour)
-    colour = _over(colour, _tongue(u, from_bottom, gap, openness, lip_colour))
+    colour = _over(colour, _tongue(u, from_bottom, gap, openness, lip_colour, skin))
     rounded = 1 - 0.3 * rounding[:, None, None]
     # Enamel takes a little of the skin's hue (light bounced off the face).
     enamel = torch.clamp(enamel * (0.92 + 0.08 * skin / skin.mean(dim=1, keepdim=True).clamp(min=0.05)), 0, 1)
     enamel = enamel[:, :, None, None]
     # Lower teeth are drawn whatever the opening's shape: a smile hides them behind the lower lip.
     colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded, enamel, lip_colour))
-    colour = _over(colour, _upper_teeth(u, px, gap, width, teeth[:, None, None] * rounded, enamel))
+    closed = lips_closed[:, None, None]
+    colour = _over(colour, _upper_teeth(u, px, gap, width, rounded, own_teeth[:, None, None], closed, enamel))
     rims, rim_coverage = _lip_rims(px, from_bottom, width, lip_colour)
-    colour = _over(colour, (rims, rim_coverage * teeth[:, None, None]))
+    colour = _over(colour, (rims, rim_coverage * closed))
     return torch.clamp(colour, 0, 1)
 
 
@@ -79,19 +87,23 @@ def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_co
     # Darkest at the back of the middle, lighter toward the lips and the cheeks; a narrow gap
     # lets less light in than a wide one.
     back = torch.exp(-(u / 0.55) ** 2) * torch.sin(torch.pi * depth.clamp(0, 1))
-    light_in = 0.47 + 0.53 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
-    shade = ((1 - 0.5 * back) * light_in).unsqueeze(1)
+    light_in = 0.65 + 0.35 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
+    shade = ((1 - 0.35 * back) * light_in).unsqueeze(1)
     return (lip_colour * _CAVITY_SHADE.to(u))[:, :, None, None] * shade
 
 
 def _tongue(
-    u: torch.Tensor, from_bottom: torch.Tensor, gap: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor
+    u: torch.Tensor, from_bottom: torch.Tensor, gap: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor,
+    skin: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A rounded hump at the bottom of the gap, behind the lower teeth, taller as the mouth opens."""
+    """A rounded hump at the bottom of the gap, behind the lower teeth, taller as the mouth opens.
+    Its pink is the lips' with some of the skin's light in it, so it stands out of the cavity
+    even where the lips are dark."""
     grown = torch.clamp((openness - _TONGUE_FROM) / _TONGUE_GROWTH, 0, 1)
-    height = 0.4 * gap * grown * torch.clamp(1 - (u / 0.7) ** 2, 0, 1) ** 0.5
+    height = 0.5 * gap * grown * torch.clamp(1 - (u / 0.7) ** 2, 0, 1) ** 0.5
     coverage = torch.clamp(height - from_bottom, 0, 1)
-    base = (lip_colour * _TONGUE_OF_LIPS.to(u))[:, :, None, None]
+    base = (_TONGUE_OF_LIPS.to(u) * ((1 - _TONGUE_SKIN) * lip_colour + _TONGUE_SKIN * skin * _SKIN_TO_PINK.to(u)))
+    base = base[:, :, None, None]
     # Lit on its top, falling into shadow toward the throat and the cheeks.
     shade = 0.6 + 0.3 * torch.clamp(from_bottom / height.clamp(min=1), 0, 1) - 0.25 * u.abs()
     return base * shade.unsqueeze(1), coverage
@@ -114,16 +126,22 @@ def _lower_teeth(
 
 def _upper_teeth(
     u: torch.Tensor, px: torch.Tensor, gap: torch.Tensor, width: torch.Tensor, show: torch.Tensor,
-    enamel: torch.Tensor,
+    own_teeth: torch.Tensor, lips_closed: torch.Tensor, enamel: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The upper teeth hanging into the gap: whole crowns under closed lips, or what the source's
+    own teeth (`own_teeth` pixels above the gap) lack of a whole crown."""
     tooth, within, separation = _tooth_phase(u, _TEETH_PER_SIDE)
-    crown = torch.minimum(_UPPER_TEETH_OF_WIDTH * width, _UPPER_TEETH_OF_GAP * gap) * show
+    # Under a raised lip the crowns show longer than between a smile's parted lips.
+    longest = (_UPPER_TEETH_OF_WIDTH * lips_closed + _SMILE_TEETH_OF_WIDTH * (1 - lips_closed)) * width
+    whole = torch.minimum(longest, _UPPER_TEETH_OF_GAP * (gap + own_teeth))
+    crown = (whole - own_teeth).clamp(min=0) * show
     # Shorter toward the corners (perspective and the arch), each tooth's biting edge rounded,
     # and each kind of tooth its own length (lateral incisors shorter than the central ones).
     kind = tooth.clamp(max=len(_CROWN_BY_TOOTH) - 1)
     crown = crown * (1 - 0.45 * u.abs() ** 2) * (1 - 0.2 * (2 * within - 1) ** 4) * _CROWN_BY_TOOTH.to(u)[kind]
     coverage = torch.clamp(crown - px, 0, 1) * (crown > 0.75)
-    under_lip = 0.72 + 0.28 * torch.clamp(px / (0.45 * crown).clamp(min=1), 0, 1)
+    # In the shadow of a closed upper lip at the top; continuing the source's teeth, no lip above.
+    under_lip = 1 - lips_closed * 0.28 * (1 - torch.clamp(px / (0.45 * crown).clamp(min=1), 0, 1))
     rounded = 1 - 0.12 * (2 * within - 1) ** 2
     shade = under_lip * rounded * (1 - 0.55 * u.abs() ** 3) * (1 - 0.3 * separation) * _SHADE_BY_TOOTH.to(u)[kind]
     return enamel * shade.unsqueeze(1), coverage
@@ -168,11 +186,14 @@ def soften(interior: torch.Tensor, weight: torch.Tensor, blur_px: float) -> tupl
     return interior, weight
 
 
-def add_grain(interior: torch.Tensor, grain: torch.Tensor, seed: int) -> torch.Tensor:
-    """Luma noise of `grain` (B,) standard deviation, so the drawing is no cleaner than the picture."""
+def add_grain(interior: torch.Tensor, grain: torch.Tensor, skin: torch.Tensor, seed: int) -> torch.Tensor:
+    """Luma noise of `grain` (B,) standard deviation as measured on skin of mean colour `skin`
+    (B, 3), so the drawing is no cleaner than the picture; darker parts get less, as a camera's
+    noise grows with the light (shot noise, about with its square root)."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
     noise = torch.randn(interior.shape[0], 1, *interior.shape[2:], generator=generator).to(interior)
-    return torch.clamp(interior + noise * grain[:, None, None, None], 0, 1)
+    light = interior.mean(dim=1, keepdim=True) / skin.mean(dim=1)[:, None, None, None].clamp(min=0.05)
+    return torch.clamp(interior + noise * grain[:, None, None, None] * light.clamp(0.1, 1).sqrt(), 0, 1)
 
 
 def _gaussian(images: torch.Tensor, sigma: float) -> torch.Tensor:

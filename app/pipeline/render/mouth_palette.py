@@ -78,9 +78,9 @@ def lit_enamel(enamel: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
 
 def parting_share(frames: YuvBatch, index: int, face: FaceLandmarks) -> float:
     """Where the source's gap parts, as a share of its height up from the lower lip's landmark:
-    just below the upper teeth where its middle shows teeth (the lowest bright row; the mesh
-    often puts a smile's lower lip on the teeth, so the search reaches a little below it), else
-    at its darkest row; 0 for a closed mouth."""
+    just below the upper teeth where its middle shows teeth (the end of the first bright run
+    down from the upper lip; the mesh often puts a smile's lower lip on the teeth, so the search
+    reaches a little below it), else at its darkest row; 0 for a closed mouth."""
     lower, upper = face.point(tracking.LOWER_LIP_INNER), face.point(tracking.UPPER_LIP_INNER)
     gap = float(np.linalg.norm(upper - lower))
     if gap < _MIN_GAP_PX:
@@ -104,7 +104,11 @@ def parting_share(frames: YuvBatch, index: int, face: FaceLandmarks) -> float:
     inside = shares >= 0
     bright = profile >= (profile.max() + profile.min()) / 2
     if profile.max() - profile.min() >= _TEETH_CONTRAST and bright[inside].any():
-        return float(shares[np.nonzero(bright)[0][0]])
+        # The upper teeth: the first bright run down from the upper lip; it parts where it ends
+        # (lower teeth further down stay with the jaw).
+        from_top = np.nonzero(bright[::-1])[0][0]
+        run_end = from_top + np.argmax(~bright[::-1][from_top:]) if (~bright[::-1][from_top:]).any() else len(shares)
+        return float(shares[::-1][run_end - 1])
     return float(shares[inside][int(np.argmin(profile[inside]))])
 
 

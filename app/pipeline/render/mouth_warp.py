@@ -27,8 +27,8 @@ from app.pipeline.render.mouth_palette import lit_enamel
 # The upper lip rises by this share of the opening.
 _UPPER_LIP_RISE = 0.3
 # A closing is shared: the upper lip comes down this share of the way, the lower lip with the
-# jaw rises the rest.
-_UPPER_LIP_CLOSING = 0.4
+# jaw rises the rest (the jaw does most of it).
+_UPPER_LIP_CLOSING = 0.3
 # An opening reaches this share of the way to each corner (in half mouth widths).
 _OPENING_REACH = 0.92
 # Antialiasing width of the interior's edges, in pixels.
@@ -41,6 +41,8 @@ _BLUR_OF_WIDTH = 0.01
 _BLUR_PX = (0.5, 2.0)
 # Room around the lip gap for the softened edge, in interior samples.
 _SOFT_EDGE_PX = 4
+# Grain (luma standard deviation, 0..1) of a noisy camera; skin texture beyond it is not noise.
+_MAX_GRAIN = 0.03
 # Samples across the mouth, at most, of the displacement field and of the drawn interior.
 _FIELD_MOUTH_PX = 24
 _INTERIOR_MOUTH_PX = 64
@@ -62,8 +64,10 @@ class MouthParams:
     rounding: torch.Tensor  # (B,) 0..1, a rounder, narrower opening
     split: torch.Tensor  # (B,) how far above the mouth line an opening parts (mid-gap of a source
     #                      showing teeth, so the new gap falls between the rows); 0 for a closed source
-    teeth: torch.Tensor  # (B,) 0..1, how much of the drawn teeth and lip rims to show (none
-    #                      where the source's lips are apart: its own teeth or interior show)
+    lips_closed: torch.Tensor  # (B,) 0..1, how closed the source's lips are: drawn lip rims show
+    #                            that much (an open source's own lips and teeth stay)
+    own_teeth: torch.Tensor  # (B,) pixels of the source's own upper teeth above the parting:
+    #                          drawn teeth continue them, that much shorter
     source_gap: torch.Tensor  # (B,) the source's gap between the lips at the middle
     enamel: torch.Tensor  # (B, 3) colour of drawn teeth, 0..1 (see `mouth_palette`)
 
@@ -212,7 +216,7 @@ def _drawn_interior(
     mouth_width = 2 * params.half_width
     enamel = lit_enamel(params.enamel, skin)
     drawn = draw_interior(a, (b - upper) / gap, gap, mouth_width, lip_colour, enamel, skin,
-                          params.rounding, params.teeth)
+                          params.rounding, params.lips_closed, params.own_teeth)
     # Softened like the picture: a share of the mouth width, in samples.
     blur = float((_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX).max()) * scale
     drawn, weight = soften(drawn, inside[:, None], blur)
@@ -220,7 +224,7 @@ def _drawn_interior(
         full = (bottom - top, right - left)
         drawn = F.interpolate(drawn, size=full, mode="bilinear", align_corners=False)
         weight = F.interpolate(weight, size=full, mode="bilinear", align_corners=False)
-    return add_grain(drawn, grain, seed), weight
+    return add_grain(drawn, grain, skin, seed), weight
 
 
 def _extent(mask: torch.Tensor, margin: int) -> tuple[slice, slice] | tuple[None, None]:
@@ -262,17 +266,20 @@ def _lower_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params:
 def _jaw_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:
     """How much of a closing's rise moves each pixel of the lower lip's field: the gap's shape at
     the lip's edge (the corners stay joined), the whole jaw from below the lip to the chin (the
-    chin rises with the lip, its skin unstretched), fading below the chin."""
-    to_jaw = _smoothstep(b / (1.5 * params.lip_depth[:, None, None]))
+    chin rises with the lip, its skin unstretched), fading below the chin. The blend from the
+    lips' shape to the jaw's is deep enough that the skin below the corners never folds."""
+    rise = (1 - _UPPER_LIP_CLOSING) * (-params.opening[:, None, None]).clamp(min=0)
+    blend = torch.maximum(1.5 * params.lip_depth[:, None, None], 2 * rise)
+    to_jaw = _smoothstep(b / blend)
     return (lens * (1 - to_jaw) + _jaw_width(a) * to_jaw) * _above_chin(b, params)
 
 
 def _upper_closing_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
-    """The upper lip's share of a closing's fall: whole from its inner edge down, none from
-    `upper_reach` up."""
-    edge = params.source_gap[:, None, None]
-    reach = (params.upper_reach[:, None, None] - edge).clamp(min=1)
-    return 1 - _smoothstep((-b - edge) / reach)
+    """The upper lip's share of a closing's fall: the whole lip moves (inner edge to outer
+    edge), the skin above it takes the stretch up to `upper_reach`."""
+    outer = torch.maximum(params.upper_depth, params.source_gap + 1)[:, None, None]
+    reach = (params.upper_reach[:, None, None] - outer).clamp(min=1)
+    return 1 - _smoothstep((-b - outer) / reach)
 
 
 def _jaw_width(a: torch.Tensor) -> torch.Tensor:
@@ -316,7 +323,8 @@ def _lip_and_skin_colours(
     lip_depth, chin_depth = params.lip_depth[:, None, None], params.chin_depth[:, None, None]
     lips = (a.abs() < 0.8) & (b.abs() < lip_depth + 1)
     chin = (a.abs() < 1) & (b > 1.5 * lip_depth) & (b < 0.8 * chin_depth)
-    return _masked_mean(samples, lips), _masked_mean(samples, chin), _grain(crops, chin)
+    # A beard or stubble is texture, not noise: the grain is capped at a camera's.
+    return _masked_mean(samples, lips), _masked_mean(samples, chin), _grain(crops, chin).clamp(max=_MAX_GRAIN)
 
 
 def _nearest(samples: int, pixels: int) -> np.ndarray:

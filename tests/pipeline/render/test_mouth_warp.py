@@ -10,7 +10,7 @@ UPPER_REACH = 12.0
 
 def params(
     opening: float = 0.0, widen: float = 0.0, rounding: float = 0.0, split: float = 0.0, batch: int = 1,
-    source_gap: float = 0.0, teeth: float = 1.0,
+    source_gap: float = 0.0, lips_closed: float = 1.0, own_teeth: float = 0.0,
 ) -> MouthParams:
     def repeat(*values: float) -> torch.Tensor:
         return torch.tensor([values] * batch).squeeze(-1)
@@ -19,7 +19,7 @@ def params(
         center=repeat(float(CENTER_COL), float(CENTER_ROW)), along=repeat(1.0, 0.0), half_width=repeat(12.0),
         chin_depth=repeat(20.0), lip_depth=repeat(5.0), upper_depth=repeat(5.0), upper_reach=repeat(UPPER_REACH),
         opening=repeat(opening), widen=repeat(widen), rounding=repeat(rounding),
-        split=repeat(split), teeth=repeat(teeth), source_gap=repeat(source_gap), enamel=repeat(0.88, 0.85, 0.78),
+        split=repeat(split), lips_closed=repeat(lips_closed), own_teeth=repeat(own_teeth), source_gap=repeat(source_gap), enamel=repeat(0.88, 0.85, 0.78),
     )
 
 
@@ -72,7 +72,7 @@ def test_opening_draws_teeth_over_a_graded_cavity_and_a_tongue():
     column = luma_column(opened, CENTER_COL + 3)
     teeth, cavity, tongue = column[CENTER_ROW - 1], column[CENTER_ROW + 2:CENTER_ROW + 5], column[CENTER_ROW + 8]
     assert teeth > 0.7 and 0.04 < cavity.min() and cavity.max() < 0.3
-    assert tongue > 2 * cavity.mean()
+    assert tongue > 1.5 * cavity.mean()
     assert changed[0, CENTER_ROW + 5, CENTER_COL] == 1
 
 
@@ -93,14 +93,15 @@ def test_a_small_opening_shows_no_lower_teeth():
 
 
 def test_drawn_interior_takes_the_grain_of_the_skin_around_it():
-    def interior_detail(grain: float) -> float:
+    def interior(grain: float) -> torch.Tensor:
         opened, _ = open_mouths(skin_crops(grain), params(opening=10.0))
-        # Below the upper teeth (which end at row +2.5) and above the tongue.
-        cavity = opened[0, :, CENTER_ROW + 3:CENTER_ROW + 6, CENTER_COL - 6:CENTER_COL + 6].mean(dim=0)
-        return float((cavity - cavity.mean()).std())
+        return opened[0, :, CENTER_ROW + 1:CENTER_ROW + 8, CENTER_COL - 8:CENTER_COL + 9].mean(dim=0)
 
-    assert interior_detail(0.0) < 0.035
-    assert 0.02 < interior_detail(0.05) < 0.1
+    # What the grain adds to the same drawing, up to a camera's noise (a beard's texture, read as
+    # grain, is not copied into the mouth).
+    added = lambda grain: float((interior(grain) - interior(0.0)).std())
+    assert 0.01 < added(0.02) < 0.035
+    assert added(0.15) < 0.045
 
 
 def test_lower_lip_moves_down_by_the_opening():
@@ -112,13 +113,13 @@ def test_lower_lip_moves_down_by_the_opening():
 
 def test_closing_raises_the_lower_lip_and_the_chin_with_it():
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(opening=-5.0, source_gap=5.0))
-    # The lower lip's field rises 60 % of 5 px: 3 px, and the skin down to the chin with it.
-    for row in (CENTER_ROW + 6, CENTER_ROW + 12, CENTER_ROW + 18):
-        torch.testing.assert_close(opened[0, :, row - 3, CENTER_COL], crops[0, :, row, CENTER_COL],
+    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0))
+    # The lower lip's field rises 70 % of 10 px: 7 px, and the skin down to the chin with it.
+    for row in (CENTER_ROW + 16, CENTER_ROW + 18):
+        torch.testing.assert_close(opened[0, :, row, CENTER_COL], crops[0, :, row + 7, CENTER_COL],
                                    atol=2 / 255, rtol=0)
-    # The upper lip comes down the other 2 px.
-    torch.testing.assert_close(opened[0, :, CENTER_ROW - 5, CENTER_COL], crops[0, :, CENTER_ROW - 7, CENTER_COL],
+    # The upper lip comes down the other 3 px.
+    torch.testing.assert_close(opened[0, :, CENTER_ROW - 8, CENTER_COL], crops[0, :, CENTER_ROW - 11, CENTER_COL],
                                atol=2 / 255, rtol=0)
     assert torch.equal(opened[:, :, CENTER_ROW + 35:], crops[:, :, CENTER_ROW + 35:])
 
@@ -134,7 +135,7 @@ def open_mouth_with_teeth() -> torch.Tensor:
 
 def test_closing_covers_what_was_between_the_lips_instead_of_squeezing_it():
     crops = open_mouth_with_teeth()
-    opened, _ = open_mouths(crops, params(opening=-6.9, source_gap=6.0, teeth=0.0))
+    opened, _ = open_mouths(crops, params(opening=-6.9, source_gap=6.0, lips_closed=0.0))
     # Down the middle of the mouth no row is left brighter than skin: the teeth are behind the
     # lips, not pressed into a white line between them.
     middle = opened[0, :, CENTER_ROW - 12:CENTER_ROW + 4, CENTER_COL - 4:CENTER_COL + 5].mean(dim=0)
@@ -144,8 +145,8 @@ def test_closing_covers_what_was_between_the_lips_instead_of_squeezing_it():
 def test_closing_moves_the_skin_below_the_lip_as_one_piece():
     """The skin between the lower lip and the chin keeps its texture (no vertical smear)."""
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(opening=-5.0, source_gap=6.0))
-    skin = lambda images: images[0, :, CENTER_ROW + 8:CENTER_ROW + 18, CENTER_COL - 6:CENTER_COL + 7]
+    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0))
+    skin = lambda images: images[0, :, CENTER_ROW + 14:CENTER_ROW + 20, CENTER_COL - 6:CENTER_COL + 7]
     detail = lambda patch: float(patch.diff(dim=1).abs().mean())
     assert detail(skin(opened)) > 0.9 * detail(skin(crops))
 
@@ -179,12 +180,12 @@ def test_batch_renders_each_crop_with_its_own_motion():
 
 def test_an_opening_parts_at_the_split_above_the_mouth_line():
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(opening=10.0, split=4.0))
+    opened, _ = open_mouths(crops, params(opening=10.0, split=4.0, lips_closed=0.0, own_teeth=8.0))
     # Rows between the split and the mouth line (the lower teeth of a smile) move down with the lip.
     torch.testing.assert_close(opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW - 2, CENTER_COL],
                                atol=2 / 255, rtol=0)
     column = opened[0, :, :, CENTER_COL].mean(dim=0)
-    assert column[CENTER_ROW - 2] < 0.3 * crops.mean()  # the new gap starts at the split
+    assert column[CENTER_ROW - 2] < 0.45 * crops.mean()  # the new gap starts at the split
 
 
 def test_a_large_mouth_worked_on_coarser_grids_looks_like_the_same_mouth_small():

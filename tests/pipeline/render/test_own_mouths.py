@@ -67,10 +67,12 @@ def test_the_kept_mouth_lands_on_the_moved_face_where_the_camera_would_show_it(f
     _, result = paste(frames["opened"], frames["moved"])
     mouth = mouth_box(landmarks(frames["moved"]))
     # The truth: the opened frame seen through the same camera move. The landmarks place the
-    # mouth within about a pixel of it (sharp teeth edges then differ a little).
-    unpasted = mean_difference(frames["moved"][mouth], frames["opened_moved"][mouth])
-    assert unpasted > 30
-    assert mean_difference(result[mouth], frames["opened_moved"][mouth]) < 0.2 * unpasted
+    # mouth within a pixel of it: closer than the truth itself moved by one pixel each way.
+    truth = frames["opened_moved"]
+    unpasted = mean_difference(frames["moved"][mouth], truth[mouth])
+    assert unpasted > 25
+    one_pixel_off = mean_difference(np.roll(truth, (1, 1), axis=(0, 1))[mouth], truth[mouth])
+    assert mean_difference(result[mouth], truth[mouth]) < one_pixel_off
 
 
 def test_eyes_and_nose_stay_and_the_edge_of_the_paste_does_not_show(frames):
