@@ -93,9 +93,10 @@ class VisemeEngine:
             return frames
         geometry = np.stack([mouth_geometry(faces[i]) for i in present])
         # Measured on the source's pixels, one value per chunk: it does not flicker.
-        parting = palette.steady([palette.parting_share(frames, i, faces[i]) for i in present])
+        share, teeth = palette.steady([palette.parting(frames, i, faces[i]) for i in present])
         enamel = palette.steady([palette.enamel_colour(frames, i, faces[i]) for i in present])
-        motion = mouth_motion(geometry, features[present], np.full(len(present), parting))
+        motion = mouth_motion(geometry, features[present], np.full(len(present), share),
+                              np.full(len(present), teeth >= 0.5))
         moving = np.abs(motion[:, :2]).max(axis=1) > _MIN_MOTION_PX
         if not moving.any():
             return frames

@@ -18,6 +18,11 @@ _MAX_OPENING_OF_CHIN = 0.7
 _MAX_WIDEN = 0.1
 # A source gap this wide (share of the mouth width) already shows its own teeth or interior.
 _OPEN_SOURCE = 0.08
+# A smile's lips close as the lips' closure passes this (silence is 0.5, m/b/p 1; see
+# `speech.visemes`).
+_SMILE_CLOSING_FROM = 0.55
+# Teeth parting lower than this share of the gap fill it: teeth together.
+_SMILE_PARTING = 0.6
 # Share of the source's gap that a closing goes past the landmarks' reading of it.
 _CLOSING_MARGIN = 0.15
 
@@ -45,28 +50,45 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
     ], dtype=np.float32)
 
 
-def mouth_motion(geometry: np.ndarray, features: np.ndarray, parting: np.ndarray) -> np.ndarray:
+def mouth_motion(
+    geometry: np.ndarray, features: np.ndarray, parting: np.ndarray, shows_teeth: np.ndarray
+) -> np.ndarray:
     """Per frame [opening px, widen px, rounding, split px, lips closed, own teeth px]: target minus
     what the source shows.
 
     `opening` is the wanted gap between the lips minus the source's own gap, so a speaking
-    source is closed on silence and m/b/p, and opened further on open vowels. An opening parts
-    at `parting` (per frame, share of the source's gap up from the lower lip; see
-    `mouth_palette.parting_share`): below a smile's upper teeth, never across them. Lip rims are
-    drawn where the source's lips are closed (`lips closed` 1); drawn upper teeth continue the
-    source's own, which already show `own teeth px` above the parting.
+    source is closed on silence and m/b/p, and opened further on open vowels. A source whose
+    gap shows its teeth together (`shows_teeth` with a low parting: a smile) keeps them showing as it talks, as a
+    smiling person does: its lips close over them only for the lip closures of m/b/p (and
+    partly for f/v), and it opens further for open vowels. An opening parts at `parting` (per
+    frame, share of the source's gap up from the lower lip; see `mouth_palette.parting`): below a
+    smile's upper teeth, never across them. Lip rims are drawn where the source's lips are
+    closed (`lips closed` 1); drawn upper teeth continue the source's own, which already show
+    `own teeth px` above the parting.
     """
     mouth_width = 2 * geometry[:, HALF_WIDTH]
     source_gap = geometry[:, SOURCE_GAP]
     widest = np.minimum(_MAX_OPENING * mouth_width, _MAX_OPENING_OF_CHIN * geometry[:, CHIN])
     wanted_gap = np.clip(features[:, 0], 0, 1) * widest
-    opening = wanted_gap - source_gap
     # The landmarks read a gap a little short of its edges: a closing goes that much further,
     # or slivers of the source's teeth and interior stay between the lips.
-    opening = np.where(opening < 0, opening - _CLOSING_MARGIN * source_gap, opening)
+    full_closing = -(1 + _CLOSING_MARGIN) * source_gap
+    opening = np.where(wanted_gap < source_gap, full_closing * (1 - wanted_gap / np.maximum(source_gap, 1e-6)),
+                       wanted_gap - source_gap)
+    # A smile's lips close only with the lips' own closures: silence's partial closure keeps it.
+    lips_shut = _smoothstep((np.clip(features[:, 3], 0, 1) - _SMILE_CLOSING_FROM) / (1 - _SMILE_CLOSING_FROM))
+    smile = (1 - lips_shut) * np.maximum(wanted_gap - source_gap, 0) + lips_shut * full_closing
+    # Teeth that fill most of the gap are teeth together (a smile); teeth over a deep dark gap
+    # are an open mouth, which closes as any other.
+    opening = np.where(shows_teeth & (parting < _SMILE_PARTING), smile, opening)
     widen = np.clip(features[:, 1], -1, 1) * _MAX_WIDEN * mouth_width
     split = np.where(opening > 0, np.clip(parting, -1, 1) * source_gap, 0.0)
     lips_closed = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
     own_teeth = np.where(opening > 0, np.maximum(source_gap - split, 0), 0.0)
     rounding = np.clip(features[:, 2], 0, 1)
     return np.stack([opening, widen, rounding, split, lips_closed, own_teeth], axis=1).astype(np.float32)
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0, 1)
+    return t * t * (3 - 2 * t)

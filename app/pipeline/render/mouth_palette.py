@@ -34,6 +34,7 @@ _ENAMEL_OF_SCLERA = np.array([1.0, 0.98, 0.92])
 _ENAMEL = np.array([0.88, 0.85, 0.78])
 _REFERENCE_SKIN = 0.62
 _TEETH_OVER_SKIN = 1.2
+_MAX_ENAMEL_SATURATION = 0.15
 # Own teeth count once they fill this share of the inside of the lips.
 _OWN_TEETH_SHARE = 0.15
 # The gap's middle: columns within this share of the mouth width from its centre line.
@@ -66,50 +67,62 @@ def enamel_colour(frames: YuvBatch, index: int, face: FaceLandmarks) -> np.ndarr
 def lit_enamel(enamel: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
     """(B, 3) the drawn teeth's colour from `enamel` (B, 3; NaN rows where the face gave none)
     and the skin's mean colour `skin` (B, 3): NaN rows become enamel lit as the skin suggests,
-    and teeth are at least `_TEETH_OVER_SKIN` as bright as the skin (teeth that read darker than
-    the skin around them look grey and dirty)."""
+    the colour is kept nearly grey, and teeth are at least `_TEETH_OVER_SKIN` as bright as the
+    skin (teeth that read darker than the skin around them look grey and dirty)."""
     light = (skin.mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.7, 1.3)
     guess = (torch.as_tensor(_ENAMEL, dtype=skin.dtype, device=skin.device) * light).clamp(0, 1)
     enamel = torch.where(enamel.isnan(), guess, enamel)
     luma = lambda colours: colours @ torch.tensor([0.299, 0.587, 0.114], dtype=colours.dtype, device=colours.device)
+    # Teeth are nearly grey: a small face's eye whites blend with the skin around them.
+    grey = luma(enamel)[:, None]
+    brightest, darkest = enamel.max(dim=1, keepdim=True).values, enamel.min(dim=1, keepdim=True).values
+    # Chroma scaled by k about the luma gives saturation k·spread / (grey + k·(brightest - grey));
+    # k is chosen so that this is at most the limit.
+    limit, spread = _MAX_ENAMEL_SATURATION, brightest - darkest
+    k = limit * grey / (spread - limit * (brightest - grey)).clamp(min=1e-6)
+    enamel = grey + (enamel - grey) * k.clamp(max=1)
     lift = (_TEETH_OVER_SKIN * luma(skin) / luma(enamel).clamp(min=1e-3)).clamp(min=1)
     return (enamel * lift[:, None]).clamp(0, 1)
 
 
-def parting_share(frames: YuvBatch, index: int, face: FaceLandmarks) -> float:
-    """Where the source's gap parts, as a share of its height up from the lower lip's landmark:
-    just below the upper teeth where its middle shows teeth (the end of the first bright run
-    down from the upper lip; the mesh often puts a smile's lower lip on the teeth, so the search
-    reaches a little below it), else at its darkest row; 0 for a closed mouth."""
+def parting(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[float, bool]:
+    """Where the source's gap parts, as a share of its height up from the lower lip's landmark,
+    and whether its middle shows teeth: just below the upper teeth where it does (the end of
+    the first bright run down from the upper lip; the mesh often puts a smile's lower lip on the
+    teeth, so the search reaches a little below it), else at its darkest row; 0 for a closed
+    mouth."""
     lower, upper = face.point(tracking.LOWER_LIP_INNER), face.point(tracking.UPPER_LIP_INNER)
     gap = float(np.linalg.norm(upper - lower))
     if gap < _MIN_GAP_PX:
-        return 0.0
+        return 0.0, False
     along = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
     half = _MIDDLE_OF_WIDTH * float(np.linalg.norm(along))
     reach = _BELOW_LOWER_LIP * gap
     x0, y0, x1, y1 = even_box(min(lower[0], upper[0]) - half - 2, upper[1] - 2,
                               max(lower[0], upper[0]) + half + 2, lower[1] + reach + 2, frames.width, frames.height)
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return 0.0
-    luma = _luma(frames.rgb(index, (x0, y0, x1, y1)).reshape(-1, 3)).reshape(y1 - y0, x1 - x0)
-    # Luma along the gap, from below the lower lip (negative shares) to the upper lip (share 1),
+        return 0.0, False
+    rgb = frames.rgb(index, (x0, y0, x1, y1)).astype(np.float32)
+    # Colour along the gap, from below the lower lip (negative shares) to the upper lip (share 1),
     # averaged across the middle columns, sampled once per pixel.
     shares = np.linspace(-_BELOW_LOWER_LIP, 0.9, max(int(gap * (0.9 + _BELOW_LOWER_LIP)), 4))
     offsets = np.linspace(-half, half, 7) * (along / max(float(np.linalg.norm(along)), 1.0))[:, None]
     points = lower + shares[:, None] * (upper - lower)
     xs = (points[:, None, 0] + offsets[0][None, :] - x0).astype(np.float32)
     ys = (points[:, None, 1] + offsets[1][None, :] - y0).astype(np.float32)
-    profile = cv2.remap(luma, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).mean(axis=1)
+    colours = cv2.remap(rgb, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).mean(axis=1)
+    profile = _luma(colours)
     inside = shares >= 0
-    bright = profile >= (profile.max() + profile.min()) / 2
+    # Teeth are the bright and nearly grey rows (a lit lip is bright too, but red).
+    saturation = (colours.max(axis=1) - colours.min(axis=1)) / np.maximum(colours.max(axis=1), 1)
+    bright = (profile >= (profile.max() + profile.min()) / 2) & (saturation < _GREY_SATURATION)
     if profile.max() - profile.min() >= _TEETH_CONTRAST and bright[inside].any():
         # The upper teeth: the first bright run down from the upper lip; it parts where it ends
         # (lower teeth further down stay with the jaw).
         from_top = np.nonzero(bright[::-1])[0][0]
         run_end = from_top + np.argmax(~bright[::-1][from_top:]) if (~bright[::-1][from_top:]).any() else len(shares)
-        return float(shares[::-1][run_end - 1])
-    return float(shares[inside][int(np.argmin(profile[inside]))])
+        return float(shares[::-1][run_end - 1]), True
+    return float(shares[inside][int(np.argmin(profile[inside]))]), False
 
 
 def steady(values: list[np.ndarray | float | None]) -> np.ndarray | None:

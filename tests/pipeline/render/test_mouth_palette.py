@@ -56,13 +56,20 @@ def test_teeth_never_read_darker_than_the_skin():
     assert (luma >= skin_luma).all() and not lit.isnan().any()
 
 
+def test_drawn_teeth_stay_nearly_grey_when_the_eyes_read_skin_coloured():
+    pinkish = torch.tensor([[0.6, 0.42, 0.38]])
+    lit = mouth_palette.lit_enamel(pinkish, torch.tensor([[0.5, 0.35, 0.3]]))
+    assert float((lit.max() - lit.min()) / lit.max()) <= 0.151
+
+
 def test_a_smile_parts_below_its_upper_teeth_and_a_closed_mouth_at_the_lower_lip():
     batch, face = face_batch(skimage.data.astronaut())
     # The astronaut's gap is filled with upper teeth: it parts at their edge, near or below the
     # lower lip's landmark (the mesh puts it on the teeth), never mid-teeth.
-    assert mouth_palette.parting_share(batch, 0, face) < 0.3
+    share, shows_teeth = mouth_palette.parting(batch, 0, face)
+    assert share < 0.3 and shows_teeth
     closed_batch, closed_face = face_batch(media_factory.hopper_photo())
-    assert mouth_palette.parting_share(closed_batch, 0, closed_face) == 0.0
+    assert mouth_palette.parting(closed_batch, 0, closed_face) == (0.0, False)
 
 
 def test_steady_takes_the_median_and_skips_missing_measures():

@@ -1,0 +1,38 @@
+"""How far the target shape moves the source's own mouth: smiles keep their teeth, open mouths close."""
+
+import numpy as np
+
+from app.pipeline.render import mouth_geometry as g
+
+SILENCE = [0.0, 0.0, 0.0, 0.5]
+M_B_P = [0.0, 0.0, 0.0, 1.0]
+OPEN_VOWEL = [0.9, 0.0, 0.0, 0.0]
+
+
+def geometry(source_gap: float, mouth_width: float = 50.0) -> np.ndarray:
+    row = np.zeros(10, np.float32)
+    row[g.HALF_WIDTH], row[g.CHIN], row[g.SOURCE_GAP] = mouth_width / 2, 60.0, source_gap
+    return row[None]
+
+
+def opening(source_gap: float, shape: list[float], parting: float, shows_teeth: bool) -> float:
+    motion = g.mouth_motion(geometry(source_gap), np.array([shape], np.float32), np.array([parting]),
+                            np.array([shows_teeth]))
+    return float(motion[0, 0])
+
+
+def test_a_smile_keeps_its_teeth_in_silence_and_closes_its_lips_only_for_m_b_p():
+    assert opening(10.0, SILENCE, parting=0.2, shows_teeth=True) == 0.0
+    assert opening(10.0, M_B_P, parting=0.2, shows_teeth=True) < -10.0  # past the landmarks' gap
+    assert opening(10.0, OPEN_VOWEL, parting=0.2, shows_teeth=True) > 5.0
+
+
+def test_an_open_mouth_closes_in_silence_even_with_its_upper_teeth_showing():
+    # Teeth at the top of a deep dark gap: the jaw is open.
+    assert opening(20.0, SILENCE, parting=0.85, shows_teeth=True) < -20.0
+    assert opening(20.0, SILENCE, parting=0.5, shows_teeth=False) < -20.0
+
+
+def test_the_opening_has_no_step_where_the_wanted_gap_passes_the_sources():
+    gaps = [opening(10.0, [jaw, 0.0, 0.0, 0.0], parting=0.5, shows_teeth=False) for jaw in np.linspace(0, 1, 201)]
+    assert np.abs(np.diff(gaps)).max() < 0.5
