@@ -28,3 +28,11 @@ def dark_share(region: np.ndarray) -> float:
     """Share of pixels dark enough to be a mouth interior (skin, lips and teeth are lighter)."""
     luma = region.astype(float) @ [0.299, 0.587, 0.114]
     return float((luma < 60).mean())
+
+
+def interior_share(region: np.ndarray, reference: np.ndarray) -> float:
+    """Share of a mouth region's pixels dark enough to be an open mouth's inside: darker than
+    0.45 of the median luma of `reference` (the same region of the source: skin and lips). The
+    drawn interior is lit like the face, so an absolute threshold would miss it on light skin."""
+    luma = lambda pixels: pixels.astype(float) @ [0.299, 0.587, 0.114]
+    return float((luma(region) < 0.45 * np.median(luma(reference))).mean())

@@ -16,8 +16,8 @@ from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.media.yuv import YuvBatch
 from app.pipeline.render.mouth_geometry import (
-    ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, LOWER_LIP, SOURCE_GAP, UPPER_LIP, UPPER_REACH, mouth_geometry,
-    mouth_motion,
+    ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, LOWER_LIP, SOURCE_GAP, UPPER_LIP, UPPER_REACH, anchored_below_teeth,
+    mouth_geometry, mouth_motion,
 )
 from app.pipeline.render import mouth_palette as palette
 from app.pipeline.render.mouth_choice import DRAW, choose_samples
@@ -35,6 +35,8 @@ _CROPS_PER_BATCH = 8
 _WIDEST_PERCENTILE = 95
 # The mouth's width grows by this share at full spread (both corners, see `mouth_geometry`).
 _SPREAD_WIDTH = 0.2
+# A mouth whose dark inside is this tall (share of the mouth width) is open.
+_OPEN_INSIDE = 0.04
 # A source whose most-teeth frames show less than this share of teeth inside the lips shows none.
 _MIN_TEETH_SHARE = 0.03
 
@@ -91,12 +93,9 @@ class VisemeEngine:
         present = [i for i, face in enumerate(faces) if face is not None and picks[i] == DRAW]
         if not present:
             return frames
-        geometry = np.stack([mouth_geometry(faces[i]) for i in present])
-        # Measured on the source's pixels, one value per chunk: it does not flicker.
-        share, teeth = palette.steady([palette.parting(frames, i, faces[i]) for i in present])
+        geometry, parting, shows_teeth = self._source_mouths(frames, faces, present)
         enamel = palette.steady([palette.enamel_colour(frames, i, faces[i]) for i in present])
-        motion = mouth_motion(geometry, features[present], np.full(len(present), share),
-                              np.full(len(present), teeth >= 0.5))
+        motion = mouth_motion(geometry, features[present], parting, shows_teeth)
         moving = np.abs(motion[:, :2]).max(axis=1) > _MIN_MOTION_PX
         if not moving.any():
             return frames
@@ -114,6 +113,28 @@ class VisemeEngine:
             for (x, y), index, crop, weight in zip(origins[batch], active[batch], rendered, alpha):
                 frames.paste(index, x, y, crop, weight)
         return frames
+
+    def _source_mouths(
+        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], present: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame in `present`: the mouth's geometry, where it parts and whether its teeth are
+        together, measured on the source's pixels: the chunk's median, which does not flicker
+        with the measurement's noise, but for frames whose mouth is open (a dark inside): never
+        teeth together, and re-anchored on the real lower lip where they show teeth above it
+        (`anchored_below_teeth`)."""
+        geometry = np.stack([mouth_geometry(faces[i]) for i in present])
+        measured = [palette.parting(frames, i, faces[i]) for i in present]
+        share, teeth = palette.steady(measured)
+        parting = np.full(len(present), share)
+        shows_teeth = np.full(len(present), teeth >= 0.5)
+        for row, (i, (own_share, own_teeth)) in enumerate(zip(present, measured)):
+            # An open mouth is never taken for teeth together, whatever the chunk's other frames show.
+            open_px = palette.open_height(frames, i, faces[i])
+            if open_px > _OPEN_INSIDE * 2 * geometry[row, HALF_WIDTH]:
+                shows_teeth[row] = False
+                if own_teeth:
+                    geometry[row], parting[row] = anchored_below_teeth(geometry[row], own_share, open_px)
+        return geometry, parting, shows_teeth
 
     def _render_crops(
         self, crops: np.ndarray, geometry: np.ndarray, motion: np.ndarray, origins: np.ndarray,

@@ -18,9 +18,9 @@ _MAX_OPENING_OF_CHIN = 0.7
 _MAX_WIDEN = 0.1
 # A source gap this wide (share of the mouth width) already shows its own teeth or interior.
 _OPEN_SOURCE = 0.08
-# A smile's lips close as the lips' closure passes this (silence is 0.5, m/b/p 1; see
-# `speech.visemes`).
-_SMILE_CLOSING_FROM = 0.55
+# A smile's lips are shut once the lips' closure reaches this (silence is 0.5, f/v 0.7, m/b/p 1;
+# see `speech.visemes`).
+_SMILE_SHUT_AT = 0.5
 # Teeth parting lower than this share of the gap fill it: teeth together.
 _SMILE_PARTING = 0.6
 # Share of the source's gap that a closing goes past the landmarks' reading of it.
@@ -50,6 +50,30 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
     ], dtype=np.float32)
 
 
+def anchored_below_teeth(geometry: np.ndarray, parting: float, open_px: float) -> tuple[np.ndarray, float]:
+    """One frame's geometry (row) and parting for a mouth open below its upper teeth: the mesh
+    often puts the lower lip's inner edge on the teeth and reads such a mouth as nearly closed,
+    so the mouth line moves down to the dark inside's lower edge (`open_px` below the teeth's
+    edge, which is `parting` of the landmarks' gap up from their lower lip). Its gap then spans
+    teeth and dark inside, and it parts at the teeth's edge."""
+    gap = float(geometry[SOURCE_GAP])
+    drop = max(open_px - parting * gap, 0.0)
+    moved = geometry.copy()
+    moved[CX:CY + 1] += drop * _down(geometry)
+    moved[CHIN] = max(geometry[CHIN] - drop, 2.0)
+    moved[LOWER_LIP] = max(geometry[LOWER_LIP] - drop, 1.0)
+    moved[UPPER_LIP] += drop
+    moved[UPPER_REACH] += drop
+    moved[SOURCE_GAP] = gap + drop
+    return moved, open_px / max(gap + drop, 1e-6)
+
+
+def _down(geometry: np.ndarray) -> np.ndarray:
+    """Unit vector down the face, across the mouth line (image y grows downward)."""
+    down = np.array([-geometry[ALONG_Y], geometry[ALONG_X]])
+    return -down if down[1] < 0 else down
+
+
 def mouth_motion(
     geometry: np.ndarray, features: np.ndarray, parting: np.ndarray, shows_teeth: np.ndarray
 ) -> np.ndarray:
@@ -58,9 +82,9 @@ def mouth_motion(
 
     `opening` is the wanted gap between the lips minus the source's own gap, so a speaking
     source is closed on silence and m/b/p, and opened further on open vowels. A source whose
-    gap shows its teeth together (`shows_teeth` with a low parting: a smile) keeps them showing as it talks, as a
-    smiling person does: its lips close over them only for the lip closures of m/b/p (and
-    partly for f/v), and it opens further for open vowels. An opening parts at `parting` (per
+    gap shows its teeth together (`shows_teeth` with a low parting: a smile) keeps them showing as
+    it talks, as a smiling person does: its lips close over them for the lips' closures (m/b/p,
+    f/v) and in silence, not for every consonant, and its teeth part by the jaw's whole opening. An opening parts at `parting` (per
     frame, share of the source's gap up from the lower lip; see `mouth_palette.parting`): below a
     smile's upper teeth, never across them. Lip rims are drawn where the source's lips are
     closed (`lips closed` 1); drawn upper teeth continue the source's own, which already show
@@ -75,9 +99,11 @@ def mouth_motion(
     full_closing = -(1 + _CLOSING_MARGIN) * source_gap
     opening = np.where(wanted_gap < source_gap, full_closing * (1 - wanted_gap / np.maximum(source_gap, 1e-6)),
                        wanted_gap - source_gap)
-    # A smile's lips close only with the lips' own closures: silence's partial closure keeps it.
-    lips_shut = _smoothstep((np.clip(features[:, 3], 0, 1) - _SMILE_CLOSING_FROM) / (1 - _SMILE_CLOSING_FROM))
-    smile = (1 - lips_shut) * np.maximum(wanted_gap - source_gap, 0) + lips_shut * full_closing
+    # A smile's lips close with the lips' closures (m/b/p, f/v) and in silence, not for every
+    # consonant whose jaw is nearly shut.
+    lips_shut = _smoothstep(np.clip(features[:, 3], 0, 1) / _SMILE_SHUT_AT)
+    # Its teeth are together: they part by the whole jaw opening.
+    smile = (1 - lips_shut) * wanted_gap + lips_shut * full_closing
     # Teeth that fill most of the gap are teeth together (a smile); teeth over a deep dark gap
     # are an open mouth, which closes as any other.
     opening = np.where(shows_teeth & (parting < _SMILE_PARTING), smile, opening)

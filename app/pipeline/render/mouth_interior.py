@@ -78,8 +78,7 @@ def draw_interior(
     colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded, enamel, lip_colour))
     closed = lips_closed[:, None, None]
     colour = _over(colour, _upper_teeth(u, px, gap, width, rounded, own_teeth[:, None, None], closed, enamel))
-    rims, rim_coverage = _lip_rims(px, from_bottom, width, lip_colour)
-    colour = _over(colour, (rims, rim_coverage * closed))
+    colour = _over(colour, _lip_rims(px, from_bottom, width, lip_colour, closed))
     return torch.clamp(colour, 0, 1)
 
 
@@ -162,11 +161,15 @@ def _tooth_phase(u: torch.Tensor, teeth_per_side: float) -> tuple[torch.Tensor, 
 
 
 def _lip_rims(
-    px: torch.Tensor, from_bottom: torch.Tensor, width: torch.Tensor, lip_colour: torch.Tensor
+    px: torch.Tensor, from_bottom: torch.Tensor, width: torch.Tensor, lip_colour: torch.Tensor,
+    upper_shown: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The wet inner edge of both lips: the lips' colour, a little darker, with a faint sheen."""
+    """The wet inner edge of the lips: the lips' colour, a little darker, with a faint sheen. The
+    lower lip always bounds the gap; the upper one only `upper_shown` (a smile parts under its
+    teeth, not under its lip)."""
     rim = (0.025 * width).clamp(min=0.8)
-    coverage = torch.maximum(torch.clamp(1 - px / rim, 0, 1), torch.clamp(1 - from_bottom / rim, 0, 1))
+    upper = torch.clamp(1 - px / rim, 0, 1) * upper_shown
+    coverage = torch.maximum(upper, torch.clamp(1 - from_bottom / rim, 0, 1))
     sheen = 0.12 * torch.clamp(1 - (from_bottom / rim - 0.5).abs() * 2, 0, 1)
     colour = 0.8 * lip_colour[:, :, None, None] + sheen.unsqueeze(1)
     return colour, coverage * 0.85

@@ -45,6 +45,8 @@ _MIN_GAP_PX = 3.0
 # landmark; teeth stand out of the gap's profile by this many luma levels at least.
 _BELOW_LOWER_LIP = 0.4
 _TEETH_CONTRAST = 40.0
+# An open mouth's inside is darker than this share of the lips' luma.
+_INTERIOR_OF_LIPS = 0.7
 
 
 def enamel_colour(frames: YuvBatch, index: int, face: FaceLandmarks) -> np.ndarray | None:
@@ -91,26 +93,10 @@ def parting(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[float, b
     the first bright run down from the upper lip; the mesh often puts a smile's lower lip on the
     teeth, so the search reaches a little below it), else at its darkest row; 0 for a closed
     mouth."""
-    lower, upper = face.point(tracking.LOWER_LIP_INNER), face.point(tracking.UPPER_LIP_INNER)
-    gap = float(np.linalg.norm(upper - lower))
-    if gap < _MIN_GAP_PX:
+    gap = _gap_profile(frames, index, face)
+    if gap is None:
         return 0.0, False
-    along = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
-    half = _MIDDLE_OF_WIDTH * float(np.linalg.norm(along))
-    reach = _BELOW_LOWER_LIP * gap
-    x0, y0, x1, y1 = even_box(min(lower[0], upper[0]) - half - 2, upper[1] - 2,
-                              max(lower[0], upper[0]) + half + 2, lower[1] + reach + 2, frames.width, frames.height)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return 0.0, False
-    rgb = frames.rgb(index, (x0, y0, x1, y1)).astype(np.float32)
-    # Colour along the gap, from below the lower lip (negative shares) to the upper lip (share 1),
-    # averaged across the middle columns, sampled once per pixel.
-    shares = np.linspace(-_BELOW_LOWER_LIP, 0.9, max(int(gap * (0.9 + _BELOW_LOWER_LIP)), 4))
-    offsets = np.linspace(-half, half, 7) * (along / max(float(np.linalg.norm(along)), 1.0))[:, None]
-    points = lower + shares[:, None] * (upper - lower)
-    xs = (points[:, None, 0] + offsets[0][None, :] - x0).astype(np.float32)
-    ys = (points[:, None, 1] + offsets[1][None, :] - y0).astype(np.float32)
-    colours = cv2.remap(rgb, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).mean(axis=1)
+    shares, colours, _ = gap
     profile = _luma(colours)
     inside = shares >= 0
     # Teeth are the bright and nearly grey rows (a lit lip is bright too, but red).
@@ -123,6 +109,46 @@ def parting(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[float, b
         run_end = from_top + np.argmax(~bright[::-1][from_top:]) if (~bright[::-1][from_top:]).any() else len(shares)
         return float(shares[::-1][run_end - 1]), True
     return float(shares[inside][int(np.argmin(profile[inside]))]), False
+
+
+def open_height(frames: YuvBatch, index: int, face: FaceLandmarks) -> float:
+    """Pixels of open mouth down the gap's middle: rows darker than `_INTERIOR_OF_LIPS` of the
+    lips' luma (neither lips nor teeth). The mesh can read a smile parted below its teeth as
+    nearly closed; the pixels do not."""
+    gap = _gap_profile(frames, index, face)
+    lips = _region_pixels(frames, index, face, INNER_LIPS)
+    if gap is None or lips is None:
+        return 0.0
+    shares, colours, gap_px = gap
+    dark = _luma(colours) < _INTERIOR_OF_LIPS * float(np.median(_luma(lips[1])))
+    return float(dark.sum() * gap_px * (shares[1] - shares[0]))
+
+
+def _gap_profile(
+    frames: YuvBatch, index: int, face: FaceLandmarks
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Colours (n, 3) down the gap's middle at `shares` of its height up from the lower lip's
+    landmark (from a little below it to near the upper lip), averaged across the middle
+    columns, one sample per pixel; and the gap in pixels. None for a closed mouth."""
+    lower, upper = face.point(tracking.LOWER_LIP_INNER), face.point(tracking.UPPER_LIP_INNER)
+    gap = float(np.linalg.norm(upper - lower))
+    if gap < _MIN_GAP_PX:
+        return None
+    along = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
+    half = _MIDDLE_OF_WIDTH * float(np.linalg.norm(along))
+    reach = _BELOW_LOWER_LIP * gap
+    x0, y0, x1, y1 = even_box(min(lower[0], upper[0]) - half - 2, upper[1] - 2,
+                              max(lower[0], upper[0]) + half + 2, lower[1] + reach + 2, frames.width, frames.height)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    rgb = frames.rgb(index, (x0, y0, x1, y1)).astype(np.float32)
+    shares = np.linspace(-_BELOW_LOWER_LIP, 0.9, max(int(gap * (0.9 + _BELOW_LOWER_LIP)), 4))
+    offsets = np.linspace(-half, half, 7) * (along / max(float(np.linalg.norm(along)), 1.0))[:, None]
+    points = lower + shares[:, None] * (upper - lower)
+    xs = (points[:, None, 0] + offsets[0][None, :] - x0).astype(np.float32)
+    ys = (points[:, None, 1] + offsets[1][None, :] - y0).astype(np.float32)
+    colours = cv2.remap(rgb, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).mean(axis=1)
+    return shares, colours, gap
 
 
 def steady(values: list[np.ndarray | float | None]) -> np.ndarray | None:

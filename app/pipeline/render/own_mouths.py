@@ -30,6 +30,8 @@ INNER_LIPS = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 3
 _TEETH_OVER_SKIN = 0.8
 _TEETH_SATURATION = 0.3
 _MIN_INSIDE_PX = 4
+# A mouth showing teeth over this share of the inside of its lips is as open as its dark inside.
+_TEETH_OPENING_SHARE = 0.25
 # The blend covers the lips grown by this factor about their centre (the skin that moves with
 # them) and the jaw line grown by this share of the eye distance (the shadow under the chin).
 _LIP_GROWTH = 1.45
@@ -113,8 +115,10 @@ class MouthBank:
             for shape in self.shapes
         ]).reshape(-1, 4)
 
-    def add(self, frames: YuvBatch, index: int, face: FaceLandmarks | None) -> None:
-        """Keep frame `index`'s lower face (the next source frame in order)."""
+    def add(self, frames: YuvBatch, index: int, face: FaceLandmarks | None, open_px: float | None = None) -> None:
+        """Keep frame `index`'s lower face (the next source frame in order). `open_px`: the height
+        of its open mouth measured on the pixels (`mouth_palette.open_height`), which stands for
+        the gap where the mouth shows teeth."""
         if face is None:
             self.samples.append(None)
             self.faces.append(None)
@@ -126,7 +130,13 @@ class MouthBank:
         canonical_face = _apply(to_canonical, face.points)
         self.samples.append(sample)
         self.faces.append(canonical_face)
-        self.shapes.append(replace(mouth_shape(face), teeth=teeth_share(sample, canonical_face)))
+        shape = replace(mouth_shape(face), teeth=teeth_share(sample, canonical_face))
+        if open_px is not None and shape.teeth >= _TEETH_OPENING_SHARE:
+            # Between shown teeth the mouth is as open as its dark inside (the mesh reads a smile's
+            # teeth as parted lips, and a smile parted below its teeth as nearly closed).
+            width = max(float(np.linalg.norm(face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A))), 1.0)
+            shape = replace(shape, opening=open_px / width)
+        self.shapes.append(shape)
 
 
 @dataclass(frozen=True)

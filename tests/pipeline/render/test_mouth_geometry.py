@@ -6,6 +6,7 @@ from app.pipeline.render import mouth_geometry as g
 
 SILENCE = [0.0, 0.0, 0.0, 0.5]
 M_B_P = [0.0, 0.0, 0.0, 1.0]
+CONSONANT = [0.15, 0.0, 0.0, 0.0]
 OPEN_VOWEL = [0.9, 0.0, 0.0, 0.0]
 
 
@@ -21,9 +22,12 @@ def opening(source_gap: float, shape: list[float], parting: float, shows_teeth: 
     return float(motion[0, 0])
 
 
-def test_a_smile_keeps_its_teeth_in_silence_and_closes_its_lips_only_for_m_b_p():
-    assert opening(10.0, SILENCE, parting=0.2, shows_teeth=True) == 0.0
+def test_a_smile_keeps_its_teeth_while_talking_and_closes_its_lips_for_m_b_p_and_silence():
+    # Its teeth are together: a consonant's small jaw opening parts them a little.
+    assert 0.0 < opening(10.0, CONSONANT, parting=0.2, shows_teeth=True) < 5.0
+    assert opening(10.0, CONSONANT, parting=0.2, shows_teeth=False) < -5.0  # a closed-jaw consonant
     assert opening(10.0, M_B_P, parting=0.2, shows_teeth=True) < -10.0  # past the landmarks' gap
+    assert opening(10.0, SILENCE, parting=0.2, shows_teeth=True) < -10.0
     assert opening(10.0, OPEN_VOWEL, parting=0.2, shows_teeth=True) > 5.0
 
 
@@ -36,3 +40,18 @@ def test_an_open_mouth_closes_in_silence_even_with_its_upper_teeth_showing():
 def test_the_opening_has_no_step_where_the_wanted_gap_passes_the_sources():
     gaps = [opening(10.0, [jaw, 0.0, 0.0, 0.0], parting=0.5, shows_teeth=False) for jaw in np.linspace(0, 1, 201)]
     assert np.abs(np.diff(gaps)).max() < 0.5
+
+
+def test_a_mouth_open_below_its_teeth_is_anchored_on_its_real_lower_lip():
+    """The mesh put the lower lip on the teeth (gap 6 px, teeth edge 1.2 px above it); the dark
+    inside runs 10 px below the teeth's edge: the mouth line moves down to its bottom."""
+    row = geometry(6.0)[0]
+    row[g.CX:g.CY + 1], row[g.ALONG_X:g.ALONG_Y + 1] = (100.0, 100.0), (1.0, 0.0)
+    row[g.LOWER_LIP], row[g.UPPER_LIP], row[g.UPPER_REACH] = 12.0, 10.0, 20.0
+    moved, parting = g.anchored_below_teeth(row, parting=0.2, open_px=10.0)
+    assert np.allclose(moved[g.CX:g.CY + 1], (100.0, 108.8))
+    assert np.isclose(moved[g.SOURCE_GAP], 14.8) and np.isclose(parting, 10.0 / 14.8)
+    assert np.isclose(moved[g.CHIN], 60.0 - 8.8) and np.isclose(moved[g.UPPER_LIP], 18.8)
+    # It then parts at the teeth's edge and closes over teeth and dark inside alike.
+    motion = g.mouth_motion(moved[None], np.array([SILENCE], np.float32), np.array([parting]), np.array([False]))
+    assert motion[0, 0] < -14.8
