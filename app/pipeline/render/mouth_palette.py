@@ -1,14 +1,16 @@
 """What a drawn mouth takes from this face, measured on the source frame's own pixels.
 
-- `enamel`: the colour drawn teeth take. The person's own teeth where the source shows them
-  between the lips; otherwise the whites of the eyes, which are about as white as enamel
-  whatever the skin's tone, so they tell the scene's light on this face. A skin-based guess
-  is left only for faces whose eyes cannot be read.
-- `parting`: where between the lips the mouth parts when it opens further, as a share of the
-  source's gap from the lower lip: the darkest row of the gap's middle (the line between a
-  smile's teeth, or the depth of an open mouth), so an opening never cuts across teeth.
-Both are taken per frame and reduced to one value per chunk (`steady`), so the drawing does
-not flicker with the measurement's noise.
+- `enamel_colour`: the colour drawn teeth take. The person's own teeth where the source shows
+  them between the lips; otherwise the whites of the eyes, which are about as white as enamel
+  whatever the skin's tone, so they tell the scene's light on this face (`lit_enamel` keeps it
+  nearly grey and brighter than the skin, or guesses from the skin where neither can be read).
+- `parting`: where between the lips the mouth parts when it opens further, and whether its
+  teeth show there: just below the upper teeth, or at the darkest row of an open mouth, so an
+  opening never cuts across teeth.
+- `open_height`: how tall the mouth's dark inside is, which the face mesh can misread on a
+  mouth parted below its teeth.
+The engine reduces them to one value per chunk (`steady`) where a per-frame value would
+flicker with the measurement's noise.
 """
 
 import cv2

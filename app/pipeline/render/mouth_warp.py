@@ -62,8 +62,8 @@ class MouthParams:
     opening: torch.Tensor  # (B,) lower lip movement in pixels: > 0 down (open), < 0 up (close)
     widen: torch.Tensor  # (B,) corner movement in pixels: > 0 out (spread), < 0 in (round)
     rounding: torch.Tensor  # (B,) 0..1, a rounder, narrower opening
-    split: torch.Tensor  # (B,) how far above the mouth line an opening parts (mid-gap of a source
-    #                      showing teeth, so the new gap falls between the rows); 0 for a closed source
+    split: torch.Tensor  # (B,) how far above the mouth line an opening parts (below a smile's upper
+    #                      teeth, see `mouth_palette.parting`); 0 for a closed source
     lips_closed: torch.Tensor  # (B,) 0..1, how closed the source's lips are: drawn lip rims show
     #                            that much (an open source's own lips and teeth stay)
     own_teeth: torch.Tensor  # (B,) pixels of the source's own upper teeth above the parting:
