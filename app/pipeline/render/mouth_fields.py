@@ -1,0 +1,169 @@
+"""How far each pixel of the lower face moves as the mouth takes its new shape.
+
+Coordinates per crop, in pixels: `a` runs along the mouth (corner to corner, in half mouth
+widths), `b` runs down from the mouth line (the lower lip's inner edge) toward the chin; both
+turn with the head. Opening, the lower lip and jaw move down along `b` by `opening` and the
+upper lip rises a little. Closing a mouth that is open in the source (`opening` < 0), both lips
+move with their own texture: the upper lip comes down, the lower lip rises with the jaw and chin
+(the skin between them moves as one piece, so it is never stretched into streaks). The two
+lips are two fields that meet along a line: above it the picture follows the upper lip, below
+it the lower one, so what was between them (teeth, the open interior) is covered, not squeezed
+into a line. The corners move along `a` (out to spread, in to round). The fields fade to zero
+below the chin, at the cheeks and before the nose, so nothing above the nose changes.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+# The upper lip rises by this share of the opening.
+_UPPER_LIP_RISE = 0.3
+# A closing is shared: the upper lip comes down this share of the way, the lower lip with the
+# jaw rises the rest (the jaw does most of it).
+_UPPER_LIP_CLOSING = 0.3
+# An opening reaches this share of the way to each corner (in half mouth widths).
+_OPENING_REACH = 0.92
+
+
+@dataclass
+class MouthParams:
+    """Per-crop parameters, each a tensor of shape (B,) or (B, 2), in crop pixel coordinates."""
+
+    center: torch.Tensor  # (B, 2) middle of the mouth line (lower lip's inner edge)
+    along: torch.Tensor  # (B, 2) unit vector from one mouth corner to the other
+    half_width: torch.Tensor  # (B,) half the corner-to-corner distance
+    chin_depth: torch.Tensor  # (B,) mouth line to chin
+    lip_depth: torch.Tensor  # (B,) mouth line to the lower lip's outer edge
+    upper_depth: torch.Tensor  # (B,) mouth line to the upper lip's outer edge
+    upper_reach: torch.Tensor  # (B,) how far above the mouth line the rising lip pulls (short of the nose)
+    opening: torch.Tensor  # (B,) lower lip movement in pixels: > 0 down (open), < 0 up (close)
+    widen: torch.Tensor  # (B,) corner movement in pixels: > 0 out (spread), < 0 in (round)
+    rounding: torch.Tensor  # (B,) 0..1, a rounder, narrower opening
+    split: torch.Tensor  # (B,) how far above the mouth line an opening parts (below a smile's upper
+    #                      teeth, see `mouth_palette.parting`); 0 for a closed source
+    lips_closed: torch.Tensor  # (B,) 0..1, how closed the source's lips are: drawn lip rims show
+    #                            that much (an open source's own lips and teeth stay)
+    own_teeth: torch.Tensor  # (B,) pixels of the source's own upper teeth above the parting:
+    #                          drawn teeth continue them, that much shorter
+    source_gap: torch.Tensor  # (B,) the source's gap between the lips at the middle
+    enamel: torch.Tensor  # (B, 3) colour of drawn teeth, 0..1 (see `mouth_palette`)
+
+
+def mouth_coordinates(params: MouthParams, ys: torch.Tensor, xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a, b) of shape (B, len(ys), len(xs)) at crop-pixel positions `ys` x `xs` (see the module)."""
+    along, down = _mouth_axes(params)
+    dx = xs[None, None, :] - params.center[:, 0, None, None]
+    dy = ys[None, :, None] - params.center[:, 1, None, None]
+    a = (dx * along[:, 0] + dy * along[:, 1]) / params.half_width[:, None, None]
+    return a, dx * down[:, 0] + dy * down[:, 1]
+
+
+def displacement(
+    a: torch.Tensor, b: torch.Tensor, params: MouthParams
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The upper lip's and the lower lip's fields, each (B, 2, h, w): how far each pixel moves
+    (x, y; it shows what was `shift` behind it); (B, h, w) how far each sample lies below the
+    line where the two meet (pixels; the lower field applies where it is > 0); and (B, h, w)
+    where the lips part (0..1). Opening, both fields are one."""
+    along, down = _mouth_axes(params)
+    lens = opening_lens(a, params.rounding[:, None, None])
+    split = params.split[:, None, None]
+    top, bottom = gap_edges(lens, params)
+    rise = -split - top  # the upper lip's lift
+    opening = params.opening[:, None, None].clamp(min=0) * _lower_profile(a, b, lens, params)
+    opened = opening - rise * _upper_profile(b + split, params)
+    # Closing: the lips meet where the lower one has risen to, with the gap's own shape.
+    closing = (-params.opening[:, None, None]).clamp(min=0)
+    closed_lens = opening_lens(a, torch.zeros_like(a))
+    lower_rise = (1 - _UPPER_LIP_CLOSING) * closing
+    upper_fall = _UPPER_LIP_CLOSING * closing * closed_lens * _upper_closing_profile(b, params)
+    lower_down = opened - lower_rise * _jaw_profile(a, b, closed_lens, params)
+    below = b + lower_rise * closed_lens
+    shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
+    as_xy = lambda shift_down: torch.stack([
+        shift_down * down[:, 0] + shift_along * along[:, 0],
+        shift_down * down[:, 1] + shift_along * along[:, 1],
+    ], dim=1)
+    gap = ((b > top) & (b < bottom) & (bottom - top > 0.5)).to(a.dtype)
+    return as_xy(opened + upper_fall), as_xy(lower_down), below, gap
+
+
+def gap_edges(lens: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the parted lips' inner edges are, along `b`: the upper lip rises, the lower drops."""
+    opening = params.opening[:, None, None].clamp(min=0)
+    split = params.split[:, None, None]
+    return -split - _UPPER_LIP_RISE * opening * lens, -split + opening * lens
+
+
+def _mouth_axes(params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 2, 1, 1) unit vectors along the mouth and down the face (image y grows downward)."""
+    down = torch.stack([-params.along[:, 1], params.along[:, 0]], dim=1)
+    down = torch.where(down[:, 1:] < 0, -down, down)
+    return params.along[:, :, None, None], down[:, :, None, None]
+
+
+def opening_lens(a: torch.Tensor, rounding: torch.Tensor) -> torch.Tensor:
+    """Opening across the mouth: full in the middle, closing with rounded ends just inside the
+    corners (the lips stay joined there); narrower and rounder when the lips round."""
+    reach = _OPENING_REACH * (1 - 0.3 * rounding)
+    return torch.clamp(1 - (a.abs() / reach) ** 2.4, min=0) ** (0.5 - 0.15 * rounding)
+
+
+def _lower_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """How much of an opening moves each pixel: lens-shaped at the lips, then jaw-wide down to
+    the chin (the jaw drops), fading below it. Nothing above the split moves."""
+    lip_depth = params.lip_depth[:, None, None]
+    opening = params.opening[:, None, None].clamp(min=0)
+    # Deep enough that the blend never folds the image (slope below 1).
+    to_jaw = _smoothstep(b / (2 * (lip_depth + opening)))
+    across = lens * (1 - to_jaw) + _jaw_width(a) * to_jaw
+    vertical = torch.clamp(b + params.split[:, None, None], 0, 1)
+    return across * vertical * _above_chin(b, params)
+
+
+def _jaw_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """How much of a closing's rise moves each pixel of the lower lip's field: the gap's shape at
+    the lip's edge (the corners stay joined), the whole jaw from below the lip to the chin (the
+    chin rises with the lip, its skin unstretched), fading below the chin. The blend from the
+    lips' shape to the jaw's is deep enough that the skin below the corners never folds."""
+    rise = (1 - _UPPER_LIP_CLOSING) * (-params.opening[:, None, None]).clamp(min=0)
+    blend = torch.maximum(1.5 * params.lip_depth[:, None, None], 2 * rise)
+    to_jaw = _smoothstep(b / blend)
+    return (lens * (1 - to_jaw) + _jaw_width(a) * to_jaw) * _above_chin(b, params)
+
+
+def _upper_closing_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """The upper lip's share of a closing's fall: the whole lip moves (inner edge to outer
+    edge), the skin above it takes the stretch up to `upper_reach`."""
+    outer = torch.maximum(params.upper_depth, params.source_gap + 1)[:, None, None]
+    reach = (params.upper_reach[:, None, None] - outer).clamp(min=1)
+    return 1 - _smoothstep((-b - outer) / reach)
+
+
+def _jaw_width(a: torch.Tensor) -> torch.Tensor:
+    """The jaw moves as one across the chin, fading toward the cheeks."""
+    return torch.exp(-((a / 1.7) ** 6))
+
+
+def _above_chin(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """1 down to the chin, fading to 0 over the neck below it."""
+    chin_depth = params.chin_depth[:, None, None]
+    return 1 - _smoothstep((b - chin_depth) / (0.7 * chin_depth))
+
+
+def _upper_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """The upper lip's share of the rise: whole where the lips part, none from `upper_reach` up."""
+    return (b < 0) * (1 - _smoothstep(-b / params.upper_reach[:, None, None]))
+
+
+def _corner_profile(a: torch.Tensor, b: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """Along-mouth movement: corners (|a| = 1) move fully, the middle not at all, fading past the
+    corners and above and below the lips."""
+    inside = torch.clamp(a, -1, 1) * (1 - _smoothstep((a.abs() - 1) / 0.8))
+    lips = torch.where(b < 0, -b / (2 * params.upper_depth[:, None, None]), b / (2 * params.lip_depth[:, None, None]))
+    return inside * (1 - _smoothstep(lips))
+
+
+def _smoothstep(t: torch.Tensor) -> torch.Tensor:
+    t = torch.clamp(t, 0, 1)
+    return t * t * (3 - 2 * t)
