@@ -35,6 +35,8 @@ _CROPS_PER_BATCH = 8
 _WIDEST_PERCENTILE = 95
 # The mouth's width grows by this share at full spread (both corners, see `mouth_geometry`).
 _SPREAD_WIDTH = 0.2
+# Every this many frames of a chunk are read for the teeth's colour.
+_ENAMEL_STRIDE = 4
 # A mouth whose dark inside is this tall (share of the mouth width) is open.
 _OPEN_INSIDE = 0.04
 # A source whose most-teeth frames show less than this share of teeth inside the lips shows none.
@@ -94,7 +96,8 @@ class VisemeEngine:
         if not present:
             return frames
         geometry, parting, shows_teeth = self._source_mouths(frames, faces, present)
-        enamel = palette.steady([palette.enamel_colour(frames, i, faces[i]) for i in present])
+        # The teeth's colour hardly changes within a chunk: a few of its frames tell it.
+        enamel = palette.steady([palette.enamel_colour(frames, i, faces[i]) for i in present[::_ENAMEL_STRIDE]])
         motion = mouth_motion(geometry, features[present], parting, shows_teeth)
         moving = np.abs(motion[:, :2]).max(axis=1) > _MIN_MOTION_PX
         if not moving.any():

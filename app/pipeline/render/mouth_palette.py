@@ -118,7 +118,7 @@ def open_height(frames: YuvBatch, index: int, face: FaceLandmarks) -> float:
     lips' luma (neither lips nor teeth). The mesh can read a smile parted below its teeth as
     nearly closed; the pixels do not."""
     gap = _gap_profile(frames, index, face)
-    lips = _region_pixels(frames, index, face, INNER_LIPS)
+    lips = _region_pixels(frames, index, face, INNER_LIPS) if gap is not None else None
     if gap is None or lips is None:
         return 0.0
     shares, colours, gap_px = gap
