@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from app.config import Settings
-from app.pipeline.face import tracking
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.ffmpeg_binary import ffmpeg_exe
 from app.pipeline.media.yuv import YuvBatch
@@ -30,6 +29,7 @@ from bench import face_set, mouth_look, quality
 from bench.contact_sheet import write_sheet
 from tests import media_factory
 from tests.espeak_phonemes import synthesize
+from tests.face_regions import above_nose_region
 from tests.face_regions import dark_share
 from tests.media_tools import decode_rgb, frame_loudness, psnr
 
@@ -77,7 +77,7 @@ def measure_face(folder: Path, face: face_set.Face, image: np.ndarray, voice: st
     # The same clip only re-encoded with the service's encoder settings: the floor that the
     # re-encode alone sets on PSNR above the nose (the moving camera makes every frame change).
     reencoded = decode_rgb(_reencode(video, folder / f"plain_{face.name}_{voice}.mp4"))
-    regions = {i: _above_nose(source_faces[i], sources.shape) for i in known}
+    regions = {i: above_nose_region(source_faces[i]) for i in known}
     above_nose = [psnr(frames[i][regions[i]], sources[i][regions[i]]) for i in known]
     floor = [psnr(reencoded[i][regions[i]], sources[i][regions[i]]) for i in known if i < len(reencoded)]
     row = {
@@ -103,12 +103,6 @@ def _reencode(video: Path, output: Path) -> Path:
                     "-preset", settings.encoder_preset, "-crf", str(settings.encoder_crf), "-pix_fmt", "yuv420p",
                     str(output)], check=True)
     return output
-
-
-def _above_nose(face: tracking.FaceLandmarks, shape: tuple[int, ...]) -> tuple[slice, slice]:
-    xs, ys = face.points[:, 0], face.points[:, 1]
-    nose_y = int(face.point(tracking.NOSE_TIP)[1])
-    return slice(max(0, int(ys.min()) - 20), nose_y - 2), slice(max(0, int(xs.min())), min(int(xs.max()), shape[2]))
 
 
 # The P12 targets: (figure, at least / at most, limit, only for faces with this attribute).

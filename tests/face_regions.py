@@ -18,10 +18,15 @@ def mouth_and_upper_regions(frame: np.ndarray) -> tuple[Region, Region]:
     corners = face.point(tracking.MOUTH_CORNER_A), face.point(tracking.MOUTH_CORNER_B)
     left, right = int(min(c[0] for c in corners)), int(max(c[0] for c in corners))
     chin_y = int(face.point(tracking.CHIN)[1])
+    return (slice(nose_y + 5, chin_y), slice(left, right)), above_nose_region(face)
+
+
+def above_nose_region(face: tracking.FaceLandmarks) -> Region:
+    """The box of the face above the nose tip (and 20 px above the face), which lip-sync must
+    leave as it is."""
     xs, ys = face.points[:, 0], face.points[:, 1]
-    mouth = (slice(nose_y + 5, chin_y), slice(left, right))
-    upper = (slice(max(0, int(ys.min()) - 20), nose_y - 2), slice(int(xs.min()), int(xs.max())))
-    return mouth, upper
+    nose_y = int(face.point(tracking.NOSE_TIP)[1])
+    return slice(max(0, int(ys.min()) - 20), nose_y - 2), slice(max(0, int(xs.min())), int(xs.max()))
 
 
 def dark_share(region: np.ndarray) -> float:

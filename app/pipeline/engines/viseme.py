@@ -126,17 +126,16 @@ class VisemeEngine:
         teeth together, and re-anchored on the real lower lip where they show teeth above it
         (`anchored_below_teeth`)."""
         geometry = np.stack([mouth_geometry(faces[i]) for i in present])
-        measured = [palette.parting(frames, i, faces[i]) for i in present]
-        share, teeth = palette.steady(measured)
+        readings = [palette.read_gap(frames, i, faces[i]) for i in present]
+        share, teeth = palette.steady([(gap.parting, gap.shows_teeth) for gap in readings])
         parting = np.full(len(present), share)
         shows_teeth = np.full(len(present), teeth >= 0.5)
-        for row, (i, (own_share, own_teeth)) in enumerate(zip(present, measured)):
+        for row, gap in enumerate(readings):
             # An open mouth is never taken for teeth together, whatever the chunk's other frames show.
-            open_px = palette.open_height(frames, i, faces[i])
-            if open_px > _OPEN_INSIDE * 2 * geometry[row, HALF_WIDTH]:
+            if gap.open_px > _OPEN_INSIDE * 2 * geometry[row, HALF_WIDTH]:
                 shows_teeth[row] = False
-                if own_teeth:
-                    geometry[row], parting[row] = anchored_below_teeth(geometry[row], own_share, open_px)
+                if gap.shows_teeth:
+                    geometry[row], parting[row] = anchored_below_teeth(geometry[row], gap.parting, gap.open_px)
         return geometry, parting, shows_teeth
 
     def _render_crops(

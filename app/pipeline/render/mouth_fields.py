@@ -40,7 +40,7 @@ class MouthParams:
     widen: torch.Tensor  # (B,) corner movement in pixels: > 0 out (spread), < 0 in (round)
     rounding: torch.Tensor  # (B,) 0..1, a rounder, narrower opening
     split: torch.Tensor  # (B,) how far above the mouth line an opening parts (below a smile's upper
-    #                      teeth, see `mouth_palette.parting`); 0 for a closed source
+    #                      teeth, see `mouth_palette.read_gap`); 0 for a closed source
     lips_closed: torch.Tensor  # (B,) 0..1, how closed the source's lips are: drawn lip rims show
     #                            that much (an open source's own lips and teeth stay)
     own_teeth: torch.Tensor  # (B,) pixels of the source's own upper teeth above the parting:

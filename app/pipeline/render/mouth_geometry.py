@@ -59,7 +59,7 @@ def anchored_below_teeth(geometry: np.ndarray, parting: float, open_px: float) -
     gap = float(geometry[SOURCE_GAP])
     drop = max(open_px - parting * gap, 0.0)
     moved = geometry.copy()
-    moved[CX:CY + 1] += drop * _down(geometry)
+    moved[CX:CY + 1] += drop * face_down(geometry)
     moved[CHIN] = max(geometry[CHIN] - drop, 2.0)
     moved[LOWER_LIP] = max(geometry[LOWER_LIP] - drop, 1.0)
     moved[UPPER_LIP] += drop
@@ -68,10 +68,11 @@ def anchored_below_teeth(geometry: np.ndarray, parting: float, open_px: float) -
     return moved, open_px / max(gap + drop, 1e-6)
 
 
-def _down(geometry: np.ndarray) -> np.ndarray:
-    """Unit vector down the face, across the mouth line (image y grows downward)."""
-    down = np.array([-geometry[ALONG_Y], geometry[ALONG_X]])
-    return -down if down[1] < 0 else down
+def face_down(geometry: np.ndarray) -> np.ndarray:
+    """Unit vectors (..., 2) down the face, across each mouth line of `geometry` (..., columns
+    above; image y grows downward)."""
+    down = np.stack([-geometry[..., ALONG_Y], geometry[..., ALONG_X]], axis=-1)
+    return down * np.where(down[..., 1:] < 0, -1, 1)
 
 
 def mouth_motion(
@@ -85,7 +86,7 @@ def mouth_motion(
     gap shows its teeth together (`shows_teeth` with a low parting: a smile) keeps them showing as
     it talks, as a smiling person does: its lips close over them for the lips' closures (m/b/p,
     f/v) and in silence, not for every consonant, and its teeth part by the jaw's whole opening. An opening parts at `parting` (per
-    frame, share of the source's gap up from the lower lip; see `mouth_palette.parting`): below a
+    frame, share of the source's gap up from the lower lip; see `mouth_palette.read_gap`): below a
     smile's upper teeth, never across them. Lip rims are drawn where the source's lips are
     closed (`lips closed` 1); drawn upper teeth continue the source's own, which already show
     `own teeth px` above the parting.

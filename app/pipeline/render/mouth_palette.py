@@ -4,14 +4,15 @@
   them between the lips; otherwise the whites of the eyes, which are about as white as enamel
   whatever the skin's tone, so they tell the scene's light on this face (`lit_enamel` keeps it
   nearly grey and brighter than the skin, or guesses from the skin where neither can be read).
-- `parting`: where between the lips the mouth parts when it opens further, and whether its
-  teeth show there: just below the upper teeth, or at the darkest row of an open mouth, so an
-  opening never cuts across teeth.
-- `open_height`: how tall the mouth's dark inside is, which the face mesh can misread on a
-  mouth parted below its teeth.
+- `read_gap`: where between the lips the mouth parts when it opens further (just below the
+  upper teeth, or at the darkest row of an open mouth, so an opening never cuts across teeth),
+  whether its teeth show there, and how tall its dark inside is, which the face mesh can
+  misread on a mouth parted below its teeth.
 The engine reduces them to one value per chunk (`steady`) where a per-frame value would
 flicker with the measurement's noise.
 """
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -89,17 +90,33 @@ def lit_enamel(enamel: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
     return (enamel * lift[:, None]).clamp(0, 1)
 
 
-def parting(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[float, bool]:
-    """Where the source's gap parts, as a share of its height up from the lower lip's landmark,
-    and whether its middle shows teeth: just below the upper teeth where it does (the end of
-    the first bright run down from the upper lip; the mesh often puts a smile's lower lip on the
-    teeth, so the search reaches a little below it), else at its darkest row; 0 for a closed
-    mouth."""
+@dataclass(frozen=True)
+class GapReading:
+    """The source's gap between the lips as its pixels show it."""
+
+    parting: float  # where it parts, as a share of the landmarks' gap up from their lower lip
+    shows_teeth: bool  # whether its middle shows teeth
+    open_px: float  # how tall its dark inside is (pixels)
+
+
+_CLOSED = GapReading(0.0, False, 0.0)
+
+
+def read_gap(frames: YuvBatch, index: int, face: FaceLandmarks) -> GapReading:
+    """The gap down its middle, read once: it parts just below the upper teeth where it shows
+    teeth (the end of the first bright run down from the upper lip; the mesh often puts a
+    smile's lower lip on the teeth, so the reading reaches a little below it), else at its
+    darkest row; its open height counts the rows darker than `_INTERIOR_OF_LIPS` of the lips'
+    luma (neither lips nor teeth), which the mesh can misread on a mouth parted below its teeth.
+    A closed mouth parts at the lower lip and is not open."""
     gap = _gap_profile(frames, index, face)
-    if gap is None:
-        return 0.0, False
-    shares, colours, _ = gap
+    lips = _region_pixels(frames, index, face, INNER_LIPS) if gap is not None else None
+    if gap is None or lips is None:
+        return _CLOSED
+    shares, colours, gap_px = gap
     profile = _luma(colours)
+    dark = profile < _INTERIOR_OF_LIPS * float(np.median(_luma(lips[1])))
+    open_px = float(dark.sum() * gap_px * (shares[1] - shares[0]))
     inside = shares >= 0
     # Teeth are the bright and nearly grey rows (a lit lip is bright too, but red).
     saturation = (colours.max(axis=1) - colours.min(axis=1)) / np.maximum(colours.max(axis=1), 1)
@@ -109,21 +126,8 @@ def parting(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[float, b
         # (lower teeth further down stay with the jaw).
         from_top = np.nonzero(bright[::-1])[0][0]
         run_end = from_top + np.argmax(~bright[::-1][from_top:]) if (~bright[::-1][from_top:]).any() else len(shares)
-        return float(shares[::-1][run_end - 1]), True
-    return float(shares[inside][int(np.argmin(profile[inside]))]), False
-
-
-def open_height(frames: YuvBatch, index: int, face: FaceLandmarks) -> float:
-    """Pixels of open mouth down the gap's middle: rows darker than `_INTERIOR_OF_LIPS` of the
-    lips' luma (neither lips nor teeth). The mesh can read a smile parted below its teeth as
-    nearly closed; the pixels do not."""
-    gap = _gap_profile(frames, index, face)
-    lips = _region_pixels(frames, index, face, INNER_LIPS) if gap is not None else None
-    if gap is None or lips is None:
-        return 0.0
-    shares, colours, gap_px = gap
-    dark = _luma(colours) < _INTERIOR_OF_LIPS * float(np.median(_luma(lips[1])))
-    return float(dark.sum() * gap_px * (shares[1] - shares[0]))
+        return GapReading(float(shares[::-1][run_end - 1]), True, open_px)
+    return GapReading(float(shares[inside][int(np.argmin(profile[inside]))]), False, open_px)
 
 
 def _gap_profile(

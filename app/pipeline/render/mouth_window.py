@@ -2,7 +2,9 @@
 
 import numpy as np
 
-from app.pipeline.render.mouth_geometry import ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, SOURCE_GAP, UPPER_REACH
+from app.pipeline.render.mouth_geometry import (
+    ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, SOURCE_GAP, UPPER_REACH, face_down,
+)
 
 # Outer share of the crop over which the render fades into the original frame.
 _FEATHER = 0.08
@@ -16,8 +18,7 @@ def _window_reach(geometry: np.ndarray, motion: np.ndarray) -> np.ndarray:
     feathered edge.
     """
     along = geometry[:, ALONG_X:ALONG_Y + 1]
-    down = np.stack([-along[:, 1], along[:, 0]], axis=1)
-    down *= np.where(down[:, 1:] < 0, -1, 1)
+    down = face_down(geometry)
     across = 2.4 * geometry[:, HALF_WIDTH:HALF_WIDTH + 1] + np.abs(motion[:, 1:2])
     lowest = 1.8 * geometry[:, CHIN:CHIN + 1] + np.clip(motion[:, 0:1], 0, None)
     highest = -(np.maximum(geometry[:, UPPER_REACH:UPPER_REACH + 1], geometry[:, SOURCE_GAP:SOURCE_GAP + 1]) + 4)

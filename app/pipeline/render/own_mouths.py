@@ -59,11 +59,13 @@ class MouthShape:
     teeth: float = 0.0  # share of the inside of the lips that shows teeth (measured on pixels)
 
 
-def mouth_shape(face: FaceLandmarks) -> MouthShape:
+def mouth_shape(face: FaceLandmarks, gap_px: float | None = None) -> MouthShape:
+    """The face's mouth shape; its gap the landmarks' unless `gap_px` (pixels) is given."""
     middle, axis, eyes = _eye_line(face)
     corners = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
     mouth_width = max(float(np.linalg.norm(corners)), 1.0)
-    gap = float(np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - face.point(tracking.LOWER_LIP_INNER)))
+    gap = gap_px if gap_px is not None else float(
+        np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - face.point(tracking.LOWER_LIP_INNER)))
     turn = float(np.dot(face.point(tracking.NOSE_TIP) - middle, axis)) / eyes
     return MouthShape(gap / mouth_width, mouth_width / eyes, turn)
 
@@ -117,7 +119,7 @@ class MouthBank:
 
     def add(self, frames: YuvBatch, index: int, face: FaceLandmarks | None, open_px: float | None = None) -> None:
         """Keep frame `index`'s lower face (the next source frame in order). `open_px`: the height
-        of its open mouth measured on the pixels (`mouth_palette.open_height`), which stands for
+        of its open mouth measured on the pixels (`mouth_palette.read_gap`), which stands for
         the gap where the mouth shows teeth."""
         if face is None:
             self.samples.append(None)
@@ -130,13 +132,11 @@ class MouthBank:
         canonical_face = _apply(to_canonical, face.points)
         self.samples.append(sample)
         self.faces.append(canonical_face)
-        shape = replace(mouth_shape(face), teeth=teeth_share(sample, canonical_face))
-        if open_px is not None and shape.teeth >= _TEETH_OPENING_SHARE:
-            # Between shown teeth the mouth is as open as its dark inside (the mesh reads a smile's
-            # teeth as parted lips, and a smile parted below its teeth as nearly closed).
-            width = max(float(np.linalg.norm(face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A))), 1.0)
-            shape = replace(shape, opening=open_px / width)
-        self.shapes.append(shape)
+        teeth = teeth_share(sample, canonical_face)
+        # Between shown teeth the mouth is as open as its dark inside (the mesh reads a smile's
+        # teeth as parted lips, and a smile parted below its teeth as nearly closed).
+        gap_px = open_px if open_px is not None and teeth >= _TEETH_OPENING_SHARE else None
+        self.shapes.append(replace(mouth_shape(face, gap_px), teeth=teeth))
 
 
 @dataclass(frozen=True)

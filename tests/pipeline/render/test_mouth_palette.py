@@ -66,10 +66,10 @@ def test_a_smile_parts_below_its_upper_teeth_and_a_closed_mouth_at_the_lower_lip
     batch, face = face_batch(skimage.data.astronaut())
     # The astronaut's gap is filled with upper teeth: it parts at their edge, near or below the
     # lower lip's landmark (the mesh puts it on the teeth), never mid-teeth.
-    share, shows_teeth = mouth_palette.parting(batch, 0, face)
-    assert share < 0.3 and shows_teeth
+    gap = mouth_palette.read_gap(batch, 0, face)
+    assert gap.parting < 0.3 and gap.shows_teeth
     closed_batch, closed_face = face_batch(media_factory.hopper_photo())
-    assert mouth_palette.parting(closed_batch, 0, closed_face) == (0.0, False)
+    assert mouth_palette.read_gap(closed_batch, 0, closed_face) == mouth_palette.GapReading(0.0, False, 0.0)
 
 
 def test_steady_takes_the_median_and_skips_missing_measures():
