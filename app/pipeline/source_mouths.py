@@ -23,12 +23,15 @@ _INDEXED_SECONDS = 12.0
 _MAX_INDEXED_FRAMES = 360
 # The quick look tracks this many frames (at most every third) spread over the source's first
 # seconds: a source that talks does so early.
-_LOOKS = 8
+_LOOKS = 16
 _MIN_LOOK_STRIDE = 3
 _LOOK_SECONDS = 4.0
-# A source talks when its mouth gap (over the mouth width) spans this much between its 5th
-# and 95th percentiles.
-_TALKING_SPAN = 0.06
+# A source talks when its mouth gap (over the mouth width) spans this much between its 10th
+# and 90th percentiles. The face mesh's reading of a still photo filmed by a moving camera
+# jitters by up to 0.14 (an open mouth, a moustache); a talking mouth spans 0.2-0.4 (closed
+# on m/b/p, open on vowels). A still taken for a talking source would replay its one mouth.
+_TALKING_SPAN = 0.15
+_SPAN_PERCENTILES = (10, 90)
 
 
 def source_talks(
@@ -47,7 +50,7 @@ def source_talks(
     ]
     if len(openings) < 4:
         return False
-    low, high = np.percentile(openings, [5, 95])
+    low, high = np.percentile(openings, _SPAN_PERCENTILES)
     return high - low >= _TALKING_SPAN
 
 

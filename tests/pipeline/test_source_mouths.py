@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import skimage
 import torch
 
 from app.errors import TaskCancelled
@@ -18,6 +19,7 @@ from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.lipsync import LipSyncJob, run_lipsync
 from app.pipeline.media.video_io import FrameFormat
 from app.pipeline.media.yuv import YuvBatch
+from app.pipeline.render.own_mouths import mouth_shape
 from app.pipeline.source_mouths import index_source_mouths, source_talks
 from app.pipeline.timeline import SyncMode
 from tests import media_factory
@@ -92,6 +94,19 @@ def test_a_still_source_does_not_talk_and_a_talking_one_is_indexed(face_video, t
     assert bank is not None and len(bank) == 50
     openings = [shape.opening for shape in bank.shapes if shape]
     assert len(openings) == 50 and max(openings) - min(openings) > 0.06
+
+
+def test_a_still_photo_filmed_by_a_moving_camera_does_not_talk(talking_source, tmp_path):
+    """The face mesh's reading of a still jitters as the camera pans and zooms, most on an open
+    mouth; taken for a talking source, the still would replay its one mouth instead of speaking."""
+    frames = decode_rgb(talking_source[0])
+    tracker = FaceTracker()
+    openings = [mouth_shape(face).opening for face in tracker.track(YuvBatch.from_rgb(frames))]
+    open_still = np.ascontiguousarray(frames[int(np.argmax(openings))])
+    assert max(openings) > 0.25
+    for name, photo in (("open", open_still), ("smile", skimage.data.astronaut())):
+        video = media_factory.camera_move_video(tmp_path / f"{name}.mp4", 4.0, 640, 480, 200, fps=25, photo=photo)
+        assert not source_talks(video, FrameFormat(640, 480, 25.0), 100, 16), name
 
 
 def test_the_output_shows_other_frames_of_the_talking_source_where_their_mouths_fit(talking_source, tmp_path):
