@@ -162,6 +162,7 @@ class VisemeEngine:
                 lips_closed=moves[:, 4],
                 own_teeth=moves[:, 5],
                 source_gap=geo[:, SOURCE_GAP],
+                jaw_share=moves[:, 6],
                 enamel=to_tensor(np.tile(np.full(3, np.nan) if enamel is None else enamel, (len(crops), 1))),
             )
             opened, changed = open_mouths(crops, params)

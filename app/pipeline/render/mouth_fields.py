@@ -21,8 +21,14 @@ _UPPER_LIP_RISE = 0.3
 # A closing is shared: the upper lip comes down this share of the way, the lower lip with the
 # jaw rises the rest (the jaw does most of it).
 _UPPER_LIP_CLOSING = 0.3
+# A lower lip that rises without the jaw pulls the skin under it up to this share of the way
+# to the chin.
+_LIP_ONLY_BLEND = 0.8
 # An opening reaches this share of the way to each corner (in half mouth widths).
 _OPENING_REACH = 0.92
+# A closing reaches a little past the corners: a smile's gap runs dark right into them, and what
+# is left open there would stay as dark corners on the closed lips.
+_CLOSING_REACH = 1.05
 
 
 @dataclass
@@ -46,6 +52,8 @@ class MouthParams:
     own_teeth: torch.Tensor  # (B,) pixels of the source's own upper teeth above the parting:
     #                          drawn teeth continue them, that much shorter
     source_gap: torch.Tensor  # (B,) the source's gap between the lips at the middle
+    jaw_share: torch.Tensor  # (B,) 0..1, how much of a closing's rise the jaw and chin take (0: the
+    #                          lower lip rises alone, as over a smile's teeth that are together)
     enamel: torch.Tensor  # (B, 3) colour of drawn teeth, 0..1 (see `mouth_palette`)
 
 
@@ -74,7 +82,7 @@ def displacement(
     opened = opening - rise * _upper_profile(b + split, params)
     # Closing: the lips meet where the lower one has risen to, with the gap's own shape.
     closing = (-params.opening[:, None, None]).clamp(min=0)
-    closed_lens = opening_lens(a, torch.zeros_like(a))
+    closed_lens = opening_lens(a, torch.zeros_like(a), _CLOSING_REACH)
     lower_rise = (1 - _UPPER_LIP_CLOSING) * closing
     upper_fall = _UPPER_LIP_CLOSING * closing * closed_lens * _upper_closing_profile(b, params)
     lower_down = opened - lower_rise * _jaw_profile(a, b, closed_lens, params)
@@ -102,10 +110,10 @@ def _mouth_axes(params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
     return params.along[:, :, None, None], down[:, :, None, None]
 
 
-def opening_lens(a: torch.Tensor, rounding: torch.Tensor) -> torch.Tensor:
+def opening_lens(a: torch.Tensor, rounding: torch.Tensor, reach: float = _OPENING_REACH) -> torch.Tensor:
     """Opening across the mouth: full in the middle, closing with rounded ends just inside the
-    corners (the lips stay joined there); narrower and rounder when the lips round."""
-    reach = _OPENING_REACH * (1 - 0.3 * rounding)
+    corners at `reach` (the lips stay joined there); narrower and rounder when the lips round."""
+    reach = reach * (1 - 0.3 * rounding)
     return torch.clamp(1 - (a.abs() / reach) ** 2.4, min=0) ** (0.5 - 0.15 * rounding)
 
 
@@ -125,11 +133,15 @@ def _jaw_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: M
     """How much of a closing's rise moves each pixel of the lower lip's field: the gap's shape at
     the lip's edge (the corners stay joined), the whole jaw from below the lip to the chin (the
     chin rises with the lip, its skin unstretched), fading below the chin. The blend from the
-    lips' shape to the jaw's is deep enough that the skin below the corners never folds."""
+    lips' shape to the jaw's is deep enough that the skin below the corners never folds. Where
+    the jaw stays (`jaw_share` 0), the rise fades out over most of the way to the chin instead:
+    the skin under the lip takes the stretch, spread thin."""
     rise = (1 - _UPPER_LIP_CLOSING) * (-params.opening[:, None, None]).clamp(min=0)
+    jaw_share = params.jaw_share[:, None, None]
     blend = torch.maximum(1.5 * params.lip_depth[:, None, None], 2 * rise)
+    blend = torch.maximum(blend, (1 - jaw_share) * _LIP_ONLY_BLEND * params.chin_depth[:, None, None])
     to_jaw = _smoothstep(b / blend)
-    return (lens * (1 - to_jaw) + _jaw_width(a) * to_jaw) * _above_chin(b, params)
+    return (lens * (1 - to_jaw) + jaw_share * _jaw_width(a) * to_jaw) * _above_chin(b, params)
 
 
 def _upper_closing_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:

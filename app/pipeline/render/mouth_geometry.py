@@ -78,8 +78,8 @@ def face_down(geometry: np.ndarray) -> np.ndarray:
 def mouth_motion(
     geometry: np.ndarray, features: np.ndarray, parting: np.ndarray, shows_teeth: np.ndarray
 ) -> np.ndarray:
-    """Per frame [opening px, widen px, rounding, split px, lips closed, own teeth px]: target minus
-    what the source shows.
+    """Per frame [opening px, widen px, rounding, split px, lips closed, own teeth px, jaw share]:
+    target minus what the source shows.
 
     `opening` is the wanted gap between the lips minus the source's own gap, so a speaking
     source is closed on silence and m/b/p, and opened further on open vowels. A source whose
@@ -89,7 +89,8 @@ def mouth_motion(
     frame, share of the source's gap up from the lower lip; see `mouth_palette.read_gap`): below a
     smile's upper teeth, never across them. Lip rims are drawn where the source's lips are
     closed (`lips closed` 1); drawn upper teeth continue the source's own, which already show
-    `own teeth px` above the parting.
+    `own teeth px` above the parting. A closing lifts the jaw with the lower lip by `jaw share`
+    (0 for a smile's lips closing over teeth that are together).
     """
     mouth_width = 2 * geometry[:, HALF_WIDTH]
     source_gap = geometry[:, SOURCE_GAP]
@@ -107,13 +108,17 @@ def mouth_motion(
     smile = (1 - lips_shut) * wanted_gap + lips_shut * full_closing
     # Teeth that fill most of the gap are teeth together (a smile); teeth over a deep dark gap
     # are an open mouth, which closes as any other.
-    opening = np.where(shows_teeth & (parting < _SMILE_PARTING), smile, opening)
+    smiling = shows_teeth & (parting < _SMILE_PARTING)
+    opening = np.where(smiling, smile, opening)
     widen = np.clip(features[:, 1], -1, 1) * _MAX_WIDEN * mouth_width
     split = np.where(opening > 0, np.clip(parting, -1, 1) * source_gap, 0.0)
     lips_closed = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
     own_teeth = np.where(opening > 0, np.maximum(source_gap - split, 0), 0.0)
     rounding = np.clip(features[:, 2], 0, 1)
-    return np.stack([opening, widen, rounding, split, lips_closed, own_teeth], axis=1).astype(np.float32)
+    # Teeth together mean the jaw is already shut: a smile's lips close over them by themselves,
+    # the chin stays (lifting it would drag the neck and collar up with it).
+    jaw_share = np.where(smiling, 0.0, 1.0)
+    return np.stack([opening, widen, rounding, split, lips_closed, own_teeth, jaw_share], axis=1).astype(np.float32)
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:

@@ -55,3 +55,11 @@ def test_a_mouth_open_below_its_teeth_is_anchored_on_its_real_lower_lip():
     # It then parts at the teeth's edge and closes over teeth and dark inside alike.
     motion = g.mouth_motion(moved[None], np.array([SILENCE], np.float32), np.array([parting]), np.array([False]))
     assert motion[0, 0] < -14.8
+
+
+def test_only_a_smile_keeps_its_jaw_still_while_its_lips_close():
+    motion = lambda parting, shows_teeth: g.mouth_motion(
+        geometry(10.0), np.array([M_B_P], np.float32), np.array([parting]), np.array([shows_teeth]))[0]
+    smile, open_mouth = motion(0.2, True), motion(0.5, False)
+    assert smile[0] < -10.0 and smile[6] == 0.0
+    assert open_mouth[0] < -10.0 and open_mouth[6] == 1.0

@@ -10,7 +10,7 @@ UPPER_REACH = 12.0
 
 def params(
     opening: float = 0.0, widen: float = 0.0, rounding: float = 0.0, split: float = 0.0, batch: int = 1,
-    source_gap: float = 0.0, lips_closed: float = 1.0, own_teeth: float = 0.0,
+    source_gap: float = 0.0, lips_closed: float = 1.0, own_teeth: float = 0.0, jaw_share: float = 1.0,
 ) -> MouthParams:
     def repeat(*values: float) -> torch.Tensor:
         return torch.tensor([values] * batch).squeeze(-1)
@@ -20,6 +20,7 @@ def params(
         chin_depth=repeat(20.0), lip_depth=repeat(5.0), upper_depth=repeat(5.0), upper_reach=repeat(UPPER_REACH),
         opening=repeat(opening), widen=repeat(widen), rounding=repeat(rounding),
         split=repeat(split), lips_closed=repeat(lips_closed), own_teeth=repeat(own_teeth), source_gap=repeat(source_gap), enamel=repeat(0.88, 0.85, 0.78),
+        jaw_share=repeat(jaw_share),
     )
 
 
@@ -122,6 +123,15 @@ def test_closing_raises_the_lower_lip_and_the_chin_with_it():
     torch.testing.assert_close(opened[0, :, CENTER_ROW - 8, CENTER_COL], crops[0, :, CENTER_ROW - 11, CENTER_COL],
                                atol=2 / 255, rtol=0)
     assert torch.equal(opened[:, :, CENTER_ROW + 35:], crops[:, :, CENTER_ROW + 35:])
+
+
+def test_lips_closing_over_teeth_that_are_together_leave_the_chin_where_it_is():
+    crops = textured_crops()
+    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0, jaw_share=0.0))
+    # The lower lip still rises 7 px; the chin (20 px down) and what is below it stay.
+    torch.testing.assert_close(opened[0, :, CENTER_ROW, CENTER_COL], crops[0, :, CENTER_ROW + 7, CENTER_COL],
+                               atol=2 / 255, rtol=0)
+    assert torch.equal(opened[:, :, CENTER_ROW + 19:], crops[:, :, CENTER_ROW + 19:])
 
 
 def open_mouth_with_teeth() -> torch.Tensor:
