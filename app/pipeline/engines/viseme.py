@@ -39,6 +39,9 @@ _SPREAD_WIDTH = 0.2
 _ENAMEL_STRIDE = 4
 # A mouth whose dark inside is this tall (share of the mouth width) is open.
 _OPEN_INSIDE = 0.04
+# The mesh puts the lower lip on a smile's teeth and reads a mouth open below them as at most this
+# open (share of the mouth width); see `anchored_below_teeth`.
+_MESH_SHUT = 0.25
 # A source whose most-teeth frames show less than this share of teeth inside the lips shows none.
 _MIN_TEETH_SHARE = 0.03
 
@@ -134,7 +137,9 @@ class VisemeEngine:
             # An open mouth is never taken for teeth together, whatever the chunk's other frames show.
             if gap.open_px > _OPEN_INSIDE * 2 * geometry[row, HALF_WIDTH]:
                 shows_teeth[row] = False
-                if gap.shows_teeth:
+                # Only where the mesh reads the mouth as nearly shut: a mouth it reads as open has
+                # its lower lip right, and dark lips would pass for more of the dark inside.
+                if gap.shows_teeth and geometry[row, SOURCE_GAP] < _MESH_SHUT * 2 * geometry[row, HALF_WIDTH]:
                     geometry[row], parting[row] = anchored_below_teeth(geometry[row], gap.parting, gap.open_px)
         return geometry, parting, shows_teeth
 
