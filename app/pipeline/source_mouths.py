@@ -14,7 +14,6 @@ import numpy as np
 from app.errors import TaskCancelled
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.video_io import FrameFormat, read_frames
-from app.pipeline.render.mouth_palette import read_gap
 from app.pipeline.render.own_mouths import MouthBank, mouth_shape
 
 # Source frames from this far in, or past this many, are not indexed (bounds the work and the
@@ -75,5 +74,5 @@ def index_source_mouths(
                 bank = MouthBank.for_face(face)
                 for _ in range(missed):
                     bank.add(frames, index, None)
-            bank.add(frames, index, face, read_gap(frames, index, face).open_px)
+            bank.add(frames, index, face)
     return bank

@@ -30,8 +30,6 @@ INNER_LIPS = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 3
 _TEETH_OVER_SKIN = 0.8
 _TEETH_SATURATION = 0.3
 _MIN_INSIDE_PX = 4
-# A mouth showing teeth over this share of the inside of its lips is as open as its dark inside.
-_TEETH_OPENING_SHARE = 0.25
 # The blend covers the lips grown by this factor about their centre (the skin that moves with
 # them) and the jaw line grown by this share of the eye distance (the shadow under the chin).
 _LIP_GROWTH = 1.45
@@ -59,13 +57,12 @@ class MouthShape:
     teeth: float = 0.0  # share of the inside of the lips that shows teeth (measured on pixels)
 
 
-def mouth_shape(face: FaceLandmarks, gap_px: float | None = None) -> MouthShape:
-    """The face's mouth shape; its gap the landmarks' unless `gap_px` (pixels) is given."""
+def mouth_shape(face: FaceLandmarks) -> MouthShape:
+    """The face's mouth shape as its landmarks read it."""
     middle, axis, eyes = _eye_line(face)
     corners = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
     mouth_width = max(float(np.linalg.norm(corners)), 1.0)
-    gap = gap_px if gap_px is not None else float(
-        np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - face.point(tracking.LOWER_LIP_INNER)))
+    gap = float(np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - face.point(tracking.LOWER_LIP_INNER)))
     turn = float(np.dot(face.point(tracking.NOSE_TIP) - middle, axis)) / eyes
     return MouthShape(gap / mouth_width, mouth_width / eyes, turn)
 
@@ -117,10 +114,8 @@ class MouthBank:
             for shape in self.shapes
         ]).reshape(-1, 4)
 
-    def add(self, frames: YuvBatch, index: int, face: FaceLandmarks | None, open_px: float | None = None) -> None:
-        """Keep frame `index`'s lower face (the next source frame in order). `open_px`: the height
-        of its open mouth measured on the pixels (`mouth_palette.read_gap`), which stands for
-        the gap where the mouth shows teeth."""
+    def add(self, frames: YuvBatch, index: int, face: FaceLandmarks | None) -> None:
+        """Keep frame `index`'s lower face (the next source frame in order)."""
         if face is None:
             self.samples.append(None)
             self.faces.append(None)
@@ -132,11 +127,9 @@ class MouthBank:
         canonical_face = _apply(to_canonical, face.points)
         self.samples.append(sample)
         self.faces.append(canonical_face)
-        teeth = teeth_share(sample, canonical_face)
-        # Between shown teeth the mouth is as open as its dark inside (the mesh reads a smile's
-        # teeth as parted lips, and a smile parted below its teeth as nearly closed).
-        gap_px = open_px if open_px is not None and teeth >= _TEETH_OPENING_SHARE else None
-        self.shapes.append(replace(mouth_shape(face, gap_px), teeth=teeth))
+        # The landmarks' gap, not the pixels' dark inside: on the talking source it picks mouths
+        # that read 0.83 sync against 0.80 (bench.quality, 2026-12-04).
+        self.shapes.append(replace(mouth_shape(face), teeth=teeth_share(sample, canonical_face)))
 
 
 @dataclass(frozen=True)
