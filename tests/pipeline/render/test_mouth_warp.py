@@ -1,4 +1,3 @@
-import numpy as np
 import torch
 
 from app.pipeline.render import mouth_warp
