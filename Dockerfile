@@ -18,9 +18,11 @@ COPY requirements.txt scripts/prune_runtime.sh ./
 RUN pip install --no-compile -r requirements.txt && bash prune_runtime.sh && rm prune_runtime.sh
 COPY app ./app
 
-ENV UPLOAD_DIR=/data/uploads WEIGHTS_DIR=/weights DEVICE=auto
+# A container's port is only reached through what `docker run -p` publishes: listen on all of its
+# interfaces (python -m app.server defaults to 127.0.0.1).
+ENV UPLOAD_DIR=/data/uploads WEIGHTS_DIR=/weights DEVICE=auto HOST=0.0.0.0 PORT=8000
 VOLUME ["/data", "/weights"]
 EXPOSE 8000
 RUN useradd --create-home modellab && mkdir -p /data/uploads && chown -R modellab /data
 USER modellab
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "app.server"]

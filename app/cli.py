@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.model not in settings.model_engines:
             raise ModelLabError(f"unknown model {args.model!r}; choose from {', '.join(settings.model_engines)}")
         catalog.require_available(args.model)
-        validation.check_inputs(args.video, args.audio, validation.MediaLimits.from_settings(settings))
+        validation.check_inputs(args.video, args.audio, validation.MediaLimits.from_settings(settings), args.sync_mode)
         job = build_job(settings, catalog, args.video, args.audio, args.output, args.sync_mode)
         with tqdm(total=100, unit="%", desc="lip-sync") as bar:
             def on_progress(stage: str, progress: float) -> None:

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_ENGINES = {"model1": "viseme", "model2": "wav2lip", "model3": "wav2lip_gan", "model4": "musetalk"}
@@ -29,8 +29,21 @@ class Settings(BaseSettings):
     upload_timeout_s: float = Field(900.0, gt=0)
     # Uploads are refused (507) when the upload dir's disk has less free space than this.
     min_free_disk_mb: int = Field(1024, ge=0)
-    # Comma-separated list of allowed origins; "*" allows any (development default).
-    cors_origins: str = "*"
+    # Browser origins allowed to call the API from other sites, comma-separated; "*" allows any.
+    # Empty (default): same origin only, no CORS headers at all.
+    cors_origins: str = ""
+    # Where clients reach this service (e.g. https://lipsync.example.com/): result_url in webhooks
+    # is built from it. Unset: from the request's own Host, which a client chooses.
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    # Uploads received at once by one API process (503 + Retry-After past it).
+    max_concurrent_uploads: int = Field(4, ge=1)
+    # Open connections one API process keeps (python -m app.server; 503 + Retry-After past it),
+    # and how long a connection may take to send a request's headers before it is closed.
+    max_connections: int = Field(256, ge=1)
+    request_head_timeout_s: float = Field(10.0, gt=0)
+    # Where python -m app.server (scripts/serve.sh) listens: this machine only by default.
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     weights_dir: Path = Path("weights")
     max_concurrent_jobs: int = Field(1, ge=1)
@@ -63,6 +76,10 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     webhook_allow_private: bool = False
     webhook_retry_base_s: float = Field(5.0, gt=0)
+    # Tries sent at once (local mode; a webhooks worker's --concurrency in distributed mode), and
+    # the most one try may take, connecting and TLS included, however its receiver behaves.
+    webhook_concurrency: int = Field(8, ge=1)
+    webhook_timeout_s: float = Field(15.0, gt=0)
 
     # Distributed mode (README "Scaling out"): jobs go through Celery on Redis, task state lives
     # in Redis, files in S3-compatible storage. The defaults keep everything in this process.
@@ -98,6 +115,12 @@ class Settings(BaseSettings):
         if self.execution == "celery" and self.max_queued < 1:
             raise ValueError("EXECUTION=celery needs MAX_QUEUED >= 1: every job waits in the queue first")
         return self
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_ends_with_slash(cls, value: str | None) -> str | None:
+        # Paths are appended to it ("result/<id>"): one slash between, whatever was written.
+        return value if value is None or value.endswith("/") else value + "/"
 
     @property
     def max_upload_bytes(self) -> int:

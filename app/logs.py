@@ -15,6 +15,19 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s task_id=%(task_id)s %(message)s
 
 _plain_record_factory = logging.getLogRecordFactory()
 
+# Characters a client could use to forge or break a log line: control characters (CR, LF, NUL,
+# ESC...), Unicode line and paragraph separators, and the quote that closes a quoted value.
+_UNSAFE = {
+    **{code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]},
+    **{code: f"\\u{code:04x}" for code in (0x2028, 0x2029)},
+    ord("\r"): "\\r", ord("\n"): "\\n", ord("\t"): "\\t", ord('"'): '\\"',
+}
+
+
+def escaped(text: str) -> str:
+    """`text` on one line, with every unsafe character written as its Python escape."""
+    return text.translate(_UNSAFE)
+
 
 def _record_with_task_id(*args: object, **kwargs: object) -> logging.LogRecord:
     """Every record of the process carries the task id in context (`-` outside a task), so any
@@ -39,13 +52,14 @@ def configure_logging(level: int = logging.INFO) -> None:
 def log_event(
     logger: logging.Logger, event: str, level: int = logging.INFO, task_id: str | None = None, **fields: object
 ) -> None:
-    """Log `event=<event> k=v ...`; floats get 3 decimals, values with spaces are quoted.
+    """Log `event=<event> k=v ...`; floats get 3 decimals, values with spaces are quoted, and
+    values are `escaped` (they may hold a client's text: field names, paths, ids).
 
     `task_id` names the task where the context does not (outside a worker).
     """
     parts = [f"event={event}"]
     for key, value in fields.items():
-        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        text = f"{value:.3f}" if isinstance(value, float) else escaped(str(value))
         parts.append(f'{key}="{text}"' if " " in text else f"{key}={text}")
     token = current_task_id.set(task_id) if task_id else None
     try:

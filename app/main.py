@@ -10,14 +10,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings, get_settings
-from app.logs import configure_logging
+from app.errors import ModelLabError
+from app.logs import configure_logging, log_event
 from app.routes import process, system, tasks
 from app.routes.api_key import ApiKeyGuard
 from app.routes.docs import install_docs
 from app.routes.errors import install_error_handlers
 from app.routes.openapi_schema import schema_builder
 from app.routes.page import install_page
+from app.routes.security_headers import SecurityHeaders
 from app.routes.upload_limit import UploadSizeLimit
+from app.routes.upload_slots import UploadSlots
 from app.services.lipsync import LipSyncService
 
 logger = logging.getLogger(__name__)
@@ -52,16 +55,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = service
-    # Added innermost first: CORS, then the API key check, then the upload size check.
+    # Added innermost first. From the outside in: security headers on every answer, CORS (only
+    # when CORS_ORIGINS opens it), the API key check, the declared upload size, the upload slots.
+    app.add_middleware(UploadSlots, max_uploads=settings.max_concurrent_uploads)
     app.add_middleware(UploadSizeLimit, max_file_bytes=settings.max_upload_bytes)
     app.add_middleware(ApiKeyGuard, api_key=settings.api_key)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origin_list,
-        allow_methods=["GET", "HEAD", "POST", "DELETE"],
-        allow_headers=["*"],
-        expose_headers=["Content-Disposition", "Content-Range", "Accept-Ranges"],
-    )
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=["Content-Disposition", "Content-Range", "Accept-Ranges"],
+        )
+    app.add_middleware(SecurityHeaders)
     for module in (process, tasks, system):
         app.include_router(module.router)
     install_docs(app)
@@ -77,6 +84,9 @@ async def _periodically(chore: Callable[[], object], interval_s: float, name: st
         await asyncio.sleep(interval_s)
         try:
             await run_in_threadpool(chore)
+        except ModelLabError as error:
+            # A store away (Redis, S3) is expected now and then: one line; the next round retries.
+            log_event(logger, f"{name}.skipped", logging.WARNING, reason=error.message)
         except Exception:
             logger.exception("event=%s.failed", name)
 

@@ -4,8 +4,12 @@ Start one process per GPU with CUDA_VISIBLE_DEVICES set, with the same settings 
 (EXECUTION=celery, STORAGE=s3). Concurrency 1 and prefetch 1 come from `celery_queue`. The
 engines load in the pool's child process after it forks (`worker_process_init`): CUDA and the
 face models never live in the forking parent.
+
+Webhook tries run apart, so that none waits behind a job: `celery -A app.worker worker -Q webhooks
+--pool threads --concurrency 8` (no engines load there).
 """
 
+import functools
 from typing import Any
 
 from celery.signals import after_setup_logger, worker_process_init
@@ -13,10 +17,10 @@ from celery.signals import after_setup_logger, worker_process_init
 from app.config import get_settings
 from app.logs import configure_logging
 from app.services import backends
-from app.services.celery_queue import RENDER_TASK, celery_app
+from app.services.celery_queue import RENDER_TASK, WEBHOOK_TASK, celery_app
 from app.services.engines import EngineCatalog
 from app.services.task_execution import TaskExecutor
-from app.services.webhooks import WebhookSender
+from app.services.webhooks import Delivery, WebhookSender
 
 settings = get_settings()
 app = celery_app(settings)
@@ -25,9 +29,10 @@ _executor: TaskExecutor | None = None
 
 def _build_executor() -> TaskExecutor:
     storage = backends.task_storage(settings)
+    storage.remove_orphan_scratch()  # what runs killed on this host left (kill -9 skips all clean-up)
     engines = EngineCatalog.from_settings(settings)
     engines.preload()
-    webhooks = WebhookSender(settings.webhook_secret, settings.webhook_allow_private, settings.webhook_retry_base_s)
+    webhooks = backends.webhook_sender(settings)
     return TaskExecutor(settings, backends.task_registry(settings, storage), storage, engines, webhooks)
 
 
@@ -50,3 +55,14 @@ def render(task_id: str) -> None:
     if _executor is None:  # a pool without child processes (--pool solo) sends no process init
         _executor = _build_executor()
     _executor.run(task_id)
+
+
+@app.task(name=WEBHOOK_TASK)
+def send_webhook(delivery: dict[str, Any]) -> None:
+    """One try of a webhook; a failed one is queued again with its delay (`WebhookSender.attempt`)."""
+    _webhook_sender().attempt(Delivery(**delivery))
+
+
+@functools.cache
+def _webhook_sender() -> WebhookSender:
+    return backends.webhook_sender(settings)

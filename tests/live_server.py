@@ -23,14 +23,15 @@ class LiveServer:
     def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._env = {**os.environ, **env}
+        self._env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         self._log_path = log_path
         self._process: subprocess.Popen | None = None
 
     def start(self) -> "LiveServer":
         log = self._log_path.open("ab")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)],
+            # The service's own entry point, with its connection limits (as scripts/serve.sh runs it).
+            [sys.executable, "-m", "app.server"],
             env=self._env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1],
         )
         deadline = time.monotonic() + _START_TIMEOUT_S

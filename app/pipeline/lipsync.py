@@ -22,7 +22,9 @@ from app.pipeline.render.mouth_choice import KEEP
 from app.pipeline.render.own_mouths import OwnMouths
 from app.pipeline.source_mouths import index_source_mouths, source_talks
 from app.pipeline.timeline import OutputPlan, SyncMode, plan_output, source_order
-from app.pipeline.media.video_io import FrameFormat, FrameWriter, nvenc_available, read_planned_frames
+from app.pipeline.media.video_io import (
+    FrameFormat, FrameWriter, nvenc_available, read_frames, read_planned_frames,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +95,6 @@ class _Plan:
 
     fmt: FrameFormat
     chunk_frames: int
-    source_frames: int
     output: OutputPlan
     features: np.ndarray
     own_mouths: OwnMouths | None
@@ -117,6 +118,7 @@ def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> 
         # Frames of the source resampled to a constant `fps` (a variable-rate clip included).
         source_frames = max(1, round(scan.duration_s * fps))
         output = plan_output(source_frames, len(samples) / SAMPLE_RATE, fps, job.sync_mode)
+        _require_a_face(job, fmt, output, chunk_frames, is_cancelled)
         # Only the audio that ends up in the output drives (and normalises) the mouth; past its
         # end (sync mode `silence`) the mouth hears silence.
         needed = int(np.ceil(output.frame_count / fps * SAMPLE_RATE))
@@ -127,7 +129,7 @@ def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> 
         own_mouths = None
         if talks is not None and talks.result():
             own_mouths = _own_mouths(job, engine, fmt, chunk_frames, output, features, is_cancelled)
-    return _Plan(fmt, chunk_frames, source_frames, output, features, own_mouths)
+    return _Plan(fmt, chunk_frames, output, features, own_mouths)
 
 
 def _render_to(
@@ -141,8 +143,6 @@ def _render_to(
     tracker = FaceTracker(job.face_detect_interval, job.landmark_step, job.face_point)
     frames_with_face = done = 0
     gpu = job.gpu_encode and nvenc_available()
-    # The first pass over the source shows every frame once: no face there, none anywhere.
-    first_pass = plan.frame_count if plan.retimed else min(planned.source_frames, plan.frame_count)
     decoded = prefetch(read_planned_frames(job.video, fmt, plan, planned.chunk_frames))
     with closing(decoded), FrameWriter(
         partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu
@@ -156,13 +156,31 @@ def _render_to(
             own = own_mouths.window(done, len(frames)) if own_mouths else None
             writer.write(engine.render(frames, faces, planned.features[done:done + len(frames)], own))
             done += len(frames)
-            if frames_with_face == 0 and done >= first_pass:
-                raise NoFaceFound("no face found in the video")
             on_progress("rendering", done / plan.frame_count)
         on_progress("encoding", 1.0)
     log_event(logger, "pipeline.rendered", frames=done, frames_with_face=frames_with_face,
               duration_s=time.perf_counter() - started)
     return RenderedVideo(done, fmt.fps, fmt.width, fmt.height)
+
+
+def _require_a_face(
+    job: LipSyncJob, fmt: FrameFormat, plan: OutputPlan, chunk_frames: int, is_cancelled: Callable[[], bool],
+) -> None:
+    """Fail (NoFaceFound) unless a face is tracked in the source frames the output shows, before
+    any speech is analysed or frame rendered: a faceless still stretched over 10 minutes of
+    speech (`remap`) or a long faceless clip (`silence`) would otherwise be rendered whole first.
+
+    Frames are tracked one at a time, as the render will track them, up to the first face:
+    usually the first frame."""
+    shown = int(source_order(plan).max()) + 1
+    tracker = FaceTracker(job.face_detect_interval, job.landmark_step, job.face_point)
+    with closing(read_frames(job.video, fmt, 0, shown, 1)) as frames:
+        for index, frame in enumerate(frames):
+            if index % chunk_frames == 0 and is_cancelled():
+                raise TaskCancelled("the task was cancelled")
+            if tracker.track(frame)[0] is not None:
+                return
+    raise NoFaceFound("no face found in the video")
 
 
 def _own_mouths(

@@ -12,9 +12,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.routes.errors import log_refusal
 
 API_KEY_HEADER = "X-API-Key"
-# Open without a key: the health check, the API docs (their Authorize button takes the key) and
-# the web page with its assets (it asks for the key).
-OPEN_PATHS = frozenset({"/health", "/docs", "/openapi.json", "/"})
+# Open without a key: the health check and its probes, the API docs (their Authorize button takes
+# the key) and the web page with its assets (it asks for the key).
+OPEN_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/docs", "/openapi.json", "/"})
 _OPEN_PREFIXES = ("/docs-assets/", "/static/")
 
 

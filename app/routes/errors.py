@@ -3,7 +3,7 @@
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -21,9 +21,12 @@ from app.errors import (
     UploadTooLarge,
 )
 
-from app.logs import log_event
+from app.logs import escaped, log_event
 
 logger = logging.getLogger(__name__)
+
+# Characters of a bad value a 422 sends back: enough to recognise it.
+_ECHO_CHARS = 64
 
 STATUS_BY_ERROR: dict[type[ModelLabError], int] = {
     InvalidUpload: 400,
@@ -54,7 +57,16 @@ async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     reasons = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors())
     log_refusal(request.method, request.url.path, 422, reasons)
-    return await request_validation_exception_handler(request, error)
+    # FastAPI's list form, each bad value cut short: a client's 20 KB header is not sent back.
+    return JSONResponse({"detail": jsonable_encoder([_cut_short(item) for item in error.errors()])}, status_code=422)
+
+
+def _cut_short(item: dict) -> dict:
+    value = item.get("input")
+    if isinstance(value, str | bytes) and len(value) > _ECHO_CHARS:
+        shown = value[:_ECHO_CHARS] if isinstance(value, str) else value[:_ECHO_CHARS].decode("latin-1")
+        return {**item, "input": shown + "…"}
+    return item
 
 
 def log_refusal(method: str, url_path: str, status: int, reason: str) -> None:
@@ -64,7 +76,9 @@ def log_refusal(method: str, url_path: str, status: int, reason: str) -> None:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    logger.error("event=request.crashed method=%s route=%s", request.method, request.url.path, exc_info=error)
+    logger.error(
+        "event=request.crashed method=%s route=%s", request.method, escaped(request.url.path[:120]), exc_info=error
+    )
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 

@@ -53,11 +53,17 @@ async def process(
         task, created = await service.create_task(
             incoming, form.file_types["video_file"], form.file_types["audio_file"],
             fields.model_choice.value, fields.sync_mode, idempotency_key=idempotency_key,
-            webhook_url=fields.webhook_url, base_url=str(request.base_url), face_point=fields.face_point_xy,
+            webhook_url=fields.webhook_url, base_url=_public_base_url(request), face_point=fields.face_point_xy,
         )
     if created:
         background.add_task(service.process_task, task.task_id)
     return ProcessResponse(task_id=task.task_id)
+
+
+def _public_base_url(request: Request) -> str:
+    """Where clients reach this service: PUBLIC_URL, or else this request's own scheme and Host
+    (which the client chose: set PUBLIC_URL behind a proxy or on a public address)."""
+    return request.app.state.settings.public_url or str(request.base_url)
 
 
 def _validated_fields(form: ReceivedForm) -> ProcessFields:

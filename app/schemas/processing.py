@@ -29,13 +29,18 @@ PROCESS_FILE_FIELDS = {
 }
 
 
+# "x,y" in pixels, e.g. "170,90" or "170.5, 90".
+FACE_POINT_PATTERN = r"^ *[0-9]+(\.[0-9]+)? *, *[0-9]+(\.[0-9]+)? *$"
+
+
 class ProcessFields(BaseModel):
     """The text fields of POST /process/ (the files are streamed to disk, not held here)."""
 
     model_choice: ModelChoice
     sync_mode: SyncMode = SyncMode.BOUNCE
     webhook_url: str | None = Field(None, max_length=2048)
-    face_point: str | None = Field(None, max_length=64, pattern=r"^\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*$")
+    # ASCII digits only: `\d` would take any script's digits, which the rest of the service does not.
+    face_point: str | None = Field(None, max_length=64, pattern=FACE_POINT_PATTERN)
 
     @property
     def face_point_xy(self) -> tuple[float, float] | None:
@@ -61,7 +66,7 @@ def process_form_schema() -> dict:
                 "type": "string", "enum": [mode.value for mode in SyncMode], "default": SyncMode.BOUNCE.value,
             },
             "face_point": {
-                "type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*$",
+                "type": "string", "pattern": FACE_POINT_PATTERN,
                 "description": "x,y pixels in the first frame showing a face: lip-sync the face nearest it "
                                "(default: the largest face)",
             },

@@ -1,4 +1,4 @@
-"""Bodies of the service-level routes: models and health."""
+"""Bodies of the service-level routes: models, health and probes."""
 
 from typing import Literal
 
@@ -27,6 +27,10 @@ class HealthResponse(BaseModel):
     device: str
     queued: int
     running: int
+
+
+class ProbeResponse(BaseModel):
+    status: Literal["ok"]
 
 
 class ErrorResponse(BaseModel):

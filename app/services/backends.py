@@ -5,6 +5,7 @@ from app.services.registry import DurableTaskRegistry, TaskRegistry
 from app.services.runner import JobRunner, RunTask, ThreadJobRunner
 from app.services.storage import TaskStorage
 from app.services.task_records import write_record
+from app.services.webhooks import WebhookDispatch, WebhookSender
 
 
 def task_storage(settings: Settings) -> TaskStorage:
@@ -32,3 +33,17 @@ def job_runner(settings: Settings, run: RunTask) -> JobRunner:
 
         return CeleryJobRunner(celery_app(settings))
     return ThreadJobRunner(settings.max_concurrent_jobs, run)
+
+
+def webhook_sender(settings: Settings) -> WebhookSender:
+    dispatch: WebhookDispatch | None = None  # tries on a pool of threads in this process
+    if settings.execution == "celery":
+        # Tries on the broker's webhooks queue: they outlive the process that schedules them.
+        from app.services.celery_queue import celery_app
+        from app.services.webhook_queue import CeleryWebhookDispatch
+
+        dispatch = CeleryWebhookDispatch(celery_app(settings))
+    return WebhookSender(
+        settings.webhook_secret, settings.webhook_allow_private, settings.webhook_retry_base_s,
+        deadline_s=settings.webhook_timeout_s, concurrency=settings.webhook_concurrency, dispatch=dispatch,
+    )

@@ -8,6 +8,7 @@ visibility timeout, or sooner by the API hosts' watch on heartbeats (`LipSyncSer
 
 import logging
 
+import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
@@ -19,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 QUEUE = "lipsync"
 RENDER_TASK = "modellab.render"
+# Webhook tries (webhook_queue), apart from the jobs: a job holds its worker for minutes.
+WEBHOOK_QUEUE = "webhooks"
+WEBHOOK_TASK = "modellab.webhook"
 # Publishing a job gives up after this long when Redis does not answer (503, not a hung request).
 _PUBLISH_TIMEOUT_S = 5.0
 
@@ -27,7 +31,7 @@ def celery_app(settings: Settings) -> Celery:
     app = Celery("modellab", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         task_default_queue=QUEUE,
-        task_routes={RENDER_TASK: {"queue": QUEUE}},
+        task_routes={RENDER_TASK: {"queue": QUEUE}, WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
@@ -54,10 +58,20 @@ class CeleryJobRunner:
     def submit(self, task_id: str) -> None:
         """Blocking: publishes the job to Redis (call it off the event loop)."""
         try:
-            self._app.send_task(RENDER_TASK, args=[task_id], queue=QUEUE)
+            # The message's id is the task's, so that a cancel can revoke every message of it.
+            self._app.send_task(RENDER_TASK, args=[task_id], queue=QUEUE, task_id=task_id)
         except OperationalError as error:
             log_event(logger, "queue.unreachable", logging.ERROR, reason=str(error)[:200])
             raise BackendUnavailable("the job queue (Redis) is unreachable; try again shortly") from error
+
+    def withdraw(self, task_id: str) -> None:
+        """Revoke the task's messages: the workers running now discard them unstarted. A worker
+        started later, or a message redelivered after it, still reaches the claim, which skips a
+        cancelled task."""
+        try:
+            self._app.control.revoke(task_id)
+        except (OperationalError, redis.RedisError) as error:
+            log_event(logger, "queue.revoke_failed", logging.WARNING, task_id=task_id, reason=type(error).__name__)
 
     def stop(self) -> None:
         """Jobs run in the workers; closing the connections is all there is to do here."""

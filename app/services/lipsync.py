@@ -23,7 +23,7 @@ from app.services.incoming import IncomingTask
 from app.services.storage import StoredObject, parse_task_id, remove_quietly
 from app.services.task_execution import TaskExecutor
 from app.services.task_records import read_records
-from app.services.webhooks import WebhookSender, check_webhook_url
+from app.services.webhook_target import check_webhook_url
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class LipSyncService:
         self.storage = backends.task_storage(settings)
         self._registry = registry or backends.task_registry(settings, self.storage)
         self.engines = EngineCatalog.from_settings(settings)
-        self.webhooks = WebhookSender(settings.webhook_secret, settings.webhook_allow_private, settings.webhook_retry_base_s)
+        self.webhooks = backends.webhook_sender(settings)
         self.executor = TaskExecutor(settings, self._registry, self.storage, self.engines, self.webhooks)
         self._runner = runner or backends.job_runner(settings, self.executor.run)
         if settings.execution == "local":
@@ -98,7 +98,7 @@ class LipSyncService:
         if webhook_url:
             await run_in_threadpool(self._check_webhook, webhook_url)
         media, video_extension, audio_extension = await run_in_threadpool(
-            self._check_inputs, incoming.task_id, video_type, audio_type
+            self._check_inputs, incoming.task_id, sync_mode, video_type, audio_type
         )
         if face_point is not None:
             validation.check_face_point(face_point, media)
@@ -189,6 +189,7 @@ class LipSyncService:
             finished_at=utc_now(),
         )
         if cancelled:
+            self._runner.withdraw(task.task_id)
             self.webhooks.announce(self._registry, task.task_id, TaskState.CANCELLED.value)
         else:
             self._registry.remove(task.task_id)
@@ -225,6 +226,15 @@ class LipSyncService:
 
     def _queue_counts(self) -> tuple[int, int]:
         return self._registry.count(TaskState.QUEUED), self._registry.count(TaskState.PROCESSING)
+
+    async def check_ready(self) -> None:
+        """Raise BackendUnavailable unless the task store and the object storage answer."""
+        await run_in_threadpool(self._check_ready)
+
+    def _check_ready(self) -> None:
+        self._registry.count(TaskState.QUEUED)
+        if self._settings.storage == "s3":
+            self.storage.objects.ensure_bucket()
 
     def requeue_stalled(self) -> int:
         """Queue again the running tasks whose worker stopped reporting (blocking: call off the loop).
@@ -302,13 +312,14 @@ class LipSyncService:
             log_event(logger, "task.unqueued", logging.ERROR, task_id=task_id)
 
     def _check_inputs(
-        self, task_id: str, video_type: str | None, audio_type: str | None
+        self, task_id: str, sync_mode: SyncMode, video_type: str | None, audio_type: str | None
     ) -> tuple[MediaInfo, str, str]:
         """Blocking (ffmpeg): check both uploads; each gets its detected container's extension
         (the client's file name is never used)."""
         received_video, received_audio = self.storage.video_upload_path(task_id), self.storage.audio_upload_path(task_id)
         checked = validation.check_inputs(
-            received_video, received_audio, validation.MediaLimits.from_settings(self._settings), video_type, audio_type,
+            received_video, received_audio, validation.MediaLimits.from_settings(self._settings), sync_mode,
+            video_type, audio_type,
         )
         os.replace(received_video, self.storage.video_path(task_id, checked.video_container.extension))
         os.replace(received_audio, self.storage.audio_path(task_id, checked.audio_container.extension))

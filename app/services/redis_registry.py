@@ -10,15 +10,17 @@ Changes are Lua scripts, so that a check and its write are one atomic step acros
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
+
 import redis
 
 from app.errors import BackendUnavailable, TaskNotFound
 from app.logs import log_event
-from app.services.registry import TaskInfo, TaskState
+from app.services.registry import TaskInfo, TaskState, utc_now
 from app.services.task_records import from_record, to_record
 
 logger = logging.getLogger(__name__)
@@ -27,14 +29,19 @@ _PREFIX = "modellab:"
 # A Redis call gives up after this long: a request answers 503 instead of hanging.
 _SOCKET_TIMEOUT_S = 5.0
 _CONNECT_TIMEOUT_S = 2.0
+# An answer slower than this means Redis was away meanwhile (redis-py retries a refused or timed-out
+# call with backoff before it gives up); a healthy Redis answers in milliseconds.
+_SLOW_ANSWER_S = 1.0
 
 # KEYS: task, its state sets' prefix, created index, Idempotency-Key index (or ""). ARGV: record
 # JSON, limit, counted states (JSON list), task id, creation time, task keys' prefix. Returns the admitted task's
-# id, the id of the task already holding the key, or false when full.
+# id, the id of the task already holding the key, or false when full. A cancelled or removed task
+# holds no key: the client may use it for a new task.
 _ADMIT = """
 if KEYS[4] ~= "" then
   local holder = redis.call('GET', KEYS[4])
-  if holder and redis.call('EXISTS', ARGV[6] .. holder) == 1 then return holder end
+  local held = holder and redis.call('GET', ARGV[6] .. holder)
+  if held and cjson.decode(held).status ~= 'cancelled' then return holder end
 end
 local queued = 0
 for _, state in ipairs(cjson.decode(ARGV[3])) do
@@ -80,13 +87,36 @@ class RedisTaskRegistry:
         )
         self._admit = self._redis.register_script(_ADMIT)
         self._transition = self._redis.register_script(_TRANSITION)
+        self._away = False
+        self._answering_since: datetime | None = None
+
+    def answering_since(self) -> datetime | None:
+        """When Redis last came back after this process found it away (failed or slow calls);
+        None if it never was. Before then nobody could report to it, so silence means nothing."""
+        return self._answering_since
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Redis failures become a 503-class domain error, never a crash or a hang; an outage
+        and the moment Redis answers again are noted for `answering_since`."""
+        started = time.monotonic()
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            self._away = True
+            log_event(logger, "redis.unreachable", logging.ERROR, reason=type(error).__name__)
+            raise BackendUnavailable("the task store (Redis) is unreachable; try again shortly") from error
+        if self._away or time.monotonic() - started > _SLOW_ANSWER_S:
+            self._away = False
+            self._answering_since = utc_now()
+            log_event(logger, "redis.answering")
 
     def add(self, task: TaskInfo) -> None:
         self.admit(task, limit=2**62, counted=frozenset())
 
     def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> TaskInfo | None:
         key_index = _key_index(task.idempotency_key) if task.idempotency_key else ""
-        with _reachable():
+        with self._reachable():
             admitted = self._admit(
                 keys=[_task_key(task.task_id), f"{_PREFIX}state:", f"{_PREFIX}created", key_index],
                 args=[json.dumps(to_record(task)), limit, json.dumps(sorted(counted)), task.task_id,
@@ -97,15 +127,16 @@ class RedisTaskRegistry:
         return task if admitted == task.task_id else self.get(admitted)
 
     def find_by_key(self, idempotency_key: str) -> TaskInfo | None:
-        with _reachable():
+        with self._reachable():
             holder = self._redis.get(_key_index(idempotency_key))
         try:
-            return self.get(holder) if holder else None
+            task = self.get(holder) if holder else None
         except TaskNotFound:
             return None
+        return None if task is None or task.status is TaskState.CANCELLED else task
 
     def get(self, task_id: str) -> TaskInfo:
-        with _reachable():
+        with self._reachable():
             raw = self._redis.get(_task_key(task_id))
         if raw is None:
             raise TaskNotFound(f"no task with id {task_id}")
@@ -117,7 +148,7 @@ class RedisTaskRegistry:
     ) -> bool:
         """Apply `changes` only while the task is in an `allowed` state and holds the `expect`ed
         values (compared in their record form); say whether it was."""
-        with _reachable():
+        with self._reachable():
             return bool(self._transition(
                 keys=[_task_key(task_id), f"{_PREFIX}state:"],
                 args=[json.dumps(sorted(allowed)), json.dumps(_as_record(expect or {})),
@@ -125,15 +156,15 @@ class RedisTaskRegistry:
             ))
 
     def count(self, state: TaskState) -> int:
-        with _reachable():
+        with self._reachable():
             return int(self._redis.scard(f"{_PREFIX}state:{state}"))
 
     def in_state(self, state: TaskState) -> list[TaskInfo]:
-        with _reachable():
+        with self._reachable():
             return self._load(sorted(self._redis.smembers(f"{_PREFIX}state:{state}")))
 
     def remove(self, task_id: str) -> None:
-        with _reachable():
+        with self._reachable():
             raw = self._redis.get(_task_key(task_id))
             pipe = self._redis.pipeline()
             if raw is not None:
@@ -149,7 +180,7 @@ class RedisTaskRegistry:
         self.add(task)
 
     def all(self) -> list[TaskInfo]:
-        with _reachable():
+        with self._reachable():
             return self._load(self._redis.zrange(f"{_PREFIX}created", 0, -1))
 
     def _load(self, ids: list[str]) -> list[TaskInfo]:
@@ -159,7 +190,7 @@ class RedisTaskRegistry:
     def check_durable(self) -> None:
         """Refuse a Redis that would evict task keys or lose them on restart, where it says so
         (a managed Redis may forbid CONFIG: then the operator answers for it)."""
-        with _reachable():
+        with self._reachable():
             try:
                 policy = self._redis.config_get("maxmemory-policy").get("maxmemory-policy")
                 appendonly = self._redis.config_get("appendonly").get("appendonly")
@@ -189,12 +220,3 @@ def _as_record(values: dict[str, object]) -> dict[str, object]:
         for name, value in values.items()
     }
 
-
-@contextmanager
-def _reachable() -> Iterator[None]:
-    """Redis failures become a 503-class domain error, never a crash or a hang."""
-    try:
-        yield
-    except (redis.ConnectionError, redis.TimeoutError) as error:
-        log_event(logger, "redis.unreachable", logging.ERROR, reason=type(error).__name__)
-        raise BackendUnavailable("the task store (Redis) is unreachable; try again shortly") from error

@@ -87,7 +87,9 @@ class TaskRegistry(Protocol):
 
     def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> TaskInfo | None: ...
 
-    def find_by_key(self, idempotency_key: str) -> TaskInfo | None: ...
+    def find_by_key(self, idempotency_key: str) -> TaskInfo | None:
+        """The task holding a client's Idempotency-Key; a cancelled or removed one holds none."""
+        ...
 
     def get(self, task_id: str) -> TaskInfo: ...
 
@@ -105,6 +107,11 @@ class TaskRegistry(Protocol):
     def restore(self, task: TaskInfo) -> None: ...
 
     def all(self) -> list[TaskInfo]: ...
+
+    def answering_since(self) -> datetime | None:
+        """When the store came back from its latest outage (None: none seen): heartbeats count
+        from then on, as no run could report while it was away."""
+        ...
 
 
 class InMemoryTaskRegistry:
@@ -135,7 +142,11 @@ class InMemoryTaskRegistry:
             return self._find_by_key(idempotency_key)
 
     def _find_by_key(self, idempotency_key: str) -> TaskInfo | None:
-        return next((task for task in self._tasks.values() if task.idempotency_key == idempotency_key), None)
+        # A cancelled task no longer holds its key: the client may use it for a new task.
+        return next((
+            task for task in self._tasks.values()
+            if task.idempotency_key == idempotency_key and task.status is not TaskState.CANCELLED
+        ), None)
 
     def get(self, task_id: str) -> TaskInfo:
         with self._lock:
@@ -180,6 +191,9 @@ class InMemoryTaskRegistry:
     def in_state(self, state: TaskState) -> list[TaskInfo]:
         with self._lock:
             return [task for task in self._tasks.values() if task.status is state]
+
+    def answering_since(self) -> datetime | None:
+        return None  # in this process's memory: never away
 
     def _changed(self, task: TaskInfo, fields: KeysView[str]) -> None:
         """Called under the lock after each change, so that changes are seen in order."""

@@ -22,6 +22,11 @@ _WORKER_NICENESS = 10
 class JobRunner(Protocol):
     def submit(self, task_id: str) -> None: ...
 
+    def withdraw(self, task_id: str) -> None:
+        """Drop the task's waiting jobs, if the queue can: it was cancelled. Where it cannot, the
+        job still starts and its claim finds nothing to run."""
+        ...
+
     def stop(self) -> None: ...
 
 
@@ -38,6 +43,9 @@ class ThreadJobRunner:
     def submit(self, task_id: str) -> None:
         self._start_workers()
         self._jobs.put(task_id)
+
+    def withdraw(self, task_id: str) -> None:
+        """Nothing to drop: a thread takes the id, finds the task cancelled and skips it at once."""
 
     def stop(self) -> None:
         """Let running jobs finish their current call, then end the workers."""

@@ -7,8 +7,10 @@ piece, so that `results/<task_id>.mp4` exists only once complete. Scratch copies
 soon as a step no longer needs them.
 """
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from app.services import scratch
 from app.services.object_store import ObjectStore
 from app.services.storage import StoredObject, TaskStorage
 
@@ -49,6 +51,12 @@ class S3TaskStorage(TaskStorage):
         for path in self.task_dir(task_id).glob(f"{_SCRATCH_RESULT}*"):
             path.unlink(missing_ok=True)
         self._remove_folder_unless_recorded(task_id)
+
+    def hold_scratch(self, task_id: str) -> AbstractContextManager[None]:
+        return scratch.held(self.task_dir(task_id))
+
+    def remove_orphan_scratch(self) -> None:
+        scratch.remove_orphans(self.upload_dir)
 
     def _remove_folder_unless_recorded(self, task_id: str) -> None:
         """Remove the task's scratch folder once empty (EXECUTION=local keeps its task.json there)."""

@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,13 @@ class TaskStorage:
 
     def release_scratch(self, task_id: str) -> None:
         """Free this host's working copies once a run ends: here they are the stored files."""
+
+    def hold_scratch(self, task_id: str) -> AbstractContextManager[None]:
+        """Mark this host's working copies of a task as a live run's: here they are the stored files."""
+        return nullcontext()
+
+    def remove_orphan_scratch(self) -> None:
+        """Remove working copies no live run holds (a killed worker's): here there are none."""
 
     def stored_result(self, task_id: str) -> Path | StoredObject | None:
         """The finished result, or None when it is gone."""

@@ -67,13 +67,20 @@ class TaskExecutor:
         try:
             attempt = self._claim(task_id)
             if attempt is not None:
-                self._run_attempt(self._registry.get(task_id), attempt)
+                with self._storage.hold_scratch(task_id):
+                    self._run_attempt(self._registry.get(task_id), attempt)
+                # This run's folder, released now, and any that a killed run left on this host.
+                self._storage.remove_orphan_scratch()
         finally:
             current_task_id.reset(token)
 
     def is_stalled(self, task: TaskInfo) -> bool:
-        """A run in progress that has not reported for the heartbeat timeout: its worker is gone."""
+        """A run in progress that has not reported for the heartbeat timeout while the task store
+        answered: its worker is gone. Time the store was away is no silence of the worker's."""
         last = task.heartbeat_at or task.started_at
+        back = self._registry.answering_since()
+        if last is not None and back is not None:
+            last = max(last, back)
         return task.status is TaskState.PROCESSING and (
             last is None or (utc_now() - last).total_seconds() > self._settings.heartbeat_timeout_s
         )
@@ -152,9 +159,11 @@ class TaskExecutor:
         ))
         if not ended:
             # Cancelled meanwhile: nothing of it stays. Replaced by a newer run: that run owns its files.
-            if _patiently(lambda: self._current_status(task_id)) in (TaskState.CANCELLED, None):
+            if (status := _patiently(lambda: self._current_status(task_id))) in (TaskState.CANCELLED, None):
                 remove_quietly(self._storage.remove_task, task_id)
-            log_event(logger, "task.cancelled", duration_s=duration_s)
+                log_event(logger, "task.cancelled", duration_s=duration_s)
+            else:
+                log_event(logger, "task.superseded", logging.WARNING, duration_s=duration_s, now=status.value)
             return
         self._webhooks.announce(self._registry, task_id, outcome["status"].value)
         if outcome["status"] is TaskState.FAILED:

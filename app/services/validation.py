@@ -3,7 +3,6 @@ limits measured on the media itself (a header's duration or frame rate is only a
 
 Every bad field is reported in one answer."""
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from app.pipeline.media.container import (
     ADTS_AAC, AUDIO_CONTAINERS, FLAC, MATROSKA, MP3, MP4, OGG, VIDEO_CONTAINERS, WAV, Container, detect_container,
 )
 from app.pipeline.media.probe import MediaInfo, probe_media, scan_video_packets
+from app.pipeline.timeline import SyncMode, plan_output
 
 # Content types a client may put on an upload, and the containers each may label. Browsers and
 # tools send several names for one format; m4a/AAC comes raw (ADTS) or in an mp4.
@@ -86,7 +86,8 @@ class CheckedInputs:
 
 
 def check_inputs(
-    video: Path, audio: Path, limits: MediaLimits, video_type: str | None = None, audio_type: str | None = None,
+    video: Path, audio: Path, limits: MediaLimits, sync_mode: SyncMode,
+    video_type: str | None = None, audio_type: str | None = None,
 ) -> CheckedInputs:
     """Both uploads checked (blocking: ffmpeg): the video's facts and both containers.
 
@@ -101,7 +102,7 @@ def check_inputs(
         raise InvalidUploads(problems)
     video_container, media = video_checked
     audio_container, audio_seconds = audio_checked
-    check_output_frames(media, audio_seconds, limits)
+    check_output_frames(media, audio_seconds, limits, sync_mode)
     return CheckedInputs(media, video_container, audio_container)
 
 
@@ -164,15 +165,19 @@ def check_audio_file(path: Path, limits: MediaLimits, content_type: str | None =
     return container, seconds
 
 
-def check_output_frames(video: MediaInfo, audio_seconds: float, limits: MediaLimits) -> None:
-    """The output is as long as the audio at most, at the video's rate capped to MAX_OUTPUT_FPS."""
+def check_output_frames(video: MediaInfo, audio_seconds: float, limits: MediaLimits, sync_mode: SyncMode) -> None:
+    """The output's frames as the pipeline will plan them (`sync_mode` decides which input sets
+    the length), at the video's rate capped to MAX_OUTPUT_FPS."""
     fps = min(video.fps, limits.max_output_fps)
-    frames = math.ceil(audio_seconds * fps)
+    source_frames = max(1, round(video.duration_s * fps))
+    frames = plan_output(source_frames, audio_seconds, fps, sync_mode).frame_count
     if frames > limits.max_output_frames:
+        # In `silence` the output keeps the video's length; in every other mode the audio's bounds it.
+        field = "video_file" if sync_mode is SyncMode.SILENCE else "audio_file"
         raise InvalidUpload(
-            "audio_file",
-            f"the output would have {frames} frames ({audio_seconds:.1f} s at {fps:g} fps); "
-            f"the limit is {limits.max_output_frames} frames",
+            field,
+            f"the output would have {frames} frames ({frames / fps:.1f} s at {fps:g} fps, sync mode "
+            f"{sync_mode.value}); the limit is {limits.max_output_frames} frames",
         )
 
 

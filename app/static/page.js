@@ -4,11 +4,15 @@
 
 const $ = (id) => document.getElementById(id);
 const RECENT_KEY = "modellab.recent";
+// The API key is kept for this tab only (sessionStorage): gone when the tab closes, never shared
+// with other tabs, and never left on disk for whoever uses the browser next.
+const KEY_STORE = sessionStorage;
+const API_KEY_ITEM = "modellab.apikey";
 const POLL_MS = 1000;
 let recordedAudio = null;
 
 function apiHeaders() {
-  const key = $("apikey").value || localStorage.getItem("modellab.apikey") || "";
+  const key = $("apikey").value || KEY_STORE.getItem(API_KEY_ITEM) || "";
   return key ? { "X-API-Key": key } : {};
 }
 
@@ -139,11 +143,11 @@ async function submit(event) {
   event.preventDefault();
   const video = $("video").files[0];
   const audio = $("audio").files[0] || recordedAudio;
+  if ($("apikey").value) KEY_STORE.setItem(API_KEY_ITEM, $("apikey").value);
   if (!video || !audio) {
     say("Choose a video and a speech file (or record one).", true);
     return;
   }
-  if ($("apikey").value) localStorage.setItem("modellab.apikey", $("apikey").value);
   const form = new FormData();
   form.append("video_file", video);
   form.append("audio_file", audio, audio.name || "recording.webm");
@@ -169,5 +173,7 @@ async function submit(event) {
 
 $("job").addEventListener("submit", submit);
 $("record").addEventListener("click", record);
-$("apikey").value = localStorage.getItem("modellab.apikey") || "";
+// A key left by an older version of this page is moved out of the browser's lasting storage.
+localStorage.removeItem(API_KEY_ITEM);
+$("apikey").value = KEY_STORE.getItem(API_KEY_ITEM) || "";
 listRecent();

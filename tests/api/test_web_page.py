@@ -50,7 +50,8 @@ def test_a_user_uploads_sees_progress_and_watches_the_result(page: Page, face_vi
     seen = page.evaluate("window.seenStages")
     assert any(text.startswith(("queued", "processing")) for text in seen), seen
     assert seen[-1] == "finished, done"
-    page.wait_for_function("document.getElementById('result').currentTime > 0.3", timeout=30_000)
+    # A function, not an expression: the page's policy forbids eval, which Playwright uses for those.
+    page.wait_for_function("() => document.getElementById('result').currentTime > 0.3", timeout=30_000)
     assert page.eval_on_selector("#source", "video => video.src.startsWith('blob:')")
     expect(page.locator("#download")).to_be_visible()
     # The task is listed among this browser's recent ones, and survives a reload.
@@ -80,3 +81,35 @@ def test_speech_recorded_with_the_microphone_is_lip_synced(page: Page, face_vide
     page.click("#submit")
     # The browser's recording (webm/opus from MediaRecorder) is accepted by its bytes.
     expect(page.locator("#message")).to_have_text("Done.", timeout=120_000)
+
+
+def test_the_api_key_lives_in_this_tab_only(page: Page, server: LiveServer):
+    # Two tabs of one browser profile: they share localStorage, not sessionStorage.
+    context = page.context.browser.new_context()
+    first, second = context.new_page(), context.new_page()
+    first.goto(server.url + "/")
+    first.fill("#apikey", "tab-secret")
+    first.click("#submit")  # no files: the page says so, and has taken the key
+    expect(first.locator("#message")).to_contain_text("Choose a video")
+    assert "tab-secret" not in first.evaluate("() => JSON.stringify(localStorage)")
+    assert "tab-secret" in first.evaluate("() => JSON.stringify(sessionStorage)")
+    # A reload of the same tab keeps it; the other tab never sees it.
+    first.reload()
+    expect(first.locator("#apikey")).to_have_value("tab-secret")
+    second.goto(server.url + "/")
+    expect(second.locator("#apikey")).to_have_value("")
+    context.close()
+
+
+def test_the_page_runs_under_its_content_security_policy(page: Page):
+    # An injected inline script is refused by the policy: the promise ends with the violated
+    # directive, or with the script's own answer if it ran.
+    outcome = page.evaluate("""() => new Promise((done) => {
+        window.probeDone = done;
+        document.addEventListener('securitypolicyviolation', (event) => done(event.violatedDirective));
+        const probe = document.createElement('script');
+        probe.textContent = "window.probeDone('the inline script ran')";
+        document.body.append(probe);
+    })""")
+    assert outcome.startswith("script-src")
+    expect(page.locator("#recent")).to_be_attached()

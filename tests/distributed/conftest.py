@@ -1,6 +1,7 @@
 """A real cluster for the distributed tests: Redis, an S3 server, two Celery workers and two API
 processes, each API and worker with its own scratch folder (they share nothing but Redis and S3)."""
 
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from tests import media_factory
-from tests.distributed.servers import S3_KEYS, CeleryWorker, RedisServer, S3Server
+from tests.distributed.servers import S3_KEYS, CeleryWorker, RedisServer, S3Server, WebhookWorker
 from tests.live_server import LiveServer
 
 # Short enough for the tests to see a dead worker's job taken over within seconds.
@@ -29,6 +30,7 @@ class Cluster:
     apis: list[LiveServer]
     env: dict[str, str]
     logs: Path
+    webhook_worker: WebhookWorker
 
     def worker_running(self, task_id: str) -> CeleryWorker:
         """The worker that logged the task's latest stage (lines carry the task id and start with
@@ -42,6 +44,11 @@ class Cluster:
         if not name or not last_seen[name]:
             raise AssertionError(f"no running worker logged task {task_id}")
         return next(worker for worker in self.workers if worker.name == name)
+
+    def render_nodes(self) -> list[str]:
+        """The render workers' Celery node names: the destination of a control command meant for
+        them alone (`add_consumer` sent to all would make the webhooks worker take jobs too)."""
+        return [f"{worker.name}@{socket.gethostname()}" for worker in self.workers]
 
     def restart_worker(self, worker: CeleryWorker) -> None:
         worker.kill()
@@ -82,14 +89,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     apis = [
         LiveServer({**env, "UPLOAD_DIR": str(root / f"api{index}")}, logs / f"api{index}.log") for index in range(2)
     ]
+    webhook_worker = WebhookWorker("webhooks", {**env, "UPLOAD_DIR": str(root / "webhooks")}, logs / "webhooks.log")
     try:
-        for process in (*workers, *apis):
+        for process in (*workers, webhook_worker, *apis):
             process.start()
-        for worker in workers:
+        for worker in (*workers, webhook_worker):
             wait_for_worker(worker)
-        yield Cluster(redis_server, s3, workers, apis, env, logs)
+        yield Cluster(redis_server, s3, workers, apis, env, logs, webhook_worker)
     finally:
-        for process in (*apis, *workers, s3, redis_server):
+        for process in (*apis, *workers, webhook_worker, s3, redis_server):
             process.stop()
 
 
@@ -110,10 +118,10 @@ def cluster_audio(media_dir: Path) -> Path:
     ]), 1.0)
 
 
-def submit(api: LiveServer, video: Path, audio: Path) -> httpx.Response:
+def submit(api: LiveServer, video: Path, audio: Path, **form: str) -> httpx.Response:
     with video.open("rb") as video_file, audio.open("rb") as audio_file:
         return httpx.post(
-            f"{api.url}/process/", timeout=60, data={"model_choice": "model1", "sync_mode": "cut_off"},
+            f"{api.url}/process/", timeout=60, data={"model_choice": "model1", "sync_mode": "cut_off", **form},
             files={"video_file": (video.name, video_file, "video/mp4"),
                    "audio_file": (audio.name, audio_file, "audio/wav")},
         )
@@ -128,3 +136,13 @@ def wait_for(api: LiveServer, task_id: str, states: set[str], timeout_s: float =
             return status
         time.sleep(0.1)
     raise AssertionError(f"task {task_id} not {states} within {timeout_s} s: {status}")
+
+
+def wait_until(condition, timeout_s: float, what: str) -> None:
+    """Poll `condition` until it holds, with a deadline."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen within {timeout_s} s")

@@ -136,13 +136,13 @@ class CeleryWorker(ServerProcess):
 
     def __init__(self, name: str, env: dict[str, str], log_path: Path) -> None:
         super().__init__(name, log_path)
-        self._env = env
+        self.env = env
 
     def start(self) -> "CeleryWorker":
         self._spawn(
             [sys.executable, "-m", "celery", "-A", "app.worker", "worker", "-Q", "lipsync",
              "--hostname", f"{self.name}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-            self._env,
+            self.env,
         )
         return self
 
@@ -150,3 +150,16 @@ class CeleryWorker(ServerProcess):
         """The pool's processes (the ones that run jobs)."""
         found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
         return [int(pid) for pid in found.stdout.split()]
+
+
+class WebhookWorker(CeleryWorker):
+    """`celery -A app.worker worker -Q webhooks --pool threads` as README starts it: webhook tries."""
+
+    def start(self) -> "WebhookWorker":
+        self._spawn(
+            [sys.executable, "-m", "celery", "-A", "app.worker", "worker", "-Q", "webhooks", "--pool", "threads",
+             "--concurrency", "4", "--hostname", f"{self.name}@%h", "--loglevel", "INFO", "--without-gossip",
+             "--without-mingle"],
+            self.env,
+        )
+        return self

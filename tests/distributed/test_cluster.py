@@ -6,7 +6,6 @@ import hmac
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 import redis
 from celery import Celery
 
-from tests.distributed.conftest import MAX_ATTEMPTS, MAX_QUEUED, WEBHOOK_SECRET, Cluster, submit, wait_for
+from tests.distributed.conftest import MAX_ATTEMPTS, MAX_QUEUED, WEBHOOK_SECRET, Cluster, submit, wait_for, wait_until
 from tests.live_server import LiveServer
 from tests.webhook_receiver import Receiver
 
@@ -59,15 +58,6 @@ def _keys_of(cluster: Cluster, task_id: str) -> list[str]:
     return [item["Key"] for item in listing if task_id in item["Key"]]
 
 
-def _wait_until(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout_s} s")
-
-
 def test_a_with_result_redirect_the_api_answers_307_to_a_presigned_url_that_serves_ranges(
     cluster: Cluster, cluster_video: Path, cluster_audio: Path
 ):
@@ -98,7 +88,7 @@ def test_a_the_sweep_removes_expired_tasks_objects_and_keys(
     sweeper = LiveServer({**cluster.env, "TASK_TTL_HOURS": "0.0005", "SWEEP_INTERVAL_S": "1",
                           "UPLOAD_DIR": str(cluster.logs.parent / "api-sweeper")}, cluster.logs / "api-sweeper.log").start()
     try:
-        _wait_until(lambda: httpx.get(f"{cluster.apis[1].url}/status/{task_id}", timeout=10).status_code == 404,
+        wait_until(lambda: httpx.get(f"{cluster.apis[1].url}/status/{task_id}", timeout=10).status_code == 404,
                     30, "the task's expiry")
     finally:
         sweeper.stop()
@@ -123,13 +113,7 @@ def test_a_an_idempotency_key_holds_across_api_hosts(cluster: Cluster, cluster_v
 def test_a_the_worker_sends_the_webhooks_signed(cluster: Cluster, cluster_video: Path, cluster_audio: Path):
     receiver = Receiver()
     try:
-        with cluster_video.open("rb") as video, cluster_audio.open("rb") as audio:
-            answer = httpx.post(
-                f"{cluster.apis[0].url}/process/", timeout=60,
-                data={"model_choice": "model1", "sync_mode": "cut_off", "webhook_url": receiver.url},
-                files={"video_file": ("v.mp4", video, "video/mp4"), "audio_file": ("a.wav", audio, "audio/wav")},
-            )
-        task_id = answer.json()["task_id"]
+        task_id = submit(cluster.apis[0], cluster_video, cluster_audio, webhook_url=receiver.url).json()["task_id"]
         receiver.wait_for(2, timeout_s=180)
     finally:
         receiver.close()
@@ -139,6 +123,26 @@ def test_a_the_worker_sends_the_webhooks_signed(cluster: Cluster, cluster_video:
         parts = dict(item.split("=", 1) for item in headers["x-modellab-signature"].split(","))
         expected = hmac.new(WEBHOOK_SECRET.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(parts["v1"], expected)
+
+
+def test_a_a_webhook_retry_outlives_the_api_host_that_scheduled_it(
+    cluster: Cluster, cluster_video: Path, cluster_audio: Path
+):
+    receiver = Receiver()
+    receiver.answers_for["cancelled"] = [500]  # its first try fails: a retry is due in 0.5 s
+    doomed = LiveServer({**cluster.env, "UPLOAD_DIR": str(cluster.logs.parent / "api-doomed")},
+                        cluster.logs / "api-doomed.log").start()
+    try:
+        task_id = submit(doomed, cluster_video, cluster_audio, webhook_url=receiver.url).json()["task_id"]
+        assert httpx.delete(f"{doomed.url}/tasks/{task_id}", timeout=30).status_code == 204
+        wait_until(lambda: any(status == 500 for _, _, status in receiver.received), 30, "the first, failed try")
+        doomed.kill()  # kill -9 before the retry is due
+        wait_until(lambda: "cancelled" in [event["event"] for event in receiver.events()], 30, "the retry")
+    finally:
+        doomed.kill()
+        receiver.close()
+    cancelled = [body for _, body, _ in receiver.received if b'"cancelled"' in body]
+    assert len(cancelled) == 2 and cancelled[0] == cancelled[1]  # the same event, delivery id included
 
 
 def test_b_a_worker_killed_mid_job_is_replaced_and_the_result_is_complete(
@@ -175,8 +179,10 @@ def test_b_a_frozen_worker_that_wakes_after_its_job_was_taken_over_writes_nothin
         os.killpg(stale.process.pid, signal.SIGCONT)
     assert status["status"] == "finished" and status["attempt"] == 2
     etag = cluster.s3.client().head_object(Bucket="modellab-test", Key=f"results/{task_id}.mp4")["ETag"]
-    # Woken, the old run sees at its next chunk that it is no longer the task's run, and stops.
-    _wait_until(lambda: f"task_id={task_id} event=task.cancelled" in stale.log_text(), 60, "the stale run's stop")
+    # Woken, the old run sees at its next chunk that it is no longer the task's run, and stops
+    # saying so (nobody cancelled it).
+    wait_until(lambda: f"task_id={task_id} event=task.superseded" in stale.log_text(), 60, "the stale run's stop")
+    assert f"task_id={task_id} event=task.cancelled" not in stale.log_text()
     assert cluster.s3.client().head_object(Bucket="modellab-test", Key=f"results/{task_id}.mp4")["ETag"] == etag
     assert httpx.get(f"{second.url}/status/{task_id}", timeout=10).json()["status"] == "finished"
 
@@ -194,14 +200,14 @@ def test_b_a_job_that_kills_its_worker_every_time_fails_after_the_capped_attempt
         worker = cluster.worker_running(task_id)
         for pid in worker.child_pids():
             os.kill(pid, signal.SIGKILL)
-        _wait_until(lambda: httpx.get(f"{api.url}/status/{task_id}", timeout=10).json()["attempt"] > attempt
+        wait_until(lambda: httpx.get(f"{api.url}/status/{task_id}", timeout=10).json()["attempt"] > attempt
                     or httpx.get(f"{api.url}/status/{task_id}", timeout=10).json()["status"] == "failed",
                     60, f"the end of attempt {attempt}")
     status = wait_for(api, task_id, {"failed"}, timeout_s=60)
     assert status["error"] == (
         f"the job stopped its worker {MAX_ATTEMPTS} times (MAX_ATTEMPTS={MAX_ATTEMPTS}); it is not tried again"
     )
-    _wait_until(lambda: not any(key.startswith("inputs/") for key in _keys_of(cluster, task_id)), 30, "input removal")
+    wait_until(lambda: not any(key.startswith("inputs/") for key in _keys_of(cluster, task_id)), 30, "input removal")
 
 
 def test_c_a_running_job_is_cancelled_through_the_other_api(
@@ -214,8 +220,8 @@ def test_c_a_running_job_is_cancelled_through_the_other_api(
         assert httpx.delete(f"{second.url}/tasks/{task_id}", timeout=30).status_code == 204
     assert httpx.get(f"{first.url}/status/{task_id}", timeout=10).json()["status"] == "cancelled"
     # The worker stops after its current chunk and removes the task's objects.
-    _wait_until(lambda: not _keys_of(cluster, task_id), 60, "removal of the task's objects")
-    _wait_until(lambda: f"task_id={task_id} event=task.cancelled" in "".join(w.log_text() for w in cluster.workers),
+    wait_until(lambda: not _keys_of(cluster, task_id), 60, "removal of the task's objects")
+    wait_until(lambda: f"task_id={task_id} event=task.cancelled" in "".join(w.log_text() for w in cluster.workers),
                 60, "the worker's stop")
     assert not _keys_of(cluster, task_id)
 
@@ -224,7 +230,7 @@ def test_f_the_queue_limit_holds_across_api_hosts(
     cluster: Cluster, cluster_video: Path, cluster_audio: Path
 ):
     control = Celery(broker=cluster.redis.url).control
-    control.cancel_consumer("lipsync", reply=True, timeout=10)  # nothing leaves the queue meanwhile
+    control.cancel_consumer("lipsync", destination=cluster.render_nodes(), reply=True, timeout=10)  # nothing leaves the queue meanwhile
     try:
         accepted = []
         for index in range(MAX_QUEUED):
@@ -238,7 +244,7 @@ def test_f_the_queue_limit_holds_across_api_hosts(
         health = httpx.get(f"{cluster.apis[1].url}/health", timeout=10).json()
         assert health["queued"] == MAX_QUEUED
     finally:
-        control.add_consumer("lipsync", reply=True, timeout=10)
+        control.add_consumer("lipsync", destination=cluster.render_nodes(), reply=True, timeout=10)
     for task_id in accepted:
         assert wait_for(cluster.apis[0], task_id, {"finished", "failed"}, timeout_s=240)["status"] == "finished"
 
@@ -263,11 +269,14 @@ def test_e_with_s3_stopped_requests_get_clear_errors_and_the_api_stays_up(
     finished = submit(api, cluster_video, cluster_audio).json()["task_id"]
     assert wait_for(api, finished, {"finished", "failed"}, timeout_s=240)["status"] == "finished"
     cluster.s3.kill()
-    refused = submit(api, cluster_video, cluster_audio)
-    assert refused.status_code == 503
-    assert "object storage" in refused.json()["detail"]
-    download = httpx.get(f"{api.url}/result/{finished}", timeout=60)
-    assert download.status_code == 503 and "object storage" in download.json()["detail"]
-    # Task state (Redis) still answers, and so does the service.
-    assert httpx.get(f"{api.url}/status/{finished}", timeout=10).json()["status"] == "finished"
-    assert httpx.get(f"{api.url}/health", timeout=10).status_code == 200
+    try:
+        refused = submit(api, cluster_video, cluster_audio)
+        assert refused.status_code == 503
+        assert "object storage" in refused.json()["detail"]
+        download = httpx.get(f"{api.url}/result/{finished}", timeout=60)
+        assert download.status_code == 503 and "object storage" in download.json()["detail"]
+        # Task state (Redis) still answers, and so does the service.
+        assert httpx.get(f"{api.url}/status/{finished}", timeout=10).json()["status"] == "finished"
+        assert httpx.get(f"{api.url}/health", timeout=10).status_code == 200
+    finally:
+        cluster.s3.start()  # the cluster whole again for the scenarios after this one

@@ -7,6 +7,7 @@ from app.errors import NoFaceFound, TaskCancelled
 from app.pipeline.engines.viseme import VisemeEngine
 from app.pipeline.lipsync import LipSyncJob, run_lipsync
 from app.pipeline.timeline import SyncMode
+from tests import media_factory
 from tests.media_tools import ffprobe, stream
 
 pytestmark = pytest.mark.e2e
@@ -57,15 +58,23 @@ def test_gpu_encoding_falls_back_to_libx264_where_nvenc_cannot_open(engine, face
     assert stream(ffprobe(output), "video")["codec_name"] == "h264"
 
 
-def test_no_face_fails_once_the_source_was_seen_once_not_at_the_end_of_the_speech(
-    engine, no_face_video, speech_audio, tmp_path
-):
-    rendered: list[float] = []
-    bounce = LipSyncJob(no_face_video, speech_audio, tmp_path / "out.mp4", chunk_frames=8)
-    with pytest.raises(NoFaceFound):
-        run_lipsync(bounce, engine, lambda stage, p: rendered.append(p) if stage == "rendering" else None)
-    # The 1 s clip is bounced under about 6 s of speech: it fails after the first pass, about a sixth.
-    assert rendered and max(rendered) < 0.3
+@pytest.fixture(scope="module")
+def one_frame_no_face(tmp_path_factory):
+    return media_factory.no_face_video(tmp_path_factory.mktemp("one_frame") / "one_frame.mp4", 1 / 25)
+
+
+@pytest.mark.parametrize(("mode", "video"), [
+    (SyncMode.REMAP, "one_frame_no_face"), (SyncMode.SILENCE, "no_face_video"), (SyncMode.BOUNCE, "no_face_video"),
+])
+def test_a_source_without_a_face_fails_before_any_frame_is_rendered(engine, speech_audio, tmp_path, request, mode, video):
+    # `remap` stretches the one frame over all 6 s of speech; `silence` keeps the 1 s clip's
+    # length; `bounce` plays it back and forth under the speech.
+    stages: list[str] = []
+    faceless = LipSyncJob(request.getfixturevalue(video), speech_audio, tmp_path / "out.mp4", sync_mode=mode,
+                          chunk_frames=8)
+    with pytest.raises(NoFaceFound, match="no face found in the video"):
+        run_lipsync(faceless, engine, lambda stage, p: stages.append(stage))
+    assert stages == ["probing"]
     assert list(tmp_path.iterdir()) == []
 
 

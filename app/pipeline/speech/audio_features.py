@@ -8,6 +8,8 @@ import numpy as np
 _BAND_HZ = (700.0, 4000.0)
 _WINDOW_S = 0.025
 _HOP_S = 0.005
+# Windows transformed together: 4096 windows (20 s of audio) are 7 MB of samples and as much spectrum.
+_BLOCK_WINDOWS = 4096
 # Frames quieter than this below the clip's loud level, or than an absolute floor, are silence
 # (closed). 24 dB: the closures of stops and the weaker consonants close the mouth too.
 _DYNAMIC_RANGE_DB = 24.0
@@ -18,20 +20,36 @@ _SMOOTHING_S = 0.03
 
 
 def speech_band_db(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Speech-band energy in dBFS per short window, and the windows' hop in seconds."""
+    """Speech-band energy in dBFS per short window, and the windows' hop in seconds.
+
+    The windows are transformed a block at a time, so memory stays at one block whatever the
+    length (one FFT over all windows of 10 minutes took 1 GB)."""
     window = int(_WINDOW_S * sample_rate)
     hop = int(_HOP_S * sample_rate)
-    padded = np.pad(samples.astype(np.float32), (window // 2, window))
-    count = max(1, (len(padded) - window) // hop)
-    frames = np.lib.stride_tricks.as_strided(
-        padded, shape=(count, window), strides=(padded.strides[0] * hop, padded.strides[0])
-    )
-    spectrum = np.abs(np.fft.rfft(frames * np.hanning(window).astype(np.float32), axis=1)) ** 2
+    taper = np.hanning(window).astype(np.float32)
     freqs = np.fft.rfftfreq(window, 1.0 / sample_rate)
     band = (freqs >= _BAND_HZ[0]) & (freqs <= _BAND_HZ[1])
+    # Windows over the signal padded with half a window of silence before and a window after.
+    count = max(1, (len(samples) + window // 2) // hop)
+    energy = np.empty(count, dtype=np.float32)
+    for first in range(0, count, _BLOCK_WINDOWS):
+        size = min(_BLOCK_WINDOWS, count - first)
+        piece = _padded_piece(samples, first * hop - window // 2, (size - 1) * hop + window)
+        frames = np.lib.stride_tricks.sliding_window_view(piece, window)[::hop]
+        spectrum = np.abs(np.fft.rfft(frames * taper, axis=1)) ** 2
+        energy[first:first + size] = spectrum[:, band].sum(axis=1)
     # Normalised so that a full-scale sine in the band reads about 0 dBFS.
-    power = spectrum[:, band].sum(axis=1) * 2 / (window * np.hanning(window).sum() / 2)
+    power = energy * 2 / (window * taper.sum() / 2)
     return 10 * np.log10(power + 1e-10), hop / sample_rate
+
+
+def _padded_piece(samples: np.ndarray, start: int, length: int) -> np.ndarray:
+    """samples[start:start + length] as float32, zeros where that lies outside the signal."""
+    piece = np.zeros(length, dtype=np.float32)
+    lo, hi = max(start, 0), min(start + length, len(samples))
+    if hi > lo:
+        piece[lo - start:hi - start] = samples[lo:hi]
+    return piece
 
 
 def mouth_openness(samples: np.ndarray, sample_rate: int, fps: float, frame_count: int) -> np.ndarray:

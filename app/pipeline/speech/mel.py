@@ -22,6 +22,8 @@ MAX_ABS_VALUE = 4.0
 MEL_STEPS_PER_WINDOW = 16
 # 16 kHz / hop 200 = 80 mel steps per second of audio.
 MEL_STEPS_PER_SECOND = SAMPLE_RATE / HOP
+# STFT steps computed together: 1600 steps (20 s of audio) are 5 MB of spectrum.
+_BLOCK_STEPS = 1600
 
 
 def preemphasis(samples: np.ndarray) -> np.ndarray:
@@ -31,15 +33,28 @@ def preemphasis(samples: np.ndarray) -> np.ndarray:
     return out
 
 
-def stft_magnitude(samples: np.ndarray) -> np.ndarray:
-    """|STFT|, shape (1 + N_FFT // 2, steps); frames centred on multiples of HOP."""
-    signal = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+def stft_magnitude(piece: np.ndarray) -> np.ndarray:
+    """|STFT| of the frames starting at each multiple of HOP inside `piece` (no padding),
+    shape (1 + N_FFT // 2, 1 + (len(piece) - N_FFT) // HOP)."""
+    signal = torch.from_numpy(np.ascontiguousarray(piece, dtype=np.float32))
     spectrum = torch.stft(
         signal, n_fft=N_FFT, hop_length=HOP, win_length=WINDOW,
-        window=torch.hann_window(WINDOW, periodic=True), center=True, pad_mode="reflect",
-        return_complex=True,
+        window=torch.hann_window(WINDOW, periodic=True), center=False, return_complex=True,
     )
     return spectrum.abs().numpy()
+
+
+def _emphasized_piece(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Positions [start, stop) of the pre-emphasised signal, reflected at both ends like a
+    centred STFT's padding (a position -k reads k, one past the end reads the one before it)."""
+    positions = np.abs(np.arange(start, stop))
+    last = len(samples) - 1
+    positions = np.where(positions > last, 2 * last - positions, positions)
+    lo, hi = int(positions.min()), int(positions.max()) + 1
+    # One sample before `lo` is the filter's memory; its own output is dropped.
+    history = 1 if lo > 0 else 0
+    emphasized = preemphasis(samples[lo - history:hi])[history:]
+    return emphasized[positions - lo]
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -82,10 +97,19 @@ def normalize(db: np.ndarray) -> np.ndarray:
 
 
 def melspectrogram(samples: np.ndarray) -> np.ndarray:
-    """Normalised log-mel spectrogram, shape (80, steps)."""
-    magnitude = stft_magnitude(preemphasis(samples))
-    mel = mel_filterbank() @ magnitude
-    return normalize(amplitude_to_db(mel) - REF_LEVEL_DB).astype(np.float32)
+    """Normalised log-mel spectrogram, shape (80, steps), one step centred on each multiple of HOP.
+
+    Computed a block of steps at a time, so memory stays at one block whatever the length."""
+    steps = 1 + len(samples) // HOP
+    filterbank = mel_filterbank()
+    mel = np.empty((N_MELS, steps), dtype=np.float32)
+    for first in range(0, steps, _BLOCK_STEPS):
+        count = min(_BLOCK_STEPS, steps - first)
+        # Step j's frame starts N_FFT // 2 before its centre j * HOP.
+        start = first * HOP - N_FFT // 2
+        magnitude = stft_magnitude(_emphasized_piece(samples, start, start + (count - 1) * HOP + N_FFT))
+        mel[:, first:first + count] = normalize(amplitude_to_db(filterbank @ magnitude) - REF_LEVEL_DB)
+    return mel
 
 
 def mel_windows(mel: np.ndarray, fps: float, frame_count: int) -> np.ndarray:

@@ -99,30 +99,31 @@ class PhoneRecognizer:
 
     def phones(self, samples: np.ndarray) -> list[TimedPhone]:
         """Phones in 16 kHz mono float audio."""
-        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
         # The feature extractor's cepstral mean adapts as it listens. Each utterance starts from
         # the mean its own first seconds settle on (listened to twice), so its phones depend on
         # this audio alone, not on what the process heard before, and its start is heard as
         # well as the rest.
         self._decoder.reinit_feat()
         for _ in range(_PRIMING_PASSES):
-            self._decode(pcm[:_PRIMING_SAMPLES])
+            self._decode(samples[:_PRIMING_SAMPLES])
             primed = self._decoder.get_cmn(update=True)
             self._decoder.reinit_feat()
             self._decoder.set_cmn(primed)
-        self._decode(pcm)
+        self._decode(samples)
         return [
             TimedPhone(segment.word, segment.start_frame * _PHONE_FRAME_S, (segment.end_frame + 1) * _PHONE_FRAME_S)
             for segment in self._decoder.seg()
         ]
 
 
-    def _decode(self, pcm: np.ndarray) -> None:
+    def _decode(self, samples: np.ndarray) -> None:
         self._decoder.start_utt()
         # Fed in short pieces: the decoder holds the GIL while it works, and the server's
-        # event loop must get a turn every few milliseconds.
-        for start in range(0, len(pcm), _FEED_SAMPLES):
-            self._decoder.process_raw(pcm[start:start + _FEED_SAMPLES].tobytes(), full_utt=False)
+        # event loop must get a turn every few milliseconds. Each piece is made 16-bit PCM on
+        # its own, so that no copy of the whole audio is made.
+        for start in range(0, len(samples), _FEED_SAMPLES):
+            pcm = (np.clip(samples[start:start + _FEED_SAMPLES], -1, 1) * 32767).astype(np.int16)
+            self._decoder.process_raw(pcm.tobytes(), full_utt=False)
         self._decoder.end_utt()
 
 

@@ -174,6 +174,16 @@ def test_output_over_the_frame_limit_is_400(make_client, face_video, short_audio
     assert leftover_entries(client) == []
 
 
+def test_silence_mode_output_over_the_frame_limit_is_400(make_client, face_video, short_audio):
+    # `silence` keeps the 2 s video's 50 frames; the 1 s of audio alone would fit under 40.
+    client = make_client(max_output_frames=40)
+    response = upload(client, face_video, short_audio, sync_mode="silence")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("video_file: the output would have 50 frames")
+    assert response.json()["detail"].endswith("the limit is 40 frames")
+    assert leftover_entries(client) == []
+
+
 @pytest.fixture(scope="module")
 def damaged(tmp_path_factory, face_video):
     folder = tmp_path_factory.mktemp("damaged")

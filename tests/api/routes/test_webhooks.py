@@ -1,4 +1,5 @@
-"""Webhooks to a real HTTP receiver on 127.0.0.1: delivery, signature, retry after a 500, refusals."""
+"""Webhooks to a real HTTP receiver on 127.0.0.1: delivery, signature, retry after a 500, refusals
+(unit tests of the URL check and of deliveries: tests/services/test_webhook_*.py)."""
 
 import hashlib
 import hmac
@@ -40,6 +41,7 @@ def test_started_and_finished_are_delivered_signed_and_a_500_is_retried(
     receiver.wait_for(2)
     assert [event["event"] for event in receiver.events()] == ["started", "finished"]
     finished = receiver.events()[-1]
+    assert finished.pop("delivery_id") == receiver.received[-1][0]["x-modellab-delivery"]
     assert finished == {"task_id": task_id, "status": "finished", "error": None,
                         "result_url": f"http://testserver/result/{task_id}", "event": "finished"}
     # The refused first try was the same event, sent again.
@@ -61,9 +63,9 @@ def test_a_failed_task_announces_its_error(make_client, receiver, no_face_video,
     ("settings", "url", "detail"),
     [
         ({"webhook_secret": SECRET}, "http://127.0.0.1:9/hook",
-         "webhook_url: private, loopback and link-local addresses are refused (WEBHOOK_ALLOW_PRIVATE is off)"),
+         "webhook_url: only globally routable addresses are accepted (WEBHOOK_ALLOW_PRIVATE is off)"),
         ({"webhook_secret": SECRET}, "http://169.254.169.254/latest/meta-data",
-         "webhook_url: private, loopback and link-local addresses are refused (WEBHOOK_ALLOW_PRIVATE is off)"),
+         "webhook_url: only globally routable addresses are accepted (WEBHOOK_ALLOW_PRIVATE is off)"),
         ({"webhook_secret": SECRET}, "file:///etc/passwd", "webhook_url: send an http or https URL"),
         ({}, "https://example.com/hook", "webhook_url: this server sends no webhooks (WEBHOOK_SECRET is not set)"),
     ],
@@ -73,4 +75,18 @@ def test_refused_webhook_targets_get_400_and_leave_nothing(make_client, face_vid
     response = upload(client, face_video, short_audio, webhook_url=url)
     assert response.status_code == 400
     assert response.json()["detail"] == detail
+    assert leftover_entries(client) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1/hook", "http://hooks.example.com:99999/", "http://hooks.example.com:abc/",
+     "http://" + "a" * 64 + ".example.com/", "http://hooks..example.com/", "http://[v1.x]/",
+     "http://user:secret@8.8.8.8/", "http://8.8.8%2e8/", "http://8.8.8.8/a b"],
+)
+def test_malformed_webhook_urls_get_400_naming_the_field(make_client, face_video, short_audio, url):
+    client = make_client(webhook_secret=SECRET)
+    response = upload(client, face_video, short_audio, webhook_url=url)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("webhook_url: ")
     assert leftover_entries(client) == []

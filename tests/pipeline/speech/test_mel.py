@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from app.pipeline.speech import mel
+from tests.pipeline.speech.peak_memory import peak_growth_mb
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_preemphasis_matches_first_order_filter(speechlike):
 def test_stft_magnitude_matches_librosa(speechlike):
     expected = np.abs(librosa.stft(speechlike, n_fft=800, hop_length=200, win_length=800,
                                    window="hann", center=True, pad_mode="reflect"))
-    ours = mel.stft_magnitude(speechlike)
+    ours = mel.stft_magnitude(np.pad(speechlike, 400, mode="reflect"))
     assert ours.shape == expected.shape == (401, 1 + speechlike.size // 200)
     np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-3)
 
@@ -68,3 +69,21 @@ def test_windows_start_at_int_80_over_fps_times_i_and_clamp_at_the_end():
 def test_windows_of_very_short_audio_are_padded_with_silence():
     windows = mel.mel_windows(np.zeros((80, 5), np.float32), fps=25, frame_count=2)
     assert windows.shape == (2, 80, 16) and windows[0, 0, -1] == -4
+
+
+def test_streamed_melspectrogram_equals_the_whole_signal_pipeline():
+    # 47 s: several of the analysis's blocks, the reflected edges at both ends, a last block cut short.
+    rng = np.random.default_rng(5)
+    t = np.arange(47 * mel.SAMPLE_RATE) / mel.SAMPLE_RATE
+    audio = (0.3 * np.sin(2 * np.pi * 180 * t) * (t < 20) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    magnitude = np.abs(librosa.stft(mel.preemphasis(audio), n_fft=800, hop_length=200, win_length=800,
+                                    pad_mode="reflect"))
+    whole = mel.normalize(mel.amplitude_to_db(mel.mel_filterbank() @ magnitude) - mel.REF_LEVEL_DB)
+    streamed = mel.melspectrogram(audio)
+    assert streamed.shape == whole.shape
+    np.testing.assert_allclose(streamed, whole, atol=2e-3)
+
+
+def test_ten_minutes_of_mel_features_take_bounded_memory():
+    # The spectrogram itself is 15 MB for 10 minutes; the STFT of the whole signal peaked at 330 MB.
+    assert peak_growth_mb("app.pipeline.speech.mel", "melspectrogram", 600) < 60
