@@ -1,4 +1,9 @@
-"""The FastAPI application: `create_app(settings)` for tests and tools, `app` for uvicorn."""
+"""The FastAPI application: `create_app(settings)` for tests and tools, `app` for uvicorn.
+
+Importing this module reads no settings, touches no disk and starts no thread. Building an app
+only reads its settings and wires middleware and routes; the service, which recovers tasks from
+disk and loads engines, is built when the app starts (its lifespan).
+"""
 
 import asyncio
 import logging
@@ -29,10 +34,12 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
-    service = LipSyncService(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Blocking: building the service recovers tasks from disk and queues the unfinished ones.
+        service = await run_in_threadpool(LipSyncService, settings)
+        app.state.service = service
         await run_in_threadpool(service.prepare)
         chores = [asyncio.create_task(_periodically(service.sweep_expired, settings.sweep_interval_s, "sweep"))]
         if settings.execution == "celery":
@@ -54,7 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.service = service
     # Added innermost first. From the outside in: security headers on every answer, CORS (only
     # when CORS_ORIGINS opens it), the API key check, the declared upload size, the upload slots.
     app.add_middleware(UploadSlots, max_uploads=settings.max_concurrent_uploads)
@@ -91,4 +97,10 @@ async def _periodically(chore: Callable[[], object], interval_s: float, name: st
             logger.exception("event=%s.failed", name)
 
 
-app = create_app()
+def __getattr__(name: str) -> FastAPI:
+    """`app`, for `uvicorn app.main:app`: built from the environment's settings on first use
+    (then kept as a plain attribute), so that importing this module reads and configures nothing."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    app = globals()["app"] = create_app()
+    return app

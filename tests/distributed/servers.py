@@ -132,7 +132,7 @@ class S3Server(ServerProcess):
 
 
 class CeleryWorker(ServerProcess):
-    """`celery -A app.worker worker -Q lipsync` exactly as README starts it, with the given env."""
+    """`celery -A app.worker worker -Q lipsync` exactly as docs/operations.md starts it, with the given env."""
 
     def __init__(self, name: str, env: dict[str, str], log_path: Path) -> None:
         super().__init__(name, log_path)
@@ -153,7 +153,7 @@ class CeleryWorker(ServerProcess):
 
 
 class WebhookWorker(CeleryWorker):
-    """`celery -A app.worker worker -Q webhooks --pool threads` as README starts it: webhook tries."""
+    """`celery -A app.worker worker -Q webhooks --pool threads` as docs/operations.md starts it: webhook tries."""
 
     def start(self) -> "WebhookWorker":
         self._spawn(
