@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         validation.check_inputs(args.video, args.audio, validation.MediaLimits.from_settings(settings), args.sync_mode)
         job = build_job(settings, catalog, args.video, args.audio, args.output, args.sync_mode)
         with tqdm(total=100, unit="%", desc="lip-sync") as bar:
+
             def on_progress(stage: str, progress: float) -> None:
                 bar.set_postfix_str(stage)
                 bar.update(round(progress * 100) - bar.n)

@@ -111,7 +111,9 @@ class Settings(BaseSettings):
         if self.execution == "celery" and self.storage != "s3":
             raise ValueError("EXECUTION=celery needs STORAGE=s3: workers on other hosts read the inputs from it")
         if self.visibility_timeout_s <= self.job_time_limit_s:
-            raise ValueError("VISIBILITY_TIMEOUT_S must be longer than JOB_TIME_LIMIT_S, or a running job is delivered twice")
+            raise ValueError(
+                "VISIBILITY_TIMEOUT_S must be longer than JOB_TIME_LIMIT_S, or a running job is delivered twice"
+            )
         if self.execution == "celery" and self.max_queued < 1:
             raise ValueError("EXECUTION=celery needs MAX_QUEUED >= 1: every job waits in the queue first")
         return self

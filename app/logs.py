@@ -20,7 +20,10 @@ _plain_record_factory = logging.getLogRecordFactory()
 _UNSAFE = {
     **{code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]},
     **{code: f"\\u{code:04x}" for code in (0x2028, 0x2029)},
-    ord("\r"): "\\r", ord("\n"): "\\n", ord("\t"): "\\t", ord('"'): '\\"',
+    ord("\r"): "\\r",
+    ord("\n"): "\\n",
+    ord("\t"): "\\t",
+    ord('"'): '\\"',
 }
 
 

@@ -44,9 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chores = [asyncio.create_task(_periodically(service.sweep_expired, settings.sweep_interval_s, "sweep"))]
         if settings.execution == "celery":
             # Several API hosts may watch at once: a task is requeued by whichever gets there first.
-            chores.append(asyncio.create_task(
-                _periodically(service.requeue_stalled, settings.heartbeat_timeout_s / 2, "watch")
-            ))
+            chores.append(
+                asyncio.create_task(_periodically(service.requeue_stalled, settings.heartbeat_timeout_s / 2, "watch"))
+            )
         yield
         for chore in chores:
             chore.cancel()

@@ -25,10 +25,18 @@ _BUSY_BODY = json.dumps({"detail": "the server has too many open connections; tr
 
 async def _too_many_connections(scope: dict, receive: object, send: object) -> None:
     """The ASGI answer to every request of a connection over the cap (closed after it)."""
-    await send({"type": "http.response.start", "status": 503, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(_BUSY_BODY)).encode()),
-        (b"retry-after", str(RETRY_AFTER_S).encode()), (b"connection", b"close"),
-    ]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(_BUSY_BODY)).encode()),
+                (b"retry-after", str(RETRY_AFTER_S).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": _BUSY_BODY})
 
 
@@ -72,11 +80,15 @@ class GuardedH11Protocol(H11Protocol):
 def main() -> None:
     settings = get_settings()
     protocol = functools.partial(
-        GuardedH11Protocol, max_connections=settings.max_connections,
+        GuardedH11Protocol,
+        max_connections=settings.max_connections,
         head_timeout_s=settings.request_head_timeout_s,
     )
     uvicorn.run(
-        "app.main:app", host=settings.host, port=settings.port, http=protocol,  # type: ignore[arg-type]
+        "app.main:app",
+        host=settings.host,
+        port=settings.port,
+        http=protocol,  # type: ignore[arg-type]
         timeout_keep_alive=KEEP_ALIVE_S,
     )
 

@@ -12,12 +12,20 @@ _LABEL_ROWS = 22
 Box = tuple[slice, slice]
 
 
-def write_sheet(path: Path, title: str, source: np.ndarray, output: np.ndarray,
-                indices: list[int], boxes: list[Box], zooms: list[Box] | None = None) -> Path:
+def write_sheet(
+    path: Path,
+    title: str,
+    source: np.ndarray,
+    output: np.ndarray,
+    indices: list[int],
+    boxes: list[Box],
+    zooms: list[Box] | None = None,
+) -> Path:
     """Top row: source mouths, then output mouths, one column per frame index (RGB frames), each
     in its own box (the camera may move); with `zooms`, a third row of the output closer up."""
-    rows = lambda i, box, zoom: [_tile(source[i][box]), _tile(output[i][box])] + (
-        [_tile(output[i][zoom])] if zoom is not None else [])
+    rows = lambda i, box, zoom: (
+        [_tile(source[i][box]), _tile(output[i][box])] + ([_tile(output[i][zoom])] if zoom is not None else [])
+    )
     tiles = [
         np.concatenate(rows(i, box, zoom), axis=0)
         for i, box, zoom in zip(indices, boxes, zooms or [None] * len(indices))
@@ -25,8 +33,9 @@ def write_sheet(path: Path, title: str, source: np.ndarray, output: np.ndarray,
     grid = np.concatenate(tiles, axis=1)
     header = np.full((_LABEL_ROWS, grid.shape[1], 3), 255, np.uint8)
     rows = "source / output / output closer" if zooms else "source (top) / output (bottom)"
-    cv2.putText(header, f"{title}: {rows}, frames {indices}", (4, 16),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        header, f"{title}: {rows}, frames {indices}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA
+    )
     sheet = np.concatenate([header, grid], axis=0)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))

@@ -84,10 +84,21 @@ def main() -> None:
         audio = media_factory.speech_wav(folder / "speech.wav", _SPEECH)
         redis_server = RedisServer(folder / "redis", folder / "redis.log").start()
         s3 = S3Server(folder / "s3", folder / "s3.log").start()
-        env = {"EXECUTION": "celery", "STORAGE": "s3", "REDIS_URL": redis_server.url, "S3_ENDPOINT_URL": s3.url,
-               "S3_BUCKET": "bench", **S3_KEYS, "DEVICE": "cpu"}
-        workers = [CeleryWorker(f"worker{index}", {**env, "UPLOAD_DIR": str(folder / f"w{index}")},
-                                folder / f"worker{index}.log").start() for index in range(2)]
+        env = {
+            "EXECUTION": "celery",
+            "STORAGE": "s3",
+            "REDIS_URL": redis_server.url,
+            "S3_ENDPOINT_URL": s3.url,
+            "S3_BUCKET": "bench",
+            **S3_KEYS,
+            "DEVICE": "cpu",
+        }
+        workers = [
+            CeleryWorker(
+                f"worker{index}", {**env, "UPLOAD_DIR": str(folder / f"w{index}")}, folder / f"worker{index}.log"
+            ).start()
+            for index in range(2)
+        ]
         local = LiveServer({"UPLOAD_DIR": str(folder / "local"), "DEVICE": "cpu"}, folder / "local.log").start()
         cluster_api = LiveServer({**env, "UPLOAD_DIR": str(folder / "api")}, folder / "api.log").start()
         try:
@@ -109,14 +120,32 @@ def main() -> None:
             for process in (cluster_api, local, *workers, s3, redis_server):
                 process.stop()
     local_median, cluster_median = statistics.median(local_s), statistics.median(cluster_s)
-    print(json.dumps({"case": "per_job", "clip": f"pan720 {args.seconds:g} s", "jobs": args.jobs,
-                      "local_s": round(local_median, 2), "distributed_s": round(cluster_median, 2),
-                      "distributed_over_local": round(cluster_median / local_median, 3),
-                      "overhead_s": round(cluster_median - local_median, 2)}))
+    print(
+        json.dumps(
+            {
+                "case": "per_job",
+                "clip": f"pan720 {args.seconds:g} s",
+                "jobs": args.jobs,
+                "local_s": round(local_median, 2),
+                "distributed_s": round(cluster_median, 2),
+                "distributed_over_local": round(cluster_median / local_median, 3),
+                "overhead_s": round(cluster_median - local_median, 2),
+            }
+        )
+    )
     idle_p, busy_p = percentiles(idle), percentiles(busy)
-    print(json.dumps({"case": "get_while_two_workers_render", "polls": args.polls, "idle_ms": idle_p,
-                      "busy_ms": busy_p, "p95_busy_over_idle": round(busy_p["p95"] / idle_p["p95"], 2),
-                      "both_still_rendering_at_the_end": rendering}))
+    print(
+        json.dumps(
+            {
+                "case": "get_while_two_workers_render",
+                "polls": args.polls,
+                "idle_ms": idle_p,
+                "busy_ms": busy_p,
+                "p95_busy_over_idle": round(busy_p["p95"] / idle_p["p95"], 2),
+                "both_still_rendering_at_the_end": rendering,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

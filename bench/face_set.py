@@ -42,8 +42,10 @@ class Face:
 
 def load_manifest(path: Path = MANIFEST) -> list[Face]:
     fields = set(Face.__dataclass_fields__)
-    return [Face(**{key: value for key, value in entry.items() if key in fields})
-            for entry in json.loads(path.read_text())["faces"]]
+    return [
+        Face(**{key: value for key, value in entry.items() if key in fields})
+        for entry in json.loads(path.read_text())["faces"]
+    ]
 
 
 def photo(face: Face, mirror: Path = DEFAULT_MIRROR, cache: Path = DEFAULT_CACHE) -> np.ndarray:
@@ -71,8 +73,9 @@ def _from_mirror(face: Face, mirror: Path) -> bytes:
     folder = mirror / face.repo.replace("/", "+")
     git_dirs = [folder] + sorted(path.parent for path in folder.glob("**/HEAD"))
     for git_dir in git_dirs:
-        shown = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{face.commit}:{face.path}"],
-                               capture_output=True)
+        shown = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "show", f"{face.commit}:{face.path}"], capture_output=True
+        )
         if shown.returncode == 0:
             return shown.stdout
     raise FileNotFoundError(
@@ -98,8 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for face in load_manifest():
         image = photo(face, args.mirror, args.cache)
-        print(f"{face.name}: {image.shape[1]}x{image.shape[0]}, filmed at {face.face_px:g} px, "
-              f"{', '.join(face.attributes)}; {face.licence}")
+        print(
+            f"{face.name}: {image.shape[1]}x{image.shape[0]}, filmed at {face.face_px:g} px, "
+            f"{', '.join(face.attributes)}; {face.licence}"
+        )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 def submit(url: str, video: Path, audio: Path, sync_mode: str = "bounce") -> httpx.Response:
     with video.open("rb") as v, audio.open("rb") as a:
         return httpx.post(
-            f"{url}/process/", timeout=120, data={"model_choice": "model1", "sync_mode": sync_mode},
+            f"{url}/process/",
+            timeout=120,
+            data={"model_choice": "model1", "sync_mode": sync_mode},
             files={"video_file": ("v.mp4", v, "video/mp4"), "audio_file": ("a.wav", a, "audio/wav")},
         )
 
@@ -81,11 +83,14 @@ def run_load(url: str, video: Path, audio: Path, jobs: int, time_limit: float) -
                 break
     idle_p, busy_p = percentiles(idle), percentiles(busy)
     return {
-        "submitted": jobs, "accepted": len(accepted), "rejected_503": rejected,
+        "submitted": jobs,
+        "accepted": len(accepted),
+        "rejected_503": rejected,
         "finished": sum(s == "finished" for s in states.values()),
         "failed": sum(s == "failed" for s in states.values()),
         "lost": sum(s not in ("finished", "failed") for s in states.values()),
-        "poll_ms_idle": idle_p, "poll_ms_busy": busy_p,
+        "poll_ms_idle": idle_p,
+        "poll_ms_busy": busy_p,
         "busy_over_idle": {key: round(busy_p[key] / idle_p[key], 2) for key in idle_p},
         "polls": len(busy),
     }

@@ -41,7 +41,7 @@ def track_faces(frames: np.ndarray) -> list[FaceLandmarks | None]:
     tracker = FaceTracker(detect_interval=8)
     faces: list[FaceLandmarks | None] = []
     for start in range(0, len(frames), 32):
-        faces += tracker.track(YuvBatch.from_rgb(frames[start:start + 32]))
+        faces += tracker.track(YuvBatch.from_rgb(frames[start : start + 32]))
     return faces
 
 
@@ -118,8 +118,14 @@ def flicker(output: np.ndarray, source: np.ndarray, box: tuple[slice, slice]) ->
     return change(output) - change(source)
 
 
-def summarise(frames: list[MouthFrame], source_frames: list[MouthFrame], output: np.ndarray,
-              source: np.ndarray, box: tuple[slice, slice], chin_detail: list[float]) -> dict:
+def summarise(
+    frames: list[MouthFrame],
+    source_frames: list[MouthFrame],
+    output: np.ndarray,
+    source: np.ndarray,
+    box: tuple[slice, slice],
+    chin_detail: list[float],
+) -> dict:
     chin = np.array([f.chin_y for f in frames]) - np.array([f.chin_y for f in source_frames])
     gap_px = np.array([f.gap_px for f in frames]) - np.array([f.gap_px for f in source_frames])
     open_frames = [f for f in frames if f.opening >= OPEN_SHARE]

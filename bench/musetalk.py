@@ -67,11 +67,15 @@ def main() -> None:
             write_published_layout(weights, small=False)
         engine = MuseTalkEngine(load_models(weights / "musetalk"), device, EngineOptions(weights))
         throughput = {f"batch_{b}": round(frames_per_second(engine, device, b), 2) for b in batches}
-        print(json.dumps({
-            "device": str(device),
-            "generated_frames_per_s": throughput,
-            "whisper_s_per_audio_minute": round(encoder_seconds_per_minute(engine), 2),
-        }))
+        print(
+            json.dumps(
+                {
+                    "device": str(device),
+                    "generated_frames_per_s": throughput,
+                    "whisper_s_per_audio_minute": round(encoder_seconds_per_minute(engine), 2),
+                }
+            )
+        )
         del engine
         row = measure_engine_case(folder, "pan720", seconds, "musetalk", weights)
     print(json.dumps(row))

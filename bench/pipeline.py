@@ -62,7 +62,10 @@ CASES = {
 def make_clip(folder: Path, seconds: float, width: int, height: int) -> tuple[Path, Path]:
     """The astronaut held still, face scaled with the frame height, and speech as long."""
     video = media_factory.talking_head_video(
-        folder / f"clip_{width}x{height}_{seconds:g}s.mp4", seconds, width=width, height=height,
+        folder / f"clip_{width}x{height}_{seconds:g}s.mp4",
+        seconds,
+        width=width,
+        height=height,
         face_scale=height / 512 * 0.9,
     )
     return video, speech_for(folder, seconds)
@@ -100,10 +103,35 @@ def baseline_seconds(video: Path, audio: Path, seconds: float, out: Path, settin
     started = time.perf_counter()
     subprocess.run(
         [
-            ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-i", str(audio), "-map", "0:v",
-            "-map", "1:a", "-t", str(seconds), "-c:v", "libx264", "-preset", settings.encoder_preset,
-            "-crf", str(settings.encoder_crf), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "160k",
-            "-movflags", "+faststart", str(out),
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(video),
+            "-i",
+            str(audio),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            settings.encoder_preset,
+            "-crf",
+            str(settings.encoder_crf),
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "160k",
+            "-movflags",
+            "+faststart",
+            str(out),
         ],
         check=True,
     )
@@ -114,9 +142,21 @@ def cli_run(video: Path, audio: Path, out: Path, model: str = "model1") -> tuple
     """(seconds, peak RSS in MB) of `python -m app.cli` as a user runs it."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", str(video), str(audio), "-o", str(out), "--model", model,
-         "--sync-mode", "cut_off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            str(video),
+            str(audio),
+            "-o",
+            str(out),
+            "--model",
+            model,
+            "--sync-mode",
+            "cut_off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
@@ -159,20 +199,39 @@ def pipeline_run(
 
 
 def measure(
-    folder: Path, seconds: float, width: int, height: int,
-    engine_name: str = "viseme", weights_dir: Path | None = None, repeat: int = 1,
+    folder: Path,
+    seconds: float,
+    width: int,
+    height: int,
+    engine_name: str = "viseme",
+    weights_dir: Path | None = None,
+    repeat: int = 1,
 ) -> dict:
     """The still clip with `engine_name` in a fresh process against plain ffmpeg (bench.wav2lip)."""
     video, audio = make_clip(folder, seconds, width, height)
-    return _compare(folder, f"{width}x{height} {seconds:g}s", video, audio, seconds, repeat,
-                    lambda out: pipeline_run(video, audio, out, engine_name, weights_dir))
+    return _compare(
+        folder,
+        f"{width}x{height} {seconds:g}s",
+        video,
+        audio,
+        seconds,
+        repeat,
+        lambda out: pipeline_run(video, audio, out, engine_name, weights_dir),
+    )
 
 
 def measure_engine_case(folder: Path, name: str, seconds: float, engine_name: str, weights_dir: Path) -> dict:
     """A case's clip with `engine_name` in a fresh process against plain ffmpeg (bench.musetalk)."""
     video, audio = case_clip(folder, name, seconds)
-    return _compare(folder, f"{name} {seconds:g}s", video, audio, seconds, 1,
-                    lambda out: pipeline_run(video, audio, out, engine_name, weights_dir))
+    return _compare(
+        folder,
+        f"{name} {seconds:g}s",
+        video,
+        audio,
+        seconds,
+        1,
+        lambda out: pipeline_run(video, audio, out, engine_name, weights_dir),
+    )
 
 
 def measure_case(folder: Path, name: str, seconds: float, repeat: int) -> dict:
@@ -186,12 +245,14 @@ def measure_case(folder: Path, name: str, seconds: float, repeat: int) -> dict:
 
     row = _compare(folder, f"{name} {seconds:g}s", video, audio, seconds, repeat, both)
     cli_s = statistics.median(seconds_ for seconds_, _ in clis)
-    row.update({
-        "cli_s": round(cli_s, 2),
-        "cli_ratio": round(cli_s / row["ffmpeg_s"], 2),
-        "cli_real_time_factor": round(cli_s / seconds, 3),
-        "cli_peak_rss_mb": round(max(rss for _, rss in clis)),
-    })
+    row.update(
+        {
+            "cli_s": round(cli_s, 2),
+            "cli_ratio": round(cli_s / row["ffmpeg_s"], 2),
+            "cli_real_time_factor": round(cli_s / seconds, 3),
+            "cli_peak_rss_mb": round(max(rss for _, rss in clis)),
+        }
+    )
     return row
 
 

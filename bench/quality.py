@@ -74,8 +74,9 @@ def source_video(folder: Path, name: str, seconds: float) -> Path:
     path = folder / f"{name}.mp4"
     if name == "astronaut":
         return media_factory.talking_head_video(path, seconds, fps=FPS)
-    still = media_factory.talking_head_video(folder / f"{name}_still.mp4", seconds, fps=FPS,
-                                             photo=media_factory.hopper_photo())
+    still = media_factory.talking_head_video(
+        folder / f"{name}_still.mp4", seconds, fps=FPS, photo=media_factory.hopper_photo()
+    )
     if name == "hopper":
         return still
     speech = media_factory.speech_wav(folder / f"{name}_speech.wav", TALKING_TEXT, trailing_silence_s=seconds)
@@ -112,13 +113,20 @@ def measure(folder: Path, source_name: str, text: str, index: int, sheet_dir: Pa
         faces = mouth_look.track_faces(sources[:1])
         box = mouth_look.mouth_box(faces[0], sources.shape[1:])
         speaking = np.linspace(phonemes[0].end_s * FPS, phonemes[-1].start_s * FPS, SHEET_MOMENTS)
-        write_sheet(sheet_dir / f"{source_name}.png", source_name, sources, frames,
-                    [int(i) for i in speaking], [box] * SHEET_MOMENTS)
+        write_sheet(
+            sheet_dir / f"{source_name}.png",
+            source_name,
+            sources,
+            frames,
+            [int(i) for i in speaking],
+            [box] * SHEET_MOMENTS,
+        )
     return row
 
 
-def sync_figures(opening: np.ndarray, envelope: np.ndarray, bilabial: np.ndarray, open_vowel: np.ndarray,
-                 suffix: str) -> dict:
+def sync_figures(
+    opening: np.ndarray, envelope: np.ndarray, bilabial: np.ndarray, open_vowel: np.ndarray, suffix: str
+) -> dict:
     """Correlation of a per-frame opening with the envelope, and its m/b/p over open-vowel mean
     (frames where it could not be measured, NaN, are left out)."""
     known = ~np.isnan(opening)
@@ -151,8 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
         rows = [
-            measure(Path(tmp), source, text, i, args.sheet)
-            for source in SOURCES for i, text in enumerate(SENTENCES)
+            measure(Path(tmp), source, text, i, args.sheet) for source in SOURCES for i, text in enumerate(SENTENCES)
         ]
     for row in rows:
         print(json.dumps(row))
@@ -161,8 +168,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def summary(rows: list[dict]) -> dict:
-    mean = lambda key: round(float(np.mean([r[key] for r in rows if r[key] is not None])), 3) \
-        if any(r[key] is not None for r in rows) else None
+    mean = lambda key: (
+        round(float(np.mean([r[key] for r in rows if r[key] is not None])), 3)
+        if any(r[key] is not None for r in rows)
+        else None
+    )
     result = {
         "source": rows[0]["source"],
         "correlation_mean": mean("correlation"),
@@ -170,13 +180,23 @@ def summary(rows: list[dict]) -> dict:
         "correlation_landmarks_mean": mean("correlation_landmarks"),
         "bilabial_over_open_landmarks_mean": mean("bilabial_over_open_landmarks"),
         "psnr_above_nose_min_db": min(r["psnr_above_nose_min_db"] for r in rows),
-        **{key: mean(key) for key in ("interior_over_skin", "teeth_share", "chin_drop_correlation",
-                                      "chin_drop_per_opening", "seam", "flicker")},
+        **{
+            key: mean(key)
+            for key in (
+                "interior_over_skin",
+                "teeth_share",
+                "chin_drop_correlation",
+                "chin_drop_per_opening",
+                "seam",
+                "flicker",
+            )
+        },
     }
     # Either opening measure may meet the targets: dark pixels miss a mouth whose interior is
     # not dark (a reused, lit mouth); landmarks misread a smile's teeth as parted lips.
-    met = lambda suffix: (result[f"correlation{suffix}_mean"] >= 0.6
-                          and result[f"bilabial_over_open{suffix}_mean"] <= 0.3)
+    met = lambda suffix: (
+        result[f"correlation{suffix}_mean"] >= 0.6 and result[f"bilabial_over_open{suffix}_mean"] <= 0.3
+    )
     result["sync_targets_met"] = bool((met("") or met("_landmarks")) and result["psnr_above_nose_min_db"] >= 38)
     return result
 

@@ -3,9 +3,9 @@
     python -m bench.quality_set [--sheet DIR] [--faces NAME,...] [--mirror DIR]
 
 Each photograph, centred on its face, is filmed by a camera that pans and zooms
-(`media_factory.camera_move_video`, the face at the width its entry gives) and lip-synced to espeak-ng speech in two voices (a
-male and a female one). Per face and voice, as `bench.quality` measures them but with the
-regions following the face frame by frame (the camera moves): sync correlation and m/b/p
+(`media_factory.camera_move_video`, the face at the width its entry gives) and lip-synced to
+espeak-ng speech in two voices (a male and a female one). Per face and voice, as `bench.quality`
+measures them but with the regions following the face frame by frame (the camera moves): sync correlation and m/b/p
 closure (dark pixels and landmarks), the lowest PSNR above the nose (and, as its floor, that of
 the same clip only re-encoded with the service's encoder settings), interior over the chin
 skin and teeth share on open frames, chin-skin detail. `--sheet DIR` writes a PNG per face:
@@ -29,8 +29,7 @@ from bench import face_set, mouth_look, quality
 from bench.contact_sheet import write_sheet
 from tests import media_factory
 from tests.espeak_phonemes import synthesize
-from tests.face_regions import above_nose_region
-from tests.face_regions import dark_share
+from tests.face_regions import above_nose_region, dark_share
 from tests.media_tools import decode_rgb, frame_loudness, psnr
 
 VOICES = {"male": "en-us", "female": "en-us+f3"}
@@ -59,8 +58,15 @@ def measure_face(folder: Path, face: face_set.Face, image: np.ndarray, voice: st
     audio = folder / f"{face.name}_{voice}.wav"
     phonemes = synthesize(TEXT, audio, voice=VOICES[voice])
     width, height = framing(face.face_px)
-    video = media_factory.camera_move_video(folder / f"{face.name}_{voice}.mp4", phonemes[-1].end_s + 0.5,
-                                            width, height, face.face_px, fps=quality.FPS, photo=image)
+    video = media_factory.camera_move_video(
+        folder / f"{face.name}_{voice}.mp4",
+        phonemes[-1].end_s + 0.5,
+        width,
+        height,
+        face.face_px,
+        fps=quality.FPS,
+        photo=image,
+    )
     output = quality.lip_sync(video, audio, folder / f"out_{face.name}_{voice}.mp4")
     frames = decode_rgb(output)
     sources = decode_rgb(video)[: len(frames)]
@@ -81,7 +87,10 @@ def measure_face(folder: Path, face: face_set.Face, image: np.ndarray, voice: st
     above_nose = [psnr(frames[i][regions[i]], sources[i][regions[i]]) for i in known]
     floor = [psnr(reencoded[i][regions[i]], sources[i][regions[i]]) for i in known if i < len(reencoded)]
     row = {
-        "face": face.name, "voice": voice, "frames": len(frames), "face_frames": len(known),
+        "face": face.name,
+        "voice": voice,
+        "frames": len(frames),
+        "face_frames": len(known),
         **quality.sync_figures(opening, envelope, bilabial, open_vowel, ""),
         **quality.sync_figures(lip_gap, envelope, bilabial, open_vowel, "_landmarks"),
         "psnr_above_nose_min_db": round(min(above_nose), 2),
@@ -91,17 +100,41 @@ def measure_face(folder: Path, face: face_set.Face, image: np.ndarray, voice: st
     if sheet_dir is not None and not (sheet_dir / f"{face.name}.png").exists():
         moments = np.linspace(phonemes[0].end_s, phonemes[-1].start_s, quality.SHEET_MOMENTS) * quality.FPS
         indices = [min(known, key=lambda k: abs(k - moment)) for moment in moments]
-        write_sheet(sheet_dir / f"{face.name}.png", face.name, sources, frames, indices,
-                    [mouths[i] for i in indices],
-                    [mouth_look.mouth_box(source_faces[i], sources.shape[1:], scale=1.0) for i in indices])
+        write_sheet(
+            sheet_dir / f"{face.name}.png",
+            face.name,
+            sources,
+            frames,
+            indices,
+            [mouths[i] for i in indices],
+            [mouth_look.mouth_box(source_faces[i], sources.shape[1:], scale=1.0) for i in indices],
+        )
     return row
 
 
 def _reencode(video: Path, output: Path) -> Path:
     settings = Settings(_env_file=None)
-    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(video), "-c:v", "libx264",
-                    "-preset", settings.encoder_preset, "-crf", str(settings.encoder_crf), "-pix_fmt", "yuv420p",
-                    str(output)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(video),
+            "-c:v",
+            "libx264",
+            "-preset",
+            settings.encoder_preset,
+            "-crf",
+            str(settings.encoder_crf),
+            "-pix_fmt",
+            "yuv420p",
+            str(output),
+        ],
+        check=True,
+    )
     return output
 
 

@@ -20,4 +20,8 @@ fi
 # tests/test_serve_script.py runs serve.sh, which uses .venv: made here, not within its time limit.
 source scripts/venv.sh .venv requirements.txt
 source scripts/venv.sh .venv-test requirements-dev.txt
+# Lint, format and types first (configured in pyproject.toml): any finding fails the run.
+ruff check app tests bench
+ruff format --check app tests bench
+mypy app
 exec python -m pytest "$@"

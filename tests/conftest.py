@@ -73,8 +73,13 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
 
 
 def upload(
-    client: TestClient, video: Path, audio: Path, model_choice: str = "model1",
-    video_type: str = "video/mp4", audio_type: str = "audio/wav", **form: str,
+    client: TestClient,
+    video: Path,
+    audio: Path,
+    model_choice: str = "model1",
+    video_type: str = "video/mp4",
+    audio_type: str = "audio/wav",
+    **form: str,
 ) -> httpx.Response:
     with video.open("rb") as video_file, audio.open("rb") as audio_file:
         return client.post(

@@ -10,7 +10,12 @@ from tests.media_tools import decode_rgb, ffprobe, psnr, stream
 
 
 def assert_renders_the_lower_face_only(
-    client: TestClient, model_choice: str, engine: str, face_video: Path, audio: Path, tmp_path: Path,
+    client: TestClient,
+    model_choice: str,
+    engine: str,
+    face_video: Path,
+    audio: Path,
+    tmp_path: Path,
 ) -> None:
     """A task finishes with an H.264 + AAC mp4 of the source's size whose mouth region is
     repainted (random weights paint noise there) while everything above the nose is kept."""

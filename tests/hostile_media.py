@@ -38,8 +38,19 @@ def concat_list(path: Path, target: Path) -> Path:
 
 
 def high_rate_clip(path: Path, fps: int, seconds: float, size: int = 16) -> Path:
-    _ffmpeg("-f", "lavfi", "-i", f"color=s={size}x{size}:r={fps}:d={seconds}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=s={size}x{size}:r={fps}:d={seconds}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     return path
 
 
@@ -47,13 +58,43 @@ def mp3_with_lying_header(path: Path, declared_s: float, real_s: float) -> Path:
     """An mp3 whose Xing/Info header counts the frames of its first `declared_s` seconds only,
     followed by more mp3 frames: ffmpeg's header duration says `declared_s`, decoding gives `real_s`."""
     head, tail = path.with_suffix(".head.mp3"), path.with_suffix(".tail.mp3")
-    _ffmpeg("-f", "lavfi", "-i", f"sine=f=300:d={declared_s}", "-ar", "8000", "-ac", "1",
-            "-c:a", "libmp3lame", "-b:a", "8k", str(head))
-    _ffmpeg("-f", "lavfi", "-i", f"sine=f=300:d={real_s - declared_s}", "-ar", "8000", "-ac", "1",
-            "-c:a", "libmp3lame", "-b:a", "8k", "-write_xing", "0", "-id3v2_version", "0", str(tail))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=f=300:d={declared_s}",
+        "-ar",
+        "8000",
+        "-ac",
+        "1",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "8k",
+        str(head),
+    )
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=f=300:d={real_s - declared_s}",
+        "-ar",
+        "8000",
+        "-ac",
+        "1",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "8k",
+        "-write_xing",
+        "0",
+        "-id3v2_version",
+        "0",
+        str(tail),
+    )
     data = bytearray(head.read_bytes())
     tag = max(data.find(b"Info"), data.find(b"Xing"))
-    data[tag + 4:tag + 8] = (1).to_bytes(4, "big")  # flags: frame count only (no byte count, no TOC)
+    data[tag + 4 : tag + 8] = (1).to_bytes(4, "big")  # flags: frame count only (no byte count, no TOC)
     path.write_bytes(bytes(data) + tail.read_bytes())
     head.unlink()
     tail.unlink()
@@ -62,16 +103,27 @@ def mp3_with_lying_header(path: Path, declared_s: float, real_s: float) -> Path:
 
 def mp4_with_lying_duration(path: Path, seconds: float, claimed_s: float) -> Path:
     """An mp4 of `seconds` whose movie, track and media headers all claim `claimed_s`."""
-    _ffmpeg("-f", "lavfi", "-i", f"testsrc=s=64x64:r=25:d={seconds}", "-c:v", "libx264", "-preset", "ultrafast",
-            "-pix_fmt", "yuv420p", str(path))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=s=64x64:r=25:d={seconds}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     data = bytearray(path.read_bytes())
     # Version-0 boxes: where the 32-bit duration sits after the box type.
     for box, offset in ((b"mvhd", 16), (b"tkhd", 20), (b"mdhd", 16)):
         at = data.find(box)
         assert data[at + 4] == 0, f"{box!r} is not version 0"
         field = at + 4 + offset
-        duration = struct.unpack(">I", data[field:field + 4])[0]
-        data[field:field + 4] = struct.pack(">I", round(duration * claimed_s / seconds))
+        duration = struct.unpack(">I", data[field : field + 4])[0]
+        data[field : field + 4] = struct.pack(">I", round(duration * claimed_s / seconds))
     path.write_bytes(bytes(data))
     return path
 
@@ -90,10 +142,36 @@ def cut_short(source: Path, path: Path, share: float) -> Path:
 def size_change(path: Path, first: Path, second_size: int, seconds: float = 1.0) -> Path:
     """A Matroska stream that starts as `first` (H.264) and switches mid-way to a larger frame size."""
     part_a, part_b = path.with_suffix(".a.h264"), path.with_suffix(".b.h264")
-    _ffmpeg("-i", str(first), "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast",
-            "-pix_fmt", "yuv420p", "-f", "h264", str(part_a))
-    _ffmpeg("-f", "lavfi", "-i", f"testsrc=s={second_size}x{second_size}:r=25:d={seconds}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "h264", str(part_b))
+    _ffmpeg(
+        "-i",
+        str(first),
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "h264",
+        str(part_a),
+    )
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=s={second_size}x{second_size}:r=25:d={seconds}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "h264",
+        str(part_b),
+    )
     joined = path.with_suffix(".h264")
     joined.write_bytes(part_a.read_bytes() + part_b.read_bytes())
     _ffmpeg("-r", "25", "-f", "h264", "-i", str(joined), "-c", "copy", str(path))
@@ -104,6 +182,21 @@ def size_change(path: Path, first: Path, second_size: int, seconds: float = 1.0)
 
 def variable_rate(source: Path, path: Path, keep_every: int = 9) -> Path:
     """`source` with most frames dropped and the rest keeping their timestamps: variable frame rate."""
-    _ffmpeg("-i", str(source), "-vf", f"select='not(mod(n\\,{keep_every}))+eq(n\\,1)'", "-fps_mode", "vfr",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p", str(path))
+    _ffmpeg(
+        "-i",
+        str(source),
+        "-vf",
+        f"select='not(mod(n\\,{keep_every}))+eq(n\\,1)'",
+        "-fps_mode",
+        "vfr",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "16",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     return path

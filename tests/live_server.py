@@ -32,7 +32,10 @@ class LiveServer:
         self._process = subprocess.Popen(
             # The service's own entry point, with its connection limits (as scripts/serve.sh runs it).
             [sys.executable, "-m", "app.server"],
-            env=self._env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1],
+            env=self._env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[1],
         )
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:

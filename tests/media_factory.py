@@ -38,7 +38,7 @@ def face_image(
     canvas = np.full((height, width, 3), 200, dtype=np.uint8)
     h, w = min(height, photo.shape[0]), min(width, photo.shape[1])
     top, left = (height - h) // 2, (width - w) // 2
-    canvas[top:top + h, left:left + w] = photo[:h, :w]
+    canvas[top : top + h, left : left + w] = photo[:h, :w]
     iio.imwrite(path, canvas)
     return path
 
@@ -51,14 +51,35 @@ def _resize(image: np.ndarray, scale: float) -> np.ndarray:
 
 
 def talking_head_video(
-    path: Path, seconds: float, fps: float = 25, width: int = 512, height: int = 512,
-    face_scale: float = 1.0, crf: int = 16, photo: np.ndarray | None = None,
+    path: Path,
+    seconds: float,
+    fps: float = 25,
+    width: int = 512,
+    height: int = 512,
+    face_scale: float = 1.0,
+    crf: int = 16,
+    photo: np.ndarray | None = None,
 ) -> Path:
     """An H.264 mp4 showing a still face (the astronaut's unless `photo` is given), with no audio track."""
     still = face_image(path.with_suffix(".png"), width, height, face_scale, photo)
     _ffmpeg(
-        "-loop", "1", "-framerate", str(fps), "-i", str(still), "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(path),
+        "-loop",
+        "1",
+        "-framerate",
+        str(fps),
+        "-i",
+        str(still),
+        "-t",
+        str(seconds),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        str(crf),
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
     )
     return path
 
@@ -66,17 +87,38 @@ def talking_head_video(
 def counter_video(path: Path, frames: int, fps: float = 25, size: int = 64) -> Path:
     """A clip whose frame i is a flat grey of level 8 * i: the frame index is readable from pixels."""
     _ffmpeg(
-        "-f", "lavfi", "-i", f"color=c=black:s={size}x{size}:r={fps}:d={frames / fps}",
-        "-vf", "geq=lum='16+8*N':cb=128:cr=128",
-        "-frames:v", str(frames), "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p", str(path),
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c=black:s={size}x{size}:r={fps}:d={frames / fps}",
+        "-vf",
+        "geq=lum='16+8*N':cb=128:cr=128",
+        "-frames:v",
+        str(frames),
+        "-c:v",
+        "libx264",
+        "-qp",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
     )
     return path
 
 
 def no_face_video(path: Path, seconds: float, fps: float = 25, size: str = "320x240") -> Path:
     _ffmpeg(
-        "-f", "lavfi", "-i", f"testsrc2=s={size}:r={fps}:d={seconds}",
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(path),
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=s={size}:r={fps}:d={seconds}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
     )
     return path
 
@@ -90,8 +132,15 @@ def speech_wav(path: Path, text: str, trailing_silence_s: float = 0.0, leading_s
     subprocess.run([espeak, "-s", "150", "-w", str(raw), text], check=True)
     delay_ms = int(leading_silence_s * 1000)
     _ffmpeg(
-        "-i", str(raw), "-af", f"adelay={delay_ms}:all=1,apad=pad_dur={trailing_silence_s}",
-        "-ar", "22050", "-c:a", "pcm_s16le", str(path),
+        "-i",
+        str(raw),
+        "-af",
+        f"adelay={delay_ms}:all=1,apad=pad_dur={trailing_silence_s}",
+        "-ar",
+        "22050",
+        "-c:a",
+        "pcm_s16le",
+        str(path),
     )
     raw.unlink()
     return path
@@ -113,9 +162,34 @@ def _encode_rgb(
 ) -> Path:
     """Stream `count` RGB frames (height, width, 3) to ffmpeg as H.264: one frame in memory at a time."""
     process = subprocess.Popen(
-        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-         "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:", "-frames:v", str(count),
-         "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p", str(path)],
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            str(fps),
+            "-i",
+            "pipe:",
+            "-frames:v",
+            str(count),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            str(crf),
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
         stdin=subprocess.PIPE,
     )
     try:
@@ -141,8 +215,14 @@ def face_width_px(photo: np.ndarray) -> float:
 
 
 def camera_move_video(
-    path: Path, seconds: float, width: int, height: int, face_px: float,
-    fps: float = 30, photo: np.ndarray | None = None, crf: int = 18,
+    path: Path,
+    seconds: float,
+    width: int,
+    height: int,
+    face_px: float,
+    fps: float = 30,
+    photo: np.ndarray | None = None,
+    crf: int = 18,
 ) -> Path:
     """A photograph (Hopper's unless given) filmed by a camera that pans and zooms slowly: the
     face about `face_px` wide (within ±8 %), moving by up to a tenth of the frame. H.264, no audio.
@@ -162,8 +242,9 @@ def camera_move_video(
             zoom = scale * (1 + 0.08 * np.sin(phase))
             shift = np.array([0.1 * width * np.sin(phase), 0.06 * height * np.sin(2 * phase)])
             matrix = np.hstack([zoom * np.eye(2), (np.array([width, height]) / 2 + shift - zoom * centre)[:, None]])
-            yield cv2.warpAffine(photo, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
+            yield cv2.warpAffine(
+                photo, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
 
     return _encode_rgb(path, frames(), frame_count, width, height, fps, crf)
 

@@ -19,7 +19,9 @@ def ffprobe(path: Path) -> dict:
     """Streams and format of a media file, as ffprobe reports them."""
     result = subprocess.run(
         [_tool("ffprobe"), "-v", "error", "-show_streams", "-show_format", "-count_frames", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout)
 
@@ -34,7 +36,8 @@ def decode_rgb(path: Path) -> np.ndarray:
     width, height = int(video["width"]), int(video["height"])
     raw = subprocess.run(
         [_tool("ffmpeg"), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
 
@@ -48,11 +51,14 @@ def frame_loudness(path: Path, fps: float, frame_count: int) -> np.ndarray:
     """RMS of the audio inside each video frame's time span."""
     raw = subprocess.run(
         [_tool("ffmpeg"), "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", "16000", "-"],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     samples = np.frombuffer(raw, np.float32)
     per_frame = 16000 / fps
-    return np.array([
-        np.sqrt(np.mean(samples[int(i * per_frame):int((i + 1) * per_frame)] ** 2) + 1e-12)
-        for i in range(frame_count)
-    ])
+    return np.array(
+        [
+            np.sqrt(np.mean(samples[int(i * per_frame) : int((i + 1) * per_frame)] ** 2) + 1e-12)
+            for i in range(frame_count)
+        ]
+    )

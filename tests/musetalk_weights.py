@@ -17,33 +17,70 @@ from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForCondi
 from app.pipeline.engines.musetalk import layout
 
 PUBLISHED_UNET = {
-    "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.6.0.dev0", "act_fn": "silu",
-    "attention_head_dim": 8, "block_out_channels": [320, 640, 1280, 1280], "center_input_sample": False,
+    "_class_name": "UNet2DConditionModel",
+    "_diffusers_version": "0.6.0.dev0",
+    "act_fn": "silu",
+    "attention_head_dim": 8,
+    "block_out_channels": [320, 640, 1280, 1280],
+    "center_input_sample": False,
     "cross_attention_dim": 384,
     "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
-    "downsample_padding": 1, "flip_sin_to_cos": True, "freq_shift": 0, "in_channels": 8, "layers_per_block": 2,
-    "mid_block_scale_factor": 1, "norm_eps": 1e-05, "norm_num_groups": 32, "out_channels": 4, "sample_size": 64,
+    "downsample_padding": 1,
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+    "in_channels": 8,
+    "layers_per_block": 2,
+    "mid_block_scale_factor": 1,
+    "norm_eps": 1e-05,
+    "norm_num_groups": 32,
+    "out_channels": 4,
+    "sample_size": 64,
     "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
 }
 SMALL_UNET = {**PUBLISHED_UNET, "block_out_channels": [32, 64, 64, 64]}
 PUBLISHED_VAE = {
-    "_class_name": "AutoencoderKL", "_diffusers_version": "0.4.2", "act_fn": "silu",
+    "_class_name": "AutoencoderKL",
+    "_diffusers_version": "0.4.2",
+    "act_fn": "silu",
     "block_out_channels": [128, 256, 512, 512],
-    "down_block_types": ["DownEncoderBlock2D"] * 4, "in_channels": 3, "latent_channels": 4,
-    "layers_per_block": 2, "norm_num_groups": 32, "out_channels": 3, "sample_size": 256,
+    "down_block_types": ["DownEncoderBlock2D"] * 4,
+    "in_channels": 3,
+    "latent_channels": 4,
+    "layers_per_block": 2,
+    "norm_num_groups": 32,
+    "out_channels": 3,
+    "sample_size": 256,
     "up_block_types": ["UpDecoderBlock2D"] * 4,
 }
 SMALL_VAE = {**PUBLISHED_VAE, "block_out_channels": [32, 32, 64, 64]}
 PUBLISHED_WHISPER = {
-    "d_model": 384, "encoder_layers": 4, "encoder_attention_heads": 6, "encoder_ffn_dim": 1536,
-    "decoder_layers": 4, "decoder_attention_heads": 6, "decoder_ffn_dim": 1536, "vocab_size": 51865,
-    "num_mel_bins": 80, "max_source_positions": 1500, "max_target_positions": 448,
+    "d_model": 384,
+    "encoder_layers": 4,
+    "encoder_attention_heads": 6,
+    "encoder_ffn_dim": 1536,
+    "decoder_layers": 4,
+    "decoder_attention_heads": 6,
+    "decoder_ffn_dim": 1536,
+    "vocab_size": 51865,
+    "num_mel_bins": 80,
+    "max_source_positions": 1500,
+    "max_target_positions": 448,
 }
 # The decoder is not used: a small vocabulary, with its special tokens inside it.
-SMALL_WHISPER = {**PUBLISHED_WHISPER, "encoder_ffn_dim": 256, "decoder_layers": 1, "decoder_ffn_dim": 256,
-                 "vocab_size": 64, "max_target_positions": 16, "pad_token_id": 0, "bos_token_id": 1,
-                 "eos_token_id": 1, "decoder_start_token_id": 2, "begin_suppress_tokens": None,
-                 "suppress_tokens": None}
+SMALL_WHISPER = {
+    **PUBLISHED_WHISPER,
+    "encoder_ffn_dim": 256,
+    "decoder_layers": 1,
+    "decoder_ffn_dim": 256,
+    "vocab_size": 64,
+    "max_target_positions": 16,
+    "pad_token_id": 0,
+    "bos_token_id": 1,
+    "eos_token_id": 1,
+    "decoder_start_token_id": 2,
+    "begin_suppress_tokens": None,
+    "suppress_tokens": None,
+}
 
 
 def write_published_layout(folder: Path, small: bool = True, seed: int = 0) -> Path:
@@ -69,8 +106,12 @@ def write_published_layout(folder: Path, small: bool = True, seed: int = 0) -> P
     whisper_config = WhisperConfig(**(SMALL_WHISPER if small else PUBLISHED_WHISPER))
     with torch.device("meta"):
         whisper = WhisperForConditionalGeneration(whisper_config)
-    _save(root / layout.WHISPER_CONFIG, whisper_config.to_dict(), root / layout.WHISPER_WEIGHTS,
-          _random_state(whisper, generator))
+    _save(
+        root / layout.WHISPER_CONFIG,
+        whisper_config.to_dict(),
+        root / layout.WHISPER_WEIGHTS,
+        _random_state(whisper, generator),
+    )
     WhisperFeatureExtractor().to_json_file(str(root / layout.WHISPER_PREPROCESSOR))
     return folder
 

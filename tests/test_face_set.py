@@ -5,8 +5,20 @@ import re
 
 from bench import face_set
 
-REQUIRED = ["light_skin", "young", "old", "woman", "man", "mouth_open", "broad_smile_teeth", "closed_mouth",
-            "beard_or_moustache", "glasses", "side_light", "head_turned"]
+REQUIRED = [
+    "light_skin",
+    "young",
+    "old",
+    "woman",
+    "man",
+    "mouth_open",
+    "broad_smile_teeth",
+    "closed_mouth",
+    "beard_or_moustache",
+    "glasses",
+    "side_light",
+    "head_turned",
+]
 
 
 def test_every_face_names_its_source_licence_and_file():

@@ -28,10 +28,17 @@ def crash_leftovers(upload_dir: Path) -> dict[str, Path]:
     """What a killed server leaves: a queued task's record, an upload without one, a partial result."""
     queued = upload_dir / str(uuid.uuid4())
     queued.mkdir(parents=True)
-    write_record(queued, TaskInfo(
-        task_id=queued.name, model_choice="model1", engine="viseme", sync_mode=SyncMode.BOUNCE,
-        audio_extension="wav", media=MediaInfo(duration_s=1.0, has_video=True, has_audio=False),
-    ))
+    write_record(
+        queued,
+        TaskInfo(
+            task_id=queued.name,
+            model_choice="model1",
+            engine="viseme",
+            sync_mode=SyncMode.BOUNCE,
+            audio_extension="wav",
+            media=MediaInfo(duration_s=1.0, has_video=True, has_audio=False),
+        ),
+    )
     orphan = upload_dir / str(uuid.uuid4())
     orphan.mkdir()
     (orphan / "input.mp4").write_bytes(b"cut off")
@@ -55,13 +62,19 @@ def test_importing_creates_changes_and_starts_nothing(tmp_path, module, uploads)
         crash_leftovers(upload_dir)
     before = disk_state(tmp_path)
     env = {
-        **os.environ, "PYTHONPATH": str(_ROOT), "UPLOAD_DIR": str(upload_dir),
+        **os.environ,
+        "PYTHONPATH": str(_ROOT),
+        "UPLOAD_DIR": str(upload_dir),
         "WEIGHTS_DIR": str(tmp_path / "weights"),
     }
     # From an empty working directory: a relative path created there would show too.
     imported = subprocess.run(
         [sys.executable, "-c", _IMPORT_AND_LIST_THREADS, module],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.strip() == "MainThread"

@@ -42,7 +42,9 @@ def test_task_events_carry_the_task_id_and_no_paths_or_secrets(make_client, capt
     client = make_client(api_key=key)
     with face_video.open("rb") as video, short_audio.open("rb") as audio:
         task_id = client.post(
-            "/process/", headers={"X-API-Key": key}, data={"model_choice": "model1"},
+            "/process/",
+            headers={"X-API-Key": key},
+            data={"model_choice": "model1"},
             files={"video_file": ("v.mp4", video, "video/mp4"), "audio_file": ("a.wav", audio, "audio/wav")},
         ).json()["task_id"]
     client.headers["X-API-Key"] = key

@@ -64,7 +64,7 @@ def readme_flow(text: str) -> CurlFlow:
         current.append(line)
     if current:
         commands.append("\n".join(current))
-    assert placeholder, "README's curl block shows no sample answer {\"task_id\": ...}"
+    assert placeholder, 'README\'s curl block shows no sample answer {"task_id": ...}'
 
     def one(pattern: str) -> str:
         found = [c for c in commands if re.search(pattern, c)]
@@ -74,8 +74,11 @@ def readme_flow(text: str) -> CurlFlow:
     polls = [c for c in commands if "/status/" in c]
     assert polls, "README's curl block has no /status/ step"
     return CurlFlow(
-        submit=one(r"/process/"), poll="\n".join(polls), download=one(r"/result/"),
-        delete=one(r"-X DELETE"), task_id_placeholder=placeholder,
+        submit=one(r"/process/"),
+        poll="\n".join(polls),
+        download=one(r"/result/"),
+        delete=one(r"-X DELETE"),
+        task_id_placeholder=placeholder,
     )
 
 
@@ -89,9 +92,7 @@ def run_step(command: str, cwd: Path, server: LiveServer, task_id: str = "") -> 
     command = command.replace(README_HOST, server.url)
     if task_id:
         command = command.replace(FLOW.task_id_placeholder, task_id)
-    return subprocess.run(
-        ["bash", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=STEP_TIMEOUT_S
-    )
+    return subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=STEP_TIMEOUT_S)
 
 
 FLOW = readme_flow(README.read_text())

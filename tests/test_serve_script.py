@@ -29,8 +29,9 @@ def test_serve_sh_listens_on_loopback_only_by_default(tmp_path):
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "HOST"}
     env.update(PORT=str(port), UPLOAD_DIR=str(tmp_path / "uploads"))
-    process = subprocess.Popen(["bash", "scripts/serve.sh"], cwd=_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["bash", "scripts/serve.sh"], cwd=_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline and process.poll() is None:

@@ -13,18 +13,22 @@ import numpy as np
 
 from app.errors import MediaError, NoFaceFound, TaskCancelled
 from app.logs import log_event
-from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.engines.base import Engine
 from app.pipeline.face.tracking import FaceTracker
+from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.media.prefetch import prefetch
 from app.pipeline.media.probe import MediaInfo, PacketScan, probe_media, scan_video_packets
+from app.pipeline.media.video_io import (
+    FrameFormat,
+    FrameWriter,
+    nvenc_available,
+    read_frames,
+    read_planned_frames,
+)
 from app.pipeline.render.mouth_choice import KEEP
 from app.pipeline.render.own_mouths import OwnMouths
 from app.pipeline.source_mouths import index_source_mouths, source_talks
 from app.pipeline.timeline import OutputPlan, SyncMode, plan_output, source_order
-from app.pipeline.media.video_io import (
-    FrameFormat, FrameWriter, nvenc_available, read_frames, read_planned_frames,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +114,11 @@ def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> 
     chunk_frames = max(1, min(job.chunk_frames, _CHUNK_BYTES // fmt.frame_bytes))
     with ThreadPoolExecutor(max_workers=1) as background:
         # Whether the source talks is looked at while the audio is decoded and recognised.
-        talks = (background.submit(source_talks, job.video, fmt, info.frame_count, chunk_frames, job.face_point)
-                 if engine.reuses_source_mouths else None)
+        talks = (
+            background.submit(source_talks, job.video, fmt, info.frame_count, chunk_frames, job.face_point)
+            if engine.reuses_source_mouths
+            else None
+        )
         samples = decode_audio(job.audio, job.max_seconds)
         scan = scan_video_packets(job.video, job.max_seconds)
         _require_complete(info, scan)
@@ -124,8 +131,15 @@ def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> 
         needed = int(np.ceil(output.frame_count / fps * SAMPLE_RATE))
         heard = np.pad(samples[:needed], (0, max(0, needed - len(samples))))
         features = engine.audio_features(heard, SAMPLE_RATE, fps, output.frame_count)
-        log_event(logger, "pipeline.planned", source_frames=source_frames, output_frames=output.frame_count,
-                  fps=fps, sync_mode=job.sync_mode.value, duration_s=time.perf_counter() - started)
+        log_event(
+            logger,
+            "pipeline.planned",
+            source_frames=source_frames,
+            output_frames=output.frame_count,
+            fps=fps,
+            sync_mode=job.sync_mode.value,
+            duration_s=time.perf_counter() - started,
+        )
         own_mouths = None
         if talks is not None and talks.result():
             own_mouths = _own_mouths(job, engine, fmt, chunk_frames, output, features, is_cancelled)
@@ -133,8 +147,11 @@ def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> 
 
 
 def _render_to(
-    partial: Path, job: LipSyncJob, engine: Engine,
-    on_progress: ProgressCallback, is_cancelled: Callable[[], bool],
+    partial: Path,
+    job: LipSyncJob,
+    engine: Engine,
+    on_progress: ProgressCallback,
+    is_cancelled: Callable[[], bool],
 ) -> RenderedVideo:
     started = time.perf_counter()
     on_progress("probing", 0.0)
@@ -144,9 +161,10 @@ def _render_to(
     frames_with_face = done = 0
     gpu = job.gpu_encode and nvenc_available()
     decoded = prefetch(read_planned_frames(job.video, fmt, plan, planned.chunk_frames))
-    with closing(decoded), FrameWriter(
-        partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu
-    ) as writer:
+    with (
+        closing(decoded),
+        FrameWriter(partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu) as writer,
+    ):
         # Three stages overlap: decoding (prefetch thread), tracking + rendering (here), encoding.
         for frames in decoded:
             if is_cancelled():
@@ -154,17 +172,26 @@ def _render_to(
             faces = tracker.track(frames)
             frames_with_face += sum(face is not None for face in faces)
             own = own_mouths.window(done, len(frames)) if own_mouths else None
-            writer.write(engine.render(frames, faces, planned.features[done:done + len(frames)], own))
+            writer.write(engine.render(frames, faces, planned.features[done : done + len(frames)], own))
             done += len(frames)
             on_progress("rendering", done / plan.frame_count)
         on_progress("encoding", 1.0)
-    log_event(logger, "pipeline.rendered", frames=done, frames_with_face=frames_with_face,
-              duration_s=time.perf_counter() - started)
+    log_event(
+        logger,
+        "pipeline.rendered",
+        frames=done,
+        frames_with_face=frames_with_face,
+        duration_s=time.perf_counter() - started,
+    )
     return RenderedVideo(done, fmt.fps, fmt.width, fmt.height)
 
 
 def _require_a_face(
-    job: LipSyncJob, fmt: FrameFormat, plan: OutputPlan, chunk_frames: int, is_cancelled: Callable[[], bool],
+    job: LipSyncJob,
+    fmt: FrameFormat,
+    plan: OutputPlan,
+    chunk_frames: int,
+    is_cancelled: Callable[[], bool],
 ) -> None:
     """Fail (NoFaceFound) unless a face is tracked in the source frames the output shows, before
     any speech is analysed or frame rendered: a faceless still stretched over 10 minutes of
@@ -184,7 +211,12 @@ def _require_a_face(
 
 
 def _own_mouths(
-    job: LipSyncJob, engine: Engine, fmt: FrameFormat, chunk_frames: int, plan: OutputPlan, features: np.ndarray,
+    job: LipSyncJob,
+    engine: Engine,
+    fmt: FrameFormat,
+    chunk_frames: int,
+    plan: OutputPlan,
+    features: np.ndarray,
     is_cancelled: Callable[[], bool],
 ) -> OwnMouths | None:
     """The talking source's kept mouths and the engine's choice among them."""
@@ -194,8 +226,14 @@ def _own_mouths(
     if bank is None:
         return None
     picks = engine.pick_own_mouths(bank, features, shown)
-    log_event(logger, "pipeline.own_mouths", kept=len(bank), shown=int((picks >= 0).sum()),
-              kept_in_place=int((picks == KEEP).sum()), duration_s=time.perf_counter() - started)
+    log_event(
+        logger,
+        "pipeline.own_mouths",
+        kept=len(bank),
+        shown=int((picks >= 0).sum()),
+        kept_in_place=int((picks == KEEP).sum()),
+        duration_s=time.perf_counter() - started,
+    )
     return OwnMouths(bank, picks)
 
 
@@ -204,6 +242,4 @@ def _require_complete(info: MediaInfo, scan: PacketScan) -> None:
     if scan.frames == 0:
         raise MediaError("the video has no decodable video stream")
     if scan.damaged and scan.duration_s < _COMPLETE_SHARE * info.duration_s:
-        raise MediaError(
-            f"the video is damaged or incomplete: decoded {scan.frames} of {info.frame_count} frames"
-        )
+        raise MediaError(f"the video is damaged or incomplete: decoded {scan.frames} of {info.frame_count} frames")

@@ -34,7 +34,11 @@ _SPAN_PERCENTILES = (10, 90)
 
 
 def source_talks(
-    video: Path, fmt: FrameFormat, source_frames: int, chunk_frames: int, face_point: tuple[float, float] | None = None,
+    video: Path,
+    fmt: FrameFormat,
+    source_frames: int,
+    chunk_frames: int,
+    face_point: tuple[float, float] | None = None,
 ) -> bool:
     """Whether the source's mouth moves enough, at a quick look over its first seconds, to be
     worth indexing. `source_frames` (the header's count will do) spreads the look over a short clip."""
@@ -45,7 +49,8 @@ def source_talks(
     openings = [
         mouth_shape(face).opening
         for frames in read_frames(video, sparse, 0, math.ceil(count / stride), chunk_frames)
-        for face in tracker.track(frames) if face is not None
+        for face in tracker.track(frames)
+        if face is not None
     ]
     if len(openings) < 4:
         return False
@@ -54,8 +59,12 @@ def source_talks(
 
 
 def index_source_mouths(
-    video: Path, fmt: FrameFormat, source_frames: int, chunk_frames: int,
-    is_cancelled: Callable[[], bool] = lambda: False, face_point: tuple[float, float] | None = None,
+    video: Path,
+    fmt: FrameFormat,
+    source_frames: int,
+    chunk_frames: int,
+    is_cancelled: Callable[[], bool] = lambda: False,
+    face_point: tuple[float, float] | None = None,
 ) -> MouthBank | None:
     """The kept mouths of the source's first frames (None if no face is found in them). A task
     cancelled meanwhile stops between chunks (TaskCancelled)."""

@@ -77,11 +77,14 @@ def source_order(plan: OutputPlan) -> np.ndarray:
     """The source frame shown at every output frame, in order."""
     if plan.retimed:
         return np.arange(plan.frame_count) * plan.runs[0].count // plan.frame_count
-    return np.concatenate([
-        np.arange(run.start + run.count - 1, run.start - 1, -1) if run.reverse
-        else np.arange(run.start, run.start + run.count)
-        for run in plan.runs
-    ])
+    return np.concatenate(
+        [
+            np.arange(run.start + run.count - 1, run.start - 1, -1)
+            if run.reverse
+            else np.arange(run.start, run.start + run.count)
+            for run in plan.runs
+        ]
+    )
 
 
 def source_index(plan: OutputPlan, output_index: int) -> int:

@@ -37,7 +37,8 @@ class ApiKeyGuard:
             log_refusal(scope["method"], scope["path"], 401, "missing or wrong API key")
             response = JSONResponse(
                 {"detail": "missing or wrong API key: send it in the X-API-Key header"},
-                status_code=401, headers={"WWW-Authenticate": "X-API-Key"},
+                status_code=401,
+                headers={"WWW-Authenticate": "X-API-Key"},
             )
             await response(scope, receive, send)
             return

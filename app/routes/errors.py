@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 
 from app.errors import (
     BackendUnavailable,
+    IdempotencyConflict,
     InsufficientStorage,
     InvalidUpload,
-    IdempotencyConflict,
     ModelLabError,
     ModelUnavailable,
     QueueFull,
@@ -20,7 +20,6 @@ from app.errors import (
     UploadTimedOut,
     UploadTooLarge,
 )
-
 from app.logs import escaped, log_event
 
 logger = logging.getLogger(__name__)
@@ -44,9 +43,7 @@ STATUS_BY_ERROR: dict[type[ModelLabError], int] = {
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ModelLabError)
-    status = next(
-        (code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), None
-    )
+    status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), None)
     if status is None:
         return await _unexpected_error(request, error)
     log_refusal(request.method, request.url.path, status, error.message)
@@ -71,8 +68,15 @@ def _cut_short(item: dict) -> dict:
 
 def log_refusal(method: str, url_path: str, status: int, reason: str) -> None:
     """One line per refused request with its reason (messages name fields, never files or keys)."""
-    log_event(logger, "request.refused", logging.WARNING, method=method, route=url_path[:120],
-              status=status, reason=reason[:300])
+    log_event(
+        logger,
+        "request.refused",
+        logging.WARNING,
+        method=method,
+        route=url_path[:120],
+        status=status,
+        reason=reason[:300],
+    )
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:

@@ -65,8 +65,9 @@ async def receive_form(
         async for chunk in _body_chunks(request, timeouts):
             received += len(chunk)
             if received > max_body:
-                raise UploadTooLarge(f"request body is larger than {len(file_fields)} files of "
-                                     f"{max_file_bytes // (1024 * 1024)} MB")
+                raise UploadTooLarge(
+                    f"request body is larger than {len(file_fields)} files of {max_file_bytes // (1024 * 1024)} MB"
+                )
             parser.write(chunk)
             await collector.flush()
         if not collector.ended:

@@ -28,7 +28,9 @@ def schema_builder(app: FastAPI, requires_key: bool) -> Callable[[], dict]:
 
 def _require_key(schema: dict) -> None:
     schema.setdefault("components", {}).setdefault("securitySchemes", {})[SCHEME] = {
-        "type": "apiKey", "in": "header", "name": API_KEY_HEADER,
+        "type": "apiKey",
+        "in": "header",
+        "name": API_KEY_HEADER,
         "description": "Needed on every route but /health when the server sets API_KEY",
     }
     for path, operations in schema["paths"].items():
@@ -36,7 +38,10 @@ def _require_key(schema: dict) -> None:
             continue
         for operation in operations.values():
             operation["security"] = [{SCHEME: []}]
-            operation["responses"].setdefault("401", {
-                "description": "Missing or wrong X-API-Key",
-                "content": {"application/json": {"schema": _ERROR}},
-            })
+            operation["responses"].setdefault(
+                "401",
+                {
+                    "description": "Missing or wrong X-API-Key",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+            )

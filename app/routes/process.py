@@ -26,8 +26,11 @@ _OPENAPI_BODY = {
     response_model=ProcessResponse,
     openapi_extra=_OPENAPI_BODY,
     responses={
-        400: {"model": ErrorResponse, "description": "A label that is no media type or contradicts the bytes; undecodable, "
-                                                 "damaged or too long media; a bad webhook_url or face_point"},
+        400: {
+            "model": ErrorResponse,
+            "description": "A label that is no media type or contradicts the bytes; undecodable, "
+            "damaged or too long media; a bad webhook_url or face_point",
+        },
         408: {"model": ErrorResponse, "description": "The upload stalled or took too long"},
         409: {"model": ErrorResponse, "description": "Idempotency-Key already used with different uploads"},
         413: {"model": ErrorResponse, "description": "A file is over MAX_UPLOAD_MB"},
@@ -37,11 +40,17 @@ _OPENAPI_BODY = {
     },
 )
 async def process(
-    request: Request, service: ServiceDep, background: BackgroundTasks,
-    idempotency_key: Annotated[str | None, Header(
-        max_length=255, description="Repeat a request safely: the same key with the same uploads and fields "
-                                    "answers the same task id (within TASK_TTL_HOURS); with different ones, 409",
-    )] = None,
+    request: Request,
+    service: ServiceDep,
+    background: BackgroundTasks,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=255,
+            description="Repeat a request safely: the same key with the same uploads and fields "
+            "answers the same task id (within TASK_TTL_HOURS); with different ones, 409",
+        ),
+    ] = None,
 ) -> ProcessResponse:
     settings = request.app.state.settings
     timeouts = UploadTimeouts(settings.upload_idle_timeout_s, settings.upload_timeout_s)
@@ -51,9 +60,15 @@ async def process(
         )
         fields = _validated_fields(form)
         task, created = await service.create_task(
-            incoming, form.file_types["video_file"], form.file_types["audio_file"],
-            fields.model_choice.value, fields.sync_mode, idempotency_key=idempotency_key,
-            webhook_url=fields.webhook_url, base_url=_public_base_url(request), face_point=fields.face_point_xy,
+            incoming,
+            form.file_types["video_file"],
+            form.file_types["audio_file"],
+            fields.model_choice.value,
+            fields.sync_mode,
+            idempotency_key=idempotency_key,
+            webhook_url=fields.webhook_url,
+            base_url=_public_base_url(request),
+            face_point=fields.face_point_xy,
         )
     if created:
         background.add_task(service.process_task, task.task_id)
@@ -70,15 +85,19 @@ def _validated_fields(form: ReceivedForm) -> ProcessFields:
     """The text fields, or a 422 in FastAPI's list form naming every missing or invalid one."""
     errors = [
         {"type": "missing", "loc": ("body", name), "msg": "Field required", "input": None}
-        for name in PROCESS_FILE_FIELDS if name not in form.file_types
+        for name in PROCESS_FILE_FIELDS
+        if name not in form.file_types
     ]
     try:
         fields = ProcessFields.model_validate(form.fields)
     except ValidationError as error:
         # A missing field's "input" would be the whole form: left out, like the files'.
         errors += [
-            {**detail, "loc": ("body", *detail["loc"]),
-             "input": None if detail["type"] == "missing" else detail["input"]}
+            {
+                **detail,
+                "loc": ("body", *detail["loc"]),
+                "input": None if detail["type"] == "missing" else detail["input"],
+            }
             for detail in error.errors(include_url=False, include_context=False)
         ]
     if errors:

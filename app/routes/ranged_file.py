@@ -52,8 +52,11 @@ def object_download(
 ) -> Response:
     """The object streamed through this host, with 206 for one satisfiable range. A set of
     several ranges gets the whole object (RFC 9110 lets a server ignore Range)."""
-    headers = {"Accept-Ranges": "bytes", "ETag": stored.etag,
-               "Content-Disposition": f'attachment; filename="{filename}"'}
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": stored.etag,
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
     start, end, status = 0, stored.size, 200
     http_range, if_range = request.headers.get("range"), request.headers.get("if-range")
     if http_range is not None and if_range in (None, stored.etag):
@@ -78,7 +81,8 @@ def _checked_ranges(http_range: str, size: int) -> list[tuple[int, int]] | Respo
     except RangeNotSatisfiable:
         return JSONResponse(
             {"detail": f"no requested range lies within the file's {size} bytes"},
-            status_code=416, headers={"Content-Range": f"bytes */{size}"},
+            status_code=416,
+            headers={"Content-Range": f"bytes */{size}"},
         )
     except MalformedRangeHeader as error:
         return JSONResponse({"detail": f"malformed Range header: {error.content}"}, status_code=400)

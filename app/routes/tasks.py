@@ -24,12 +24,19 @@ _RETRY_AFTER_S = {TaskState.QUEUED: 5, TaskState.PROCESSING: 2}
     "/result/{task_id}",
     response_model=ResultStatusResponse,
     responses={
-        200: {"content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
-              "description": "The video; or, for a failed or cancelled task, its status (JSON)"},
-        202: {"model": ResultStatusResponse, "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-              "description": "Queued or processing: no video yet; poll again after Retry-After seconds"},
-        206: {"content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
-              "description": "The requested byte range of the video"},
+        200: {
+            "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The video; or, for a failed or cancelled task, its status (JSON)",
+        },
+        202: {
+            "model": ResultStatusResponse,
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            "description": "Queued or processing: no video yet; poll again after Retry-After seconds",
+        },
+        206: {
+            "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The requested byte range of the video",
+        },
         307: {"description": "RESULT_REDIRECT=true: a short-lived presigned URL of the video in the bucket"},
         416: {"model": ErrorResponse, "description": "No requested byte range lies within the video"},
         **_NOT_FOUND,
@@ -43,7 +50,8 @@ async def get_result(task_id: str, service: ServiceDep, request: Request) -> Res
         waiting = task.status in ACTIVE_STATES
         return Response(
             ResultStatusResponse.from_task(task).model_dump_json(exclude_none=True),
-            status_code=202 if waiting else 200, media_type="application/json",
+            status_code=202 if waiting else 200,
+            media_type="application/json",
             headers={"Retry-After": str(_RETRY_AFTER_S[task.status])} if waiting else None,
         )
     stored = await service.get_result(task)
@@ -54,8 +62,11 @@ async def get_result(task_id: str, service: ServiceDep, request: Request) -> Res
     if link := await service.result_link(stored, filename):
         return RedirectResponse(link, status_code=307)
     return object_download(
-        request, stored, lambda start, end: service.read_result(stored, start, end),
-        media_type="video/mp4", filename=filename,
+        request,
+        stored,
+        lambda start, end: service.read_result(stored, start, end),
+        media_type="video/mp4",
+        filename=filename,
     )
 
 

@@ -30,7 +30,8 @@ class UploadSlots:
             log_refusal(scope["method"], scope["path"], 503, "too many uploads at once")
             response = JSONResponse(
                 {"detail": f"the server is receiving {self._max} uploads already; try again later"},
-                status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
             )
             await response(scope, receive, send)
             return

@@ -11,8 +11,14 @@ from app.pipeline.timeline import SyncMode
 from app.services.registry import TaskInfo, TaskStage, TaskState
 
 __all__ = [
-    "ModelChoice", "SyncMode", "ProcessFields", "PROCESS_FILE_FIELDS", "process_form_schema",
-    "ProcessResponse", "ResultStatusResponse", "TaskStatusResponse",
+    "ModelChoice",
+    "SyncMode",
+    "ProcessFields",
+    "PROCESS_FILE_FIELDS",
+    "process_form_schema",
+    "ProcessResponse",
+    "ResultStatusResponse",
+    "TaskStatusResponse",
 ]
 
 
@@ -63,15 +69,19 @@ def process_form_schema() -> dict:
             **files,
             "model_choice": {"type": "string", "enum": [choice.value for choice in ModelChoice]},
             "sync_mode": {
-                "type": "string", "enum": [mode.value for mode in SyncMode], "default": SyncMode.BOUNCE.value,
+                "type": "string",
+                "enum": [mode.value for mode in SyncMode],
+                "default": SyncMode.BOUNCE.value,
             },
             "face_point": {
-                "type": "string", "pattern": FACE_POINT_PATTERN,
+                "type": "string",
+                "pattern": FACE_POINT_PATTERN,
                 "description": "x,y pixels in the first frame showing a face: lip-sync the face nearest it "
-                               "(default: the largest face)",
+                "(default: the largest face)",
             },
             "webhook_url": {
-                "type": "string", "maxLength": 2048,
+                "type": "string",
+                "maxLength": 2048,
                 "description": "http(s) URL that receives signed POSTs on `started` and on the task's end",
             },
         },
@@ -117,8 +127,9 @@ class TaskStatusResponse(BaseModel):
     model_choice: str
     engine: str
     sync_mode: SyncMode
-    stage: TaskStage = Field(description="queued, starting, probing, rendering (progress moves here), "
-                                         "encoding, done, failed or cancelled")
+    stage: TaskStage = Field(
+        description="queued, starting, probing, rendering (progress moves here), encoding, done, failed or cancelled"
+    )
     progress: float = Field(ge=0, le=1, description="0..1; a failed task keeps what it had reached")
     error: str | None
     created_at: datetime
@@ -134,10 +145,18 @@ class TaskStatusResponse(BaseModel):
     def from_task(cls, task: TaskInfo, queue_position: int | None = None) -> "TaskStatusResponse":
         media = task.media
         return cls(
-            task_id=task.task_id, status=task.status, model_choice=task.model_choice,
-            engine=task.engine, sync_mode=task.sync_mode, stage=task.stage,
-            progress=task.progress, error=task.error, created_at=task.created_at,
-            started_at=task.started_at, finished_at=task.finished_at, attempt=task.attempt,
+            task_id=task.task_id,
+            status=task.status,
+            model_choice=task.model_choice,
+            engine=task.engine,
+            sync_mode=task.sync_mode,
+            stage=task.stage,
+            progress=task.progress,
+            error=task.error,
+            created_at=task.created_at,
+            started_at=task.started_at,
+            finished_at=task.finished_at,
+            attempt=task.attempt,
             input=InputInfo(duration_s=media.duration_s, fps=media.fps, width=media.width, height=media.height),
             output=OutputInfoModel(**asdict(task.output)) if task.output else None,
             queue_position=queue_position,

@@ -17,8 +17,11 @@ class ModelInfo(BaseModel):
     @classmethod
     def from_description(cls, model: ModelDescription) -> "ModelInfo":
         return cls(
-            model_choice=model.model_choice, engine=model.engine, description=model.description,
-            available=model.availability.available, reason=model.availability.reason,
+            model_choice=model.model_choice,
+            engine=model.engine,
+            description=model.description,
+            available=model.availability.available,
+            reason=model.availability.reason,
         )
 
 

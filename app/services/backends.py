@@ -44,6 +44,10 @@ def webhook_sender(settings: Settings) -> WebhookSender:
 
         dispatch = CeleryWebhookDispatch(celery_app(settings))
     return WebhookSender(
-        settings.webhook_secret, settings.webhook_allow_private, settings.webhook_retry_base_s,
-        deadline_s=settings.webhook_timeout_s, concurrency=settings.webhook_concurrency, dispatch=dispatch,
+        settings.webhook_secret,
+        settings.webhook_allow_private,
+        settings.webhook_retry_base_s,
+        deadline_s=settings.webhook_timeout_s,
+        concurrency=settings.webhook_concurrency,
+        dispatch=dispatch,
     )

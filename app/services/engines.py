@@ -65,7 +65,9 @@ class EngineCatalog:
         spec = ENGINE_SPECS.get(name)
         if spec is None:
             return ModelDescription(
-                model_choice, name, "unknown engine",
+                model_choice,
+                name,
+                "unknown engine",
                 EngineAvailability(False, f"MODEL_ENGINES names an unknown engine {name!r}"),
             )
         return ModelDescription(model_choice, name, spec.description, spec.availability(self._options))

@@ -11,21 +11,22 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
-from app.errors import IdempotencyConflict, InvalidUpload, InsufficientStorage, ModelLabError, QueueFull, ResultMissing
+from app.errors import IdempotencyConflict, InsufficientStorage, InvalidUpload, ModelLabError, QueueFull, ResultMissing
 from app.logs import log_event
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
 from app.services import backends, validation
 from app.services.engines import EngineCatalog, ModelDescription
+from app.services.incoming import IncomingTask
 from app.services.registry import ACTIVE_STATES, TaskInfo, TaskRegistry, TaskStage, TaskState, utc_now
 from app.services.runner import JobRunner
-from app.services.incoming import IncomingTask
 from app.services.storage import StoredObject, parse_task_id, remove_quietly
 from app.services.task_execution import TaskExecutor
 from app.services.task_records import read_records
 from app.services.webhook_target import check_webhook_url
 
 logger = logging.getLogger(__name__)
+
 
 class LipSyncService:
     def __init__(
@@ -72,9 +73,12 @@ class LipSyncService:
         try:
             yield IncomingTask(
                 task_id,
-                {"video_file": self.storage.video_upload_path(task_id),
-                 "audio_file": self.storage.audio_upload_path(task_id)},
-                self._settings.max_upload_bytes, self._settings.min_free_disk_bytes,
+                {
+                    "video_file": self.storage.video_upload_path(task_id),
+                    "audio_file": self.storage.audio_upload_path(task_id),
+                },
+                self._settings.max_upload_bytes,
+                self._settings.min_free_disk_bytes,
             )
         except BaseException:
             # Synchronous on purpose: an awaited clean-up would not run if the request is cancelled.
@@ -82,9 +86,16 @@ class LipSyncService:
             raise
 
     async def create_task(
-        self, incoming: IncomingTask, video_type: str | None, audio_type: str | None,
-        model_choice: str, sync_mode: SyncMode, idempotency_key: str | None = None,
-        webhook_url: str | None = None, base_url: str = "/", face_point: tuple[float, float] | None = None,
+        self,
+        incoming: IncomingTask,
+        video_type: str | None,
+        audio_type: str | None,
+        model_choice: str,
+        sync_mode: SyncMode,
+        idempotency_key: str | None = None,
+        webhook_url: str | None = None,
+        base_url: str = "/",
+        face_point: tuple[float, float] | None = None,
     ) -> tuple[TaskInfo, bool]:
         """Check the received uploads and register the task as queued; say whether it is new.
 
@@ -107,10 +118,18 @@ class LipSyncService:
         # A cheap early refusal before the inputs are sent to the bucket; `admit` below decides.
         await run_in_threadpool(self._require_queue_room)
         task = TaskInfo(
-            task_id=incoming.task_id, model_choice=model_choice,
-            engine=self.engines.engine_name(model_choice), sync_mode=sync_mode,
-            video_extension=video_extension, audio_extension=audio_extension, media=media, idempotency_key=idempotency_key, fingerprint=fingerprint,
-            webhook_url=webhook_url, result_url=f"{base_url}result/{incoming.task_id}", face_point=face_point,
+            task_id=incoming.task_id,
+            model_choice=model_choice,
+            engine=self.engines.engine_name(model_choice),
+            sync_mode=sync_mode,
+            video_extension=video_extension,
+            audio_extension=audio_extension,
+            media=media,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            webhook_url=webhook_url,
+            result_url=f"{base_url}result/{incoming.task_id}",
+            face_point=face_point,
         )
         await run_in_threadpool(self.storage.publish_inputs, task.task_id, video_extension, audio_extension)
         # Checked again in the same step as the task is added: other requests (on other hosts) may
@@ -185,7 +204,10 @@ class LipSyncService:
         if task.status is TaskState.CANCELLED:
             return  # cancelling again changes nothing; the record shows "cancelled" until the sweep
         cancelled = self._registry.transition(
-            task.task_id, ACTIVE_STATES, status=TaskState.CANCELLED, stage=TaskStage.CANCELLED,
+            task.task_id,
+            ACTIVE_STATES,
+            status=TaskState.CANCELLED,
+            stage=TaskStage.CANCELLED,
             finished_at=utc_now(),
         )
         if cancelled:
@@ -203,9 +225,7 @@ class LipSyncService:
         """Delete tasks older than TASK_TTL_HOURS that are not running (blocking: call off the loop)."""
         cutoff = utc_now() - timedelta(hours=self._settings.task_ttl_hours)
         tasks = self._registry.all()  # one read: in distributed mode it is every record in Redis
-        expired = [
-            task.task_id for task in tasks if task.created_at < cutoff and task.status not in ACTIVE_STATES
-        ]
+        expired = [task.task_id for task in tasks if task.created_at < cutoff and task.status not in ACTIVE_STATES]
         known = {task.task_id for task in tasks}
         # Files no task owns (a broken record skipped at start-up, an upload cut off on another
         # host) expire by their own age.
@@ -244,9 +264,12 @@ class LipSyncService:
         requeued = 0
         for task in self._registry.in_state(TaskState.PROCESSING):
             if self.executor.is_stalled(task) and self._registry.transition(
-                task.task_id, frozenset({TaskState.PROCESSING}),
+                task.task_id,
+                frozenset({TaskState.PROCESSING}),
                 expect={"attempt": task.attempt, "heartbeat_at": task.heartbeat_at},
-                status=TaskState.QUEUED, stage=TaskStage.QUEUED, progress=0.0,
+                status=TaskState.QUEUED,
+                stage=TaskStage.QUEUED,
+                progress=0.0,
             ):
                 log_event(logger, "task.requeued", logging.WARNING, task_id=task.task_id, attempt=task.attempt)
                 self._runner.submit(task.task_id)
@@ -271,8 +294,12 @@ class LipSyncService:
             self._registry.restore(task)
             if task.status in ACTIVE_STATES:
                 self._registry.transition(
-                    task.task_id, ACTIVE_STATES, status=TaskState.QUEUED, stage=TaskStage.QUEUED,
-                    progress=0.0, started_at=None,
+                    task.task_id,
+                    ACTIVE_STATES,
+                    status=TaskState.QUEUED,
+                    stage=TaskStage.QUEUED,
+                    progress=0.0,
+                    started_at=None,
                 )
                 requeued.append(task.task_id)
         for task_id in requeued:
@@ -303,8 +330,12 @@ class LipSyncService:
     def _fail_unqueued(self, task_id: str, reason: str) -> None:
         try:
             if self._registry.transition(
-                task_id, frozenset({TaskState.QUEUED}), status=TaskState.FAILED, stage=TaskStage.FAILED,
-                error=f"the job could not be queued: {reason}", finished_at=utc_now(),
+                task_id,
+                frozenset({TaskState.QUEUED}),
+                status=TaskState.FAILED,
+                stage=TaskStage.FAILED,
+                error=f"the job could not be queued: {reason}",
+                finished_at=utc_now(),
             ):
                 self.storage.remove_inputs(task_id)
                 self.webhooks.announce(self._registry, task_id, TaskState.FAILED.value)
@@ -316,10 +347,17 @@ class LipSyncService:
     ) -> tuple[MediaInfo, str, str]:
         """Blocking (ffmpeg): check both uploads; each gets its detected container's extension
         (the client's file name is never used)."""
-        received_video, received_audio = self.storage.video_upload_path(task_id), self.storage.audio_upload_path(task_id)
+        received_video, received_audio = (
+            self.storage.video_upload_path(task_id),
+            self.storage.audio_upload_path(task_id),
+        )
         checked = validation.check_inputs(
-            received_video, received_audio, validation.MediaLimits.from_settings(self._settings), sync_mode,
-            video_type, audio_type,
+            received_video,
+            received_audio,
+            validation.MediaLimits.from_settings(self._settings),
+            sync_mode,
+            video_type,
+            audio_type,
         )
         os.replace(received_video, self.storage.video_path(task_id, checked.video_container.extension))
         os.replace(received_audio, self.storage.audio_path(task_id, checked.audio_container.extension))

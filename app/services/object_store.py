@@ -83,9 +83,14 @@ class ObjectStore:
     def presigned_url(self, key: str, filename: str, ttl_s: int) -> str:
         with _reachable(key):
             return self._public_client.generate_presigned_url(
-                "get_object", ExpiresIn=ttl_s,
-                Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": "video/mp4",
-                        "ResponseContentDisposition": f'attachment; filename="{filename}"'},
+                "get_object",
+                ExpiresIn=ttl_s,
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "ResponseContentType": "video/mp4",
+                    "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                },
             )
 
     def delete_prefix(self, prefix: str) -> None:
@@ -94,7 +99,7 @@ class ObjectStore:
         with _reachable(prefix):
             for first in range(0, len(keys), 1000):  # S3's most keys per delete call
                 self._client.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys[first:first + 1000]]}
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys[first : first + 1000]]}
                 )
 
     def list(self, prefix: str) -> list[tuple[str, datetime]]:
@@ -106,9 +111,14 @@ class ObjectStore:
 
 def _client(settings: Settings, endpoint_url: str | None) -> BaseClient:
     return boto3.session.Session().client(
-        "s3", endpoint_url=endpoint_url, region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key_id, aws_secret_access_key=settings.s3_secret_access_key,
-        config=Config(signature_version="s3v4", s3={"addressing_style": settings.s3_addressing_style}, **_CLIENT_CONFIG),
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=settings.s3_secret_access_key,
+        config=Config(
+            signature_version="s3v4", s3={"addressing_style": settings.s3_addressing_style}, **_CLIENT_CONFIG
+        ),
     )
 
 
@@ -122,4 +132,6 @@ def _reachable(key: str) -> Iterator[None]:
         yield
     except (BotoCoreError, ClientError) as error:
         log_event(logger, "storage.failed", logging.ERROR, key=key, reason=type(error).__name__)
-        raise BackendUnavailable("the object storage is unreachable or refused the request; try again shortly") from error
+        raise BackendUnavailable(
+            "the object storage is unreachable or refused the request; try again shortly"
+        ) from error

@@ -11,10 +11,11 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
+from typing import Any
 
 import redis
 
@@ -79,10 +80,13 @@ end
 return 1
 """
 
+
 class RedisTaskRegistry:
     def __init__(self, url: str) -> None:
         self._redis = redis.Redis.from_url(
-            url, socket_timeout=_SOCKET_TIMEOUT_S, socket_connect_timeout=_CONNECT_TIMEOUT_S,
+            url,
+            socket_timeout=_SOCKET_TIMEOUT_S,
+            socket_connect_timeout=_CONNECT_TIMEOUT_S,
             decode_responses=True,
         )
         self._admit = self._redis.register_script(_ADMIT)
@@ -119,8 +123,14 @@ class RedisTaskRegistry:
         with self._reachable():
             admitted = self._admit(
                 keys=[_task_key(task.task_id), f"{_PREFIX}state:", f"{_PREFIX}created", key_index],
-                args=[json.dumps(to_record(task)), limit, json.dumps(sorted(counted)), task.task_id,
-                      task.created_at.timestamp(), _task_key("")],
+                args=[
+                    json.dumps(to_record(task)),
+                    limit,
+                    json.dumps(sorted(counted)),
+                    task.task_id,
+                    task.created_at.timestamp(),
+                    _task_key(""),
+                ],
             )
         if admitted is None:
             return None
@@ -143,17 +153,26 @@ class RedisTaskRegistry:
         return from_record(json.loads(raw))
 
     def transition(
-        self, task_id: str, allowed: frozenset[TaskState], expect: dict[str, object] | None = None,
-        **changes: object,
+        self,
+        task_id: str,
+        allowed: frozenset[TaskState],
+        expect: Mapping[str, object] | None = None,
+        **changes: Any,
     ) -> bool:
         """Apply `changes` only while the task is in an `allowed` state and holds the `expect`ed
         values (compared in their record form); say whether it was."""
         with self._reachable():
-            return bool(self._transition(
-                keys=[_task_key(task_id), f"{_PREFIX}state:"],
-                args=[json.dumps(sorted(allowed)), json.dumps(_as_record(expect or {})),
-                      json.dumps(_as_record(changes)), task_id],
-            ))
+            return bool(
+                self._transition(
+                    keys=[_task_key(task_id), f"{_PREFIX}state:"],
+                    args=[
+                        json.dumps(sorted(allowed)),
+                        json.dumps(_as_record(expect or {})),
+                        json.dumps(_as_record(changes)),
+                        task_id,
+                    ],
+                )
+            )
 
     def count(self, state: TaskState) -> int:
         with self._reachable():
@@ -219,4 +238,3 @@ def _as_record(values: dict[str, object]) -> dict[str, object]:
         name: value.isoformat() if isinstance(value, datetime) else asdict(value) if is_dataclass(value) else value
         for name, value in values.items()
     }
-

@@ -1,11 +1,11 @@
 """Task records and the in-memory registry that holds them (`redis_registry` is the shared one)."""
 
 import threading
-from collections.abc import Callable, KeysView
+from collections.abc import Callable, KeysView, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.errors import TaskNotFound
 from app.pipeline.media.probe import MediaInfo
@@ -94,8 +94,11 @@ class TaskRegistry(Protocol):
     def get(self, task_id: str) -> TaskInfo: ...
 
     def transition(
-        self, task_id: str, allowed: frozenset[TaskState], expect: dict[str, object] | None = None,
-        **changes: object,
+        self,
+        task_id: str,
+        allowed: frozenset[TaskState],
+        expect: Mapping[str, object] | None = None,
+        **changes: Any,
     ) -> bool: ...
 
     def count(self, state: TaskState) -> int: ...
@@ -143,10 +146,14 @@ class InMemoryTaskRegistry:
 
     def _find_by_key(self, idempotency_key: str) -> TaskInfo | None:
         # A cancelled task no longer holds its key: the client may use it for a new task.
-        return next((
-            task for task in self._tasks.values()
-            if task.idempotency_key == idempotency_key and task.status is not TaskState.CANCELLED
-        ), None)
+        return next(
+            (
+                task
+                for task in self._tasks.values()
+                if task.idempotency_key == idempotency_key and task.status is not TaskState.CANCELLED
+            ),
+            None,
+        )
 
     def get(self, task_id: str) -> TaskInfo:
         with self._lock:
@@ -156,8 +163,11 @@ class InMemoryTaskRegistry:
         return task
 
     def transition(
-        self, task_id: str, allowed: frozenset[TaskState], expect: dict[str, object] | None = None,
-        **changes: object,
+        self,
+        task_id: str,
+        allowed: frozenset[TaskState],
+        expect: Mapping[str, object] | None = None,
+        **changes: Any,
     ) -> bool:
         """Apply `changes` only while the task is in one of the `allowed` states and its fields
         hold the `expect`ed values; say whether it was."""

@@ -59,9 +59,7 @@ class ThreadJobRunner:
     def _start_workers(self) -> None:
         with self._lock:
             while len(self._threads) < self._workers:
-                thread = threading.Thread(
-                    target=self._work, name=f"lipsync-worker-{len(self._threads)}", daemon=True
-                )
+                thread = threading.Thread(target=self._work, name=f"lipsync-worker-{len(self._threads)}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
 

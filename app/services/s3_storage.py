@@ -81,8 +81,7 @@ class S3TaskStorage(TaskStorage):
         stale = set(super().leftovers(known, older_than))
         for prefix in (_INPUTS, _RESULTS):
             for key, modified in self.objects.list(prefix):
-                task_id = key[len(prefix):].split("/")[0].removesuffix(".mp4")
+                task_id = key[len(prefix) :].split("/")[0].removesuffix(".mp4")
                 if task_id not in known and modified.timestamp() < older_than:
                     stale.add(task_id)
         return sorted(stale)
-

@@ -9,9 +9,9 @@ it stops at its next chunk, and its result is never published.
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app.config import Settings
 from app.errors import BackendUnavailable, ModelLabError, TaskCancelled, TaskNotFound
@@ -35,24 +35,39 @@ _END_PATIENCE_S = 120.0
 
 
 def build_job(
-    settings: Settings, engines: EngineCatalog, video: Path, audio: Path, output: Path, sync_mode: SyncMode,
+    settings: Settings,
+    engines: EngineCatalog,
+    video: Path,
+    audio: Path,
+    output: Path,
+    sync_mode: SyncMode,
     face_point: tuple[float, float] | None = None,
 ) -> LipSyncJob:
     """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
     return LipSyncJob(
-        video=video, audio=audio, output=output, sync_mode=sync_mode,
+        video=video,
+        audio=audio,
+        output=output,
+        sync_mode=sync_mode,
         chunk_frames=settings.chunk_frames or _DEFAULT_CHUNK_FRAMES[engines.device.type],
-        face_detect_interval=settings.face_detect_interval, landmark_step=settings.landmark_step,
-        encoder_preset=settings.encoder_preset, encoder_crf=settings.encoder_crf,
+        face_detect_interval=settings.face_detect_interval,
+        landmark_step=settings.landmark_step,
+        encoder_preset=settings.encoder_preset,
+        encoder_crf=settings.encoder_crf,
         gpu_encode=engines.device.type == "cuda",
         max_seconds=validation.MediaLimits.from_settings(settings).read_seconds,
-        max_fps=settings.max_output_fps, face_point=face_point,
+        max_fps=settings.max_output_fps,
+        face_point=face_point,
     )
 
 
 class TaskExecutor:
     def __init__(
-        self, settings: Settings, registry: TaskRegistry, storage: TaskStorage, engines: EngineCatalog,
+        self,
+        settings: Settings,
+        registry: TaskRegistry,
+        storage: TaskStorage,
+        engines: EngineCatalog,
         webhooks: WebhookSender,
     ) -> None:
         self._settings = settings
@@ -109,8 +124,15 @@ class TaskExecutor:
                 return None
             now = utc_now()
             if self._registry.transition(
-                task_id, frozenset({task.status}), expect=seen, status=TaskState.PROCESSING,
-                stage=TaskStage.STARTING, progress=0.0, started_at=now, heartbeat_at=now, attempt=task.attempt + 1,
+                task_id,
+                frozenset({task.status}),
+                expect=seen,
+                status=TaskState.PROCESSING,
+                stage=TaskStage.STARTING,
+                progress=0.0,
+                started_at=now,
+                heartbeat_at=now,
+                attempt=task.attempt + 1,
             ):
                 if task.attempt:
                     log_event(logger, "task.retried", attempt=task.attempt + 1)
@@ -118,12 +140,19 @@ class TaskExecutor:
                     self._webhooks.announce(self._registry, task_id, "started")
                 return task.attempt + 1
 
-    def _give_up(self, task: TaskInfo, seen: dict[str, object]) -> None:
-        error = (f"the job stopped its worker {task.attempt} times (MAX_ATTEMPTS={self._settings.max_attempts}); "
-                 "it is not tried again")
+    def _give_up(self, task: TaskInfo, seen: Mapping[str, object]) -> None:
+        error = (
+            f"the job stopped its worker {task.attempt} times (MAX_ATTEMPTS={self._settings.max_attempts}); "
+            "it is not tried again"
+        )
         if self._registry.transition(
-            task.task_id, frozenset({task.status}), expect=seen, status=TaskState.FAILED, stage=TaskStage.FAILED,
-            error=error, finished_at=utc_now(),
+            task.task_id,
+            frozenset({task.status}),
+            expect=seen,
+            status=TaskState.FAILED,
+            stage=TaskStage.FAILED,
+            error=error,
+            finished_at=utc_now(),
         ):
             remove_quietly(self._storage.remove_inputs, task.task_id)
             self._webhooks.announce(self._registry, task.task_id, TaskState.FAILED.value)
@@ -133,7 +162,7 @@ class TaskExecutor:
         clock = time.perf_counter()
         mine = {"attempt": attempt}
         stop_beating = self._beat(task.task_id, mine)
-        outcome: dict[str, object] | None
+        outcome: dict[str, Any] | None
         try:
             video = self._render(task, mine)
             output = OutputInfo(round(video.frames / video.fps, 3), video.frames, video.width, video.height)
@@ -144,8 +173,11 @@ class TaskExecutor:
             outcome = {"status": TaskState.FAILED, "stage": TaskStage.FAILED, "error": error.message}
         except Exception:
             logger.exception("event=task.crashed")
-            outcome = {"status": TaskState.FAILED, "stage": TaskStage.FAILED,
-                       "error": "internal error while processing the video"}
+            outcome = {
+                "status": TaskState.FAILED,
+                "stage": TaskStage.FAILED,
+                "error": "internal error while processing the video",
+            }
         finally:
             stop_beating()
         try:
@@ -153,10 +185,12 @@ class TaskExecutor:
         finally:
             remove_quietly(self._storage.release_scratch, task.task_id)
 
-    def _finish(self, task_id: str, mine: dict[str, object], outcome: dict[str, object] | None, duration_s: float) -> None:
-        ended = outcome is not None and _patiently(lambda: self._registry.transition(
-            task_id, _RUNNING, expect=mine, finished_at=utc_now(), **outcome
-        ))
+    def _finish(
+        self, task_id: str, mine: Mapping[str, object], outcome: dict[str, Any] | None, duration_s: float
+    ) -> None:
+        ended = outcome is not None and _patiently(
+            lambda: self._registry.transition(task_id, _RUNNING, expect=mine, finished_at=utc_now(), **outcome)
+        )
         if not ended:
             # Cancelled meanwhile: nothing of it stays. Replaced by a newer run: that run owns its files.
             if (status := _patiently(lambda: self._current_status(task_id))) in (TaskState.CANCELLED, None):
@@ -165,25 +199,30 @@ class TaskExecutor:
             else:
                 log_event(logger, "task.superseded", logging.WARNING, duration_s=duration_s, now=status.value)
             return
+        assert outcome is not None  # `ended` needs an outcome
         self._webhooks.announce(self._registry, task_id, outcome["status"].value)
         if outcome["status"] is TaskState.FAILED:
             remove_quietly(self._storage.remove_inputs, task_id)
         log_event(
-            logger, f"task.{outcome['status']}", duration_s=duration_s,
+            logger,
+            f"task.{outcome['status']}",
+            duration_s=duration_s,
             **({"error": outcome["error"]} if "error" in outcome else {}),
         )
 
-    def _render(self, task: TaskInfo, mine: dict[str, object]) -> RenderedVideo:
+    def _render(self, task: TaskInfo, mine: Mapping[str, object]) -> RenderedVideo:
         self._storage.fetch_inputs(task.task_id, task.video_extension, task.audio_extension)
         job = build_job(
-            self._settings, self._engines,
+            self._settings,
+            self._engines,
             video=self._storage.video_path(task.task_id, task.video_extension),
             audio=self._storage.audio_path(task.task_id, task.audio_extension),
             output=self._storage.result_path(task.task_id),
-            sync_mode=task.sync_mode, face_point=task.face_point,
+            sync_mode=task.sync_mode,
+            face_point=task.face_point,
         )
         engine = self._engines.load(task.engine)
-        stage_started = {"stage": "starting", "at": time.perf_counter()}
+        stage_started: dict[str, Any] = {"stage": "starting", "at": time.perf_counter()}
 
         def on_progress(stage: str, progress: float) -> None:
             try:
@@ -194,8 +233,13 @@ class TaskExecutor:
                 pass  # progress is a courtesy: the run goes on while the task store is away
             if stage != stage_started["stage"]:
                 now = time.perf_counter()
-                log_event(logger, "task.stage", stage=stage, previous=stage_started["stage"],
-                          previous_duration_s=now - stage_started["at"])
+                log_event(
+                    logger,
+                    "task.stage",
+                    stage=stage,
+                    previous=stage_started["stage"],
+                    previous_duration_s=now - stage_started["at"],
+                )
                 stage_started.update(stage=stage, at=now)
 
         def is_cancelled() -> bool:
@@ -219,7 +263,7 @@ class TaskExecutor:
         except TaskNotFound:
             return None
 
-    def _beat(self, task_id: str, mine: dict[str, object]) -> Callable[[], None]:
+    def _beat(self, task_id: str, mine: Mapping[str, object]) -> Callable[[], None]:
         """Report the run alive every share of the heartbeat timeout, from a thread, until stopped."""
         stopped = threading.Event()
         interval = self._settings.heartbeat_timeout_s / _BEATS_PER_TIMEOUT
@@ -244,7 +288,7 @@ class TaskExecutor:
 Answer = TypeVar("Answer")
 
 
-def _still_mine(task: TaskInfo, mine: dict[str, object]) -> bool:
+def _still_mine(task: TaskInfo, mine: Mapping[str, object]) -> bool:
     return task.status is TaskState.PROCESSING and task.attempt == mine["attempt"]
 
 

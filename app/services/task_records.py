@@ -29,7 +29,8 @@ def from_record(record: dict) -> TaskInfo:
     """Raises KeyError, TypeError or ValueError for a record that is not a task."""
     # Fields added in later releases (those with a default) may be missing from older records.
     values = {
-        field.name: record[field.name] for field in fields(TaskInfo)
+        field.name: record[field.name]
+        for field in fields(TaskInfo)
         if field.name in record or field.default is MISSING and field.default_factory is MISSING
     }
     values["status"] = TaskState(values["status"])
@@ -79,6 +80,8 @@ def read_records(upload_dir: Path) -> tuple[list[TaskInfo], list[str]]:
                 raise ValueError("task id does not match its folder")
             tasks.append(task)
         except (OSError, KeyError, TypeError, ValueError, AttributeError) as error:
-            log_event(logger, "record.broken", logging.WARNING, task_dir=record_path.parent.name, reason=type(error).__name__)
+            log_event(
+                logger, "record.broken", logging.WARNING, task_dir=record_path.parent.name, reason=type(error).__name__
+            )
             broken.append(record_path.parent.name)
     return sorted(tasks, key=lambda task: task.created_at), broken

@@ -12,7 +12,17 @@ from app.config import Settings
 from app.errors import InvalidUpload, InvalidUploads, MediaError
 from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.media.container import (
-    ADTS_AAC, AUDIO_CONTAINERS, FLAC, MATROSKA, MP3, MP4, OGG, VIDEO_CONTAINERS, WAV, Container, detect_container,
+    ADTS_AAC,
+    AUDIO_CONTAINERS,
+    FLAC,
+    MATROSKA,
+    MP3,
+    MP4,
+    OGG,
+    VIDEO_CONTAINERS,
+    WAV,
+    Container,
+    detect_container,
 )
 from app.pipeline.media.probe import MediaInfo, probe_media, scan_video_packets
 from app.pipeline.timeline import SyncMode, plan_output
@@ -20,8 +30,9 @@ from app.pipeline.timeline import SyncMode, plan_output
 # Content types a client may put on an upload, and the containers each may label. Browsers and
 # tools send several names for one format; m4a/AAC comes raw (ADTS) or in an mp4.
 LABELS: dict[str, frozenset[Container]] = {
-    **dict.fromkeys(("video/mp4", "video/quicktime", "video/x-m4v", "audio/mp4", "audio/x-m4a", "audio/m4a"),
-                    frozenset({MP4})),
+    **dict.fromkeys(
+        ("video/mp4", "video/quicktime", "video/x-m4v", "audio/mp4", "audio/x-m4a", "audio/m4a"), frozenset({MP4})
+    ),
     **dict.fromkeys(("video/webm", "audio/webm", "video/x-matroska", "audio/x-matroska"), frozenset({MATROSKA})),
     **dict.fromkeys(("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"), frozenset({WAV})),
     **dict.fromkeys(("audio/mpeg", "audio/mp3"), frozenset({MP3})),
@@ -37,6 +48,8 @@ _KINDS = {"video_file": ("video", VIDEO_CONTAINERS), "audio_file": ("audio", AUD
 def _a(name: str) -> str:
     """The article for a format's name as it is read aloud: a wav, an mp4, an audio."""
     return f"an {name}" if name[0] in "aeio" or name.startswith("mp") else f"a {name}"
+
+
 # Media is read this far past the length limit, to tell "at the limit" from "over it".
 _READ_PAST_LIMIT_S = 1.0
 
@@ -52,8 +65,11 @@ class MediaLimits:
     @classmethod
     def from_settings(cls, settings: Settings) -> "MediaLimits":
         return cls(
-            settings.max_video_seconds, settings.max_video_pixels, settings.max_source_fps,
-            settings.max_output_fps, settings.max_output_frames,
+            settings.max_video_seconds,
+            settings.max_video_pixels,
+            settings.max_source_fps,
+            settings.max_output_fps,
+            settings.max_output_frames,
         )
 
     @property
@@ -73,8 +89,9 @@ def check_label(field: str, content_type: str | None) -> None:
         kind, containers = _KINDS[field]
         formats = ", ".join(sorted({container.name for container in containers}))
         raise InvalidUpload(
-            field, f"content type {content_type!r} is not accepted; send {_a(kind)} file ({formats}) "
-                   "labelled with its type or as application/octet-stream",
+            field,
+            f"content type {content_type!r} is not accepted; send {_a(kind)} file ({formats}) "
+            "labelled with its type or as application/octet-stream",
         )
 
 
@@ -86,8 +103,12 @@ class CheckedInputs:
 
 
 def check_inputs(
-    video: Path, audio: Path, limits: MediaLimits, sync_mode: SyncMode,
-    video_type: str | None = None, audio_type: str | None = None,
+    video: Path,
+    audio: Path,
+    limits: MediaLimits,
+    sync_mode: SyncMode,
+    video_type: str | None = None,
+    audio_type: str | None = None,
 ) -> CheckedInputs:
     """Both uploads checked (blocking: ffmpeg): the video's facts and both containers.
 
@@ -184,9 +205,7 @@ def check_output_frames(video: MediaInfo, audio_seconds: float, limits: MediaLim
 def check_face_point(point: tuple[float, float], video: MediaInfo) -> None:
     x, y = point
     if not (x < video.width and y < video.height):
-        raise InvalidUpload(
-            "face_point", f"({x:g}, {y:g}) lies outside the {video.width}x{video.height} video"
-        )
+        raise InvalidUpload("face_point", f"({x:g}, {y:g}) lies outside the {video.width}x{video.height} video")
 
 
 def _container(field: str, path: Path, content_type: str | None) -> Container:

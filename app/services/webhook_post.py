@@ -1,9 +1,10 @@
 """One POST of a webhook to addresses already checked, within a total deadline.
 
-The connection goes to one of those addresses (the first that answers) while the Host header and TLS (SNI and certificate check)
-keep the URL's host name, so a second DNS answer never decides where the request goes. Only the
-status line of the answer is read, at most `MAX_ANSWER_BYTES`: a receiver that answers garbage,
-endless headers or nothing at all costs this one delivery its deadline, never more.
+The connection goes to one of those addresses (the first that answers) while the Host header and
+TLS (SNI and certificate check) keep the URL's host name, so a second DNS answer never decides
+where the request goes. Only the status line of the answer is read, at most `MAX_ANSWER_BYTES`: a
+receiver that answers garbage, endless headers or nothing at all costs this one delivery its
+deadline, never more.
 """
 
 import http.client
@@ -65,7 +66,8 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def connect(self) -> None:
         sock = _connect(self._addresses, self.port, self._deadline)
         # The handshake runs under the same deadline; the certificate must name the URL's host.
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        # HTTPSConnection keeps its `context` argument as `_context`, which typeshed does not declare.
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 def post(target: WebhookTarget, addresses: list[str], body: bytes, headers: dict[str, str], deadline_s: float) -> str:

@@ -25,5 +25,11 @@ class CeleryWebhookDispatch:
         try:
             self._app.send_task(WEBHOOK_TASK, args=[asdict(delivery)], queue=WEBHOOK_QUEUE, countdown=delay_s or None)
         except OperationalError as error:
-            log_event(logger, "webhook.not_queued", logging.ERROR, task_id=delivery.task_id,
-                      webhook_event=delivery.event, reason=str(error)[:200])
+            log_event(
+                logger,
+                "webhook.not_queued",
+                logging.ERROR,
+                task_id=delivery.task_id,
+                webhook_event=delivery.event,
+                reason=str(error)[:200],
+            )

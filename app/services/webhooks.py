@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.errors import InvalidUpload, ModelLabError
 from app.logs import log_event
@@ -62,8 +62,15 @@ class WebhookSender:
     """`announce` builds an event's delivery and hands it to the dispatch; `attempt` makes one try."""
 
     def __init__(
-        self, secret: str | None, allow_private: bool, retry_base_s: float, *, deadline_s: float = 15.0,
-        concurrency: int = 8, resolve: Resolve = resolve_addresses, dispatch: WebhookDispatch | None = None,
+        self,
+        secret: str | None,
+        allow_private: bool,
+        retry_base_s: float,
+        *,
+        deadline_s: float = 15.0,
+        concurrency: int = 8,
+        resolve: Resolve = resolve_addresses,
+        dispatch: WebhookDispatch | None = None,
     ) -> None:
         self._secret = secret
         self._allow_private = allow_private
@@ -83,8 +90,16 @@ class WebhookSender:
         if not task.webhook_url or not self._secret:
             return
         delivery_id = uuid.uuid4().hex
-        body = json.dumps({"delivery_id": delivery_id, "task_id": task.task_id, "status": task.status.value,
-                           "error": task.error, "result_url": task.result_url, "event": event})
+        body = json.dumps(
+            {
+                "delivery_id": delivery_id,
+                "task_id": task.task_id,
+                "status": task.status.value,
+                "error": task.error,
+                "result_url": task.result_url,
+                "event": event,
+            }
+        )
         self._dispatch.schedule(Delivery(delivery_id, task.webhook_url, body, task.task_id, event), 0)
 
     def attempt(self, delivery: Delivery) -> None:
@@ -94,8 +109,13 @@ class WebhookSender:
         except Exception:  # a bug in one try must cost that try, never the sender
             logger.exception("webhook try failed unexpectedly")
             outcome = "internal_error"
-        fields = {"task_id": delivery.task_id, "webhook_event": delivery.event, "delivery_id": delivery.delivery_id,
-                  "attempt": delivery.attempt, "outcome": outcome}
+        fields: dict[str, Any] = {
+            "task_id": delivery.task_id,
+            "webhook_event": delivery.event,
+            "delivery_id": delivery.delivery_id,
+            "attempt": delivery.attempt,
+            "outcome": outcome,
+        }
         if outcome == "delivered":
             log_event(logger, "webhook.delivered", **fields)
         elif delivery.attempt < ATTEMPTS:
@@ -114,7 +134,9 @@ class WebhookSender:
             return "refused_target"
         body = delivery.body.encode()
         headers = {
-            "Content-Type": "application/json", "User-Agent": "ModelLab-Webhooks/1",
-            SIGNATURE_HEADER: sign(self._secret or "", int(time.time()), body), DELIVERY_HEADER: delivery.delivery_id,
+            "Content-Type": "application/json",
+            "User-Agent": "ModelLab-Webhooks/1",
+            SIGNATURE_HEADER: sign(self._secret or "", int(time.time()), body),
+            DELIVERY_HEADER: delivery.delivery_id,
         }
         return post(target, addresses, body, headers, self._deadline_s)

@@ -19,8 +19,13 @@ def guarded(make_client):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/models"), ("GET", f"/status/{uuid.uuid4()}"), ("GET", f"/result/{uuid.uuid4()}"),
-     ("DELETE", f"/tasks/{uuid.uuid4()}"), ("GET", "/no-such-route")],
+    [
+        ("GET", "/models"),
+        ("GET", f"/status/{uuid.uuid4()}"),
+        ("GET", f"/result/{uuid.uuid4()}"),
+        ("DELETE", f"/tasks/{uuid.uuid4()}"),
+        ("GET", "/no-such-route"),
+    ],
 )
 @pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"X-API-Key": KEY + "x"}])
 def test_routes_refuse_missing_or_wrong_key_with_401(guarded, method, path, headers):
@@ -43,7 +48,9 @@ def test_the_docs_open_without_a_key_and_offer_it_to_every_protected_route(guard
         assert guarded.get(asset).status_code == 200
     schema = guarded.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"]["ApiKey"] == {
-        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
         "description": "Needed on every route but /health when the server sets API_KEY",
     }
     for path, operations in schema["paths"].items():
@@ -68,7 +75,9 @@ def test_upload_without_key_is_refused_and_stores_nothing(guarded, face_video, s
 def test_upload_with_key_is_accepted(guarded, face_video, speech_audio):
     with face_video.open("rb") as video, speech_audio.open("rb") as audio:
         response = guarded.post(
-            "/process/", headers={"X-API-Key": KEY}, data={"model_choice": "model1"},
+            "/process/",
+            headers={"X-API-Key": KEY},
+            data={"model_choice": "model1"},
             files={"video_file": ("v.mp4", video, "video/mp4"), "audio_file": ("a.wav", audio, "audio/wav")},
         )
     assert response.status_code == 202
@@ -76,10 +85,14 @@ def test_upload_with_key_is_accepted(guarded, face_video, speech_audio):
 
 def test_cors_preflight_passes_without_key(make_client):
     client = make_client(api_key=KEY, cors_origins="https://app.example")
-    response = client.options("/models", headers={
-        "Origin": "https://app.example", "Access-Control-Request-Method": "GET",
-        "Access-Control-Request-Headers": "x-api-key",
-    })
+    response = client.options(
+        "/models",
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-api-key",
+        },
+    )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "https://app.example"
 

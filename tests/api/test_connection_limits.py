@@ -22,8 +22,12 @@ _WAIT_S = 30
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("limits")
     live = LiveServer(
-        {"UPLOAD_DIR": str(folder / "uploads"), "MAX_CONNECTIONS": str(_MAX_CONNECTIONS),
-         "MAX_CONCURRENT_UPLOADS": str(_MAX_UPLOADS), "REQUEST_HEAD_TIMEOUT_S": str(_HEAD_TIMEOUT_S)},
+        {
+            "UPLOAD_DIR": str(folder / "uploads"),
+            "MAX_CONNECTIONS": str(_MAX_CONNECTIONS),
+            "MAX_CONCURRENT_UPLOADS": str(_MAX_UPLOADS),
+            "REQUEST_HEAD_TIMEOUT_S": str(_HEAD_TIMEOUT_S),
+        },
         folder / "server.log",
     ).start()
     yield live
@@ -44,8 +48,10 @@ def half_open(server: LiveServer) -> socket.socket:
 def slow_upload(server: LiveServer) -> socket.socket:
     """An upload whose head is complete and whose body has only begun to arrive."""
     body = multipart(MODEL_PART)[: -len(f"--{BOUNDARY}--\r\n")]
-    head = (f"POST /process/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: 1000000\r\n"
-            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n")
+    head = (
+        f"POST /process/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: 1000000\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n"
+    )
     return connect(server, head.encode() + body)
 
 
@@ -81,19 +87,30 @@ def test_half_open_connections_past_the_cap_get_503_and_are_closed_at_the_head_d
 
 def test_uploads_past_the_cap_get_503_until_one_ends(server, face_video, short_audio):
     uploads = [slow_upload(server) for _ in range(_MAX_UPLOADS)]
-    files = {"video_file": ("v.mp4", face_video.read_bytes(), "video/mp4"),
-             "audio_file": ("a.wav", short_audio.read_bytes(), "audio/wav")}
+    files = {
+        "video_file": ("v.mp4", face_video.read_bytes(), "video/mp4"),
+        "audio_file": ("a.wav", short_audio.read_bytes(), "audio/wav"),
+    }
     try:
         # The slow ones hold their slots once their heads are in; then a further upload is refused.
         def refused() -> httpx.Response | None:
-            response = httpx.post(f"{server.url}/process/", data={"model_choice": "model1"}, files=files,
-                                  timeout=_WAIT_S)
+            response = httpx.post(
+                f"{server.url}/process/", data={"model_choice": "model1"}, files=files, timeout=_WAIT_S
+            )
             return response if response.status_code == 503 else None
+
         assert_busy(until(refused, "an upload refused past the cap"))
     finally:
         for sock in uploads:
             sock.close()
-    accepted = until(lambda: (r := httpx.post(f"{server.url}/process/", data={"model_choice": "model1"},
-                                              files=files, timeout=_WAIT_S)).status_code == 202 and r,
-                     "an upload accepted once the slow ones left")
+    accepted = until(
+        lambda: (
+            (
+                r := httpx.post(f"{server.url}/process/", data={"model_choice": "model1"}, files=files, timeout=_WAIT_S)
+            ).status_code
+            == 202
+            and r
+        ),
+        "an upload accepted once the slow ones left",
+    )
     assert json.loads(accepted.content)["task_id"]

@@ -34,9 +34,13 @@ def test_the_page_allows_only_its_own_scripts_and_has_no_inline_ones(client):
 
 
 def test_cors_is_closed_by_default(client):
-    response = client.options("/models", headers={
-        "Origin": "https://elsewhere.example", "Access-Control-Request-Method": "GET",
-    })
+    response = client.options(
+        "/models",
+        headers={
+            "Origin": "https://elsewhere.example",
+            "Access-Control-Request-Method": "GET",
+        },
+    )
     assert "access-control-allow-origin" not in response.headers
     answer = client.get("/models", headers={"Origin": "https://elsewhere.example"})
     assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers
@@ -100,7 +104,9 @@ def test_an_idempotency_key_is_free_again_once_its_task_is_cancelled(
     first = upload_with_headers(client, face_video, short_audio, headers).json()["task_id"]
     assert client.delete(f"/tasks/{first}").status_code == 204
     assert client.get(f"/status/{first}").json()["status"] == "cancelled"
-    again = upload_with_headers(client, face_video, short_audio if reuse_with == "same uploads" else speech_audio, headers)
+    again = upload_with_headers(
+        client, face_video, short_audio if reuse_with == "same uploads" else speech_audio, headers
+    )
     assert again.status_code == 202 and again.json()["task_id"] != first
     for task_id in (running, again.json()["task_id"]):
         client.delete(f"/tasks/{task_id}")

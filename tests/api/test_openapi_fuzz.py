@@ -19,9 +19,14 @@ _EXAMPLES_PER_OPERATION = 40
 @pytest.fixture(scope="module")
 def fuzzed_app(tmp_path_factory):
     # A queue of one job keeps accidental valid uploads from piling up work.
-    return create_app(Settings(
-        _env_file=None, upload_dir=tmp_path_factory.mktemp("fuzz-uploads"), max_queued=0, max_upload_mb=2,
-    ))
+    return create_app(
+        Settings(
+            _env_file=None,
+            upload_dir=tmp_path_factory.mktemp("fuzz-uploads"),
+            max_queued=0,
+            max_upload_mb=2,
+        )
+    )
 
 
 schema = schemathesis.pytest.from_fixture("fuzzed_schema")
@@ -33,7 +38,6 @@ def fuzzed_schema(fuzzed_app):
 
 
 @schema.parametrize()
-@settings(max_examples=_EXAMPLES_PER_OPERATION, deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=_EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_responses_match_schema(case):
     case.call_and_validate(excluded_checks=[positive_data_acceptance])

@@ -28,8 +28,12 @@ def page(server: LiveServer) -> Iterator[Page]:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             # A fake microphone (a beeping tone) that needs no permission prompt.
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required",
-                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+            args=[
+                "--no-sandbox",
+                "--autoplay-policy=no-user-gesture-required",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+            ],
         )
         page = browser.new_page()
         page.goto(server.url + "/")

@@ -38,7 +38,8 @@ class Cluster:
         marker = f"task_id={task_id} event=task.stage"
         last_seen = {
             worker.name: max((line[:23] for line in worker.log_text().splitlines() if marker in line), default="")
-            for worker in self.workers if worker.running
+            for worker in self.workers
+            if worker.running
         }
         name = max(last_seen, key=last_seen.get, default=None)
         if not name or not last_seen[name]:
@@ -76,11 +77,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     redis_server = RedisServer(root / "redis", logs / "redis.log").start()
     s3 = S3Server(root / "s3", logs / "s3.log").start()
     env = {
-        "EXECUTION": "celery", "STORAGE": "s3", "REDIS_URL": redis_server.url,
-        "S3_ENDPOINT_URL": s3.url, "S3_BUCKET": "modellab-test", **S3_KEYS,
-        "HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S), "MAX_ATTEMPTS": str(MAX_ATTEMPTS),
-        "MAX_QUEUED": str(MAX_QUEUED), "DEVICE": "cpu", "CHUNK_FRAMES": "8", "MIN_FREE_DISK_MB": "1",
-        "WEBHOOK_SECRET": WEBHOOK_SECRET, "WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_RETRY_BASE_S": "0.5",
+        "EXECUTION": "celery",
+        "STORAGE": "s3",
+        "REDIS_URL": redis_server.url,
+        "S3_ENDPOINT_URL": s3.url,
+        "S3_BUCKET": "modellab-test",
+        **S3_KEYS,
+        "HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S),
+        "MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+        "MAX_QUEUED": str(MAX_QUEUED),
+        "DEVICE": "cpu",
+        "CHUNK_FRAMES": "8",
+        "MIN_FREE_DISK_MB": "1",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WEBHOOK_ALLOW_PRIVATE": "true",
+        "WEBHOOK_RETRY_BASE_S": "0.5",
     }
     workers = [
         CeleryWorker(f"worker{index}", {**env, "UPLOAD_DIR": str(root / f"worker{index}")}, logs / f"worker{index}.log")
@@ -110,24 +121,36 @@ def cluster_video(media_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def cluster_audio(media_dir: Path) -> Path:
     """About 16 s of speech."""
-    return media_factory.speech_wav(media_dir / "cluster_speech.wav", " ".join([
-        "Papa bought a big map, and mama made banana bread for everyone.",
-        "Bob and Pam may park by the barn, but the car is far away.",
-        "My father saw a large ball above the palm, and we all went home.",
-        "Open your mouth wide and say papa, mama, and banana.",
-    ]), 1.0)
+    return media_factory.speech_wav(
+        media_dir / "cluster_speech.wav",
+        " ".join(
+            [
+                "Papa bought a big map, and mama made banana bread for everyone.",
+                "Bob and Pam may park by the barn, but the car is far away.",
+                "My father saw a large ball above the palm, and we all went home.",
+                "Open your mouth wide and say papa, mama, and banana.",
+            ]
+        ),
+        1.0,
+    )
 
 
 def submit(api: LiveServer, video: Path, audio: Path, **form: str) -> httpx.Response:
     with video.open("rb") as video_file, audio.open("rb") as audio_file:
         return httpx.post(
-            f"{api.url}/process/", timeout=60, data={"model_choice": "model1", "sync_mode": "cut_off", **form},
-            files={"video_file": (video.name, video_file, "video/mp4"),
-                   "audio_file": (audio.name, audio_file, "audio/wav")},
+            f"{api.url}/process/",
+            timeout=60,
+            data={"model_choice": "model1", "sync_mode": "cut_off", **form},
+            files={
+                "video_file": (video.name, video_file, "video/mp4"),
+                "audio_file": (audio.name, audio_file, "audio/wav"),
+            },
         )
 
 
-def wait_for(api: LiveServer, task_id: str, states: set[str], timeout_s: float = 180, min_progress: float = 0.0) -> dict:
+def wait_for(
+    api: LiveServer, task_id: str, states: set[str], timeout_s: float = 180, min_progress: float = 0.0
+) -> dict:
     """Poll GET /status until the task is in one of `states` (and past `min_progress`), with a deadline."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

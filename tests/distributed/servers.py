@@ -33,7 +33,11 @@ class ServerProcess:
     def _spawn(self, command: list[str], env: dict[str, str] | None = None) -> None:
         log = self._log_path.open("ab")
         self.process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, cwd=_REPO, start_new_session=True,
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=_REPO,
+            start_new_session=True,
             env={**os.environ, **(env or {})},
         )
 
@@ -84,11 +88,25 @@ class RedisServer(ServerProcess):
 
     def start(self) -> "RedisServer":
         self._data_dir.mkdir(parents=True, exist_ok=True)
-        self._spawn([
-            shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-            "--dir", str(self._data_dir), "--appendonly", "yes", "--appendfsync", "always",
-            "--maxmemory-policy", "noeviction", "--save", "",
-        ])
+        self._spawn(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self._data_dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--maxmemory-policy",
+                "noeviction",
+                "--save",
+                "",
+            ]
+        )
         client = redis.Redis.from_url(self.url, socket_timeout=1)
         self._wait_until(client.ping, "answering")
         return self
@@ -103,9 +121,18 @@ class S3Server(ServerProcess):
         self.url = f"http://127.0.0.1:{self.port}"
         self._data_dir = data_dir
         self._ports = {
-            flag: free_port() for flag in (
-                "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
-                "filer.port.grpc", "admin.port", "admin.port.grpc", "debug.port", "s3.port.grpc",
+            flag: free_port()
+            for flag in (
+                "master.port",
+                "master.port.grpc",
+                "volume.port",
+                "volume.port.grpc",
+                "filer.port",
+                "filer.port.grpc",
+                "admin.port",
+                "admin.port.grpc",
+                "debug.port",
+                "s3.port.grpc",
             )
         }
 
@@ -113,21 +140,34 @@ class S3Server(ServerProcess):
         self._data_dir.mkdir(parents=True, exist_ok=True)
         weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
         self._spawn(
-            [weed, "mini", f"-dir={self._data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-             f"-s3.port={self.port}", "-webdav=false", "-admin.ui=false",
-             # Its table catalogs would take fixed ports (8181, 9101): off.
-             "-s3.port.iceberg=0", "-s3.port.lance=0",
-             *(f"-{flag}={port}" for flag, port in self._ports.items())],
+            [
+                weed,
+                "mini",
+                f"-dir={self._data_dir}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-s3.port={self.port}",
+                "-webdav=false",
+                "-admin.ui=false",
+                # Its table catalogs would take fixed ports (8181, 9101): off.
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                *(f"-{flag}={port}" for flag, port in self._ports.items()),
+            ],
         )
         self._wait_until(lambda: self.client().list_buckets() is not None, "serving S3")
         return self
 
     def client(self):
         return boto3.client(
-            "s3", endpoint_url=self.url, region_name="us-east-1",
-            aws_access_key_id=S3_KEYS["S3_ACCESS_KEY_ID"], aws_secret_access_key=S3_KEYS["S3_SECRET_ACCESS_KEY"],
-            config=Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10,
-                          retries={"max_attempts": 1}),
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=S3_KEYS["S3_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_KEYS["S3_SECRET_ACCESS_KEY"],
+            config=Config(
+                s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10, retries={"max_attempts": 1}
+            ),
         )
 
 
@@ -140,8 +180,22 @@ class CeleryWorker(ServerProcess):
 
     def start(self) -> "CeleryWorker":
         self._spawn(
-            [sys.executable, "-m", "celery", "-A", "app.worker", "worker", "-Q", "lipsync",
-             "--hostname", f"{self.name}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "app.worker",
+                "worker",
+                "-Q",
+                "lipsync",
+                "--hostname",
+                f"{self.name}@%h",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
             self.env,
         )
         return self
@@ -157,9 +211,26 @@ class WebhookWorker(CeleryWorker):
 
     def start(self) -> "WebhookWorker":
         self._spawn(
-            [sys.executable, "-m", "celery", "-A", "app.worker", "worker", "-Q", "webhooks", "--pool", "threads",
-             "--concurrency", "4", "--hostname", f"{self.name}@%h", "--loglevel", "INFO", "--without-gossip",
-             "--without-mingle"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "app.worker",
+                "worker",
+                "-Q",
+                "webhooks",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "4",
+                "--hostname",
+                f"{self.name}@%h",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
             self.env,
         )
         return self

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.distributed
 def _ffprobe_duration(path: Path) -> float:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout)
 
@@ -63,8 +65,10 @@ def test_a_with_result_redirect_the_api_answers_307_to_a_presigned_url_that_serv
 ):
     task_id = submit(cluster.apis[0], cluster_video, cluster_audio).json()["task_id"]
     assert wait_for(cluster.apis[0], task_id, {"finished", "failed"})["status"] == "finished"
-    redirecting = LiveServer({**cluster.env, "RESULT_REDIRECT": "true", "UPLOAD_DIR": str(cluster.logs.parent / "api-redirect")},
-                             cluster.logs / "api-redirect.log").start()
+    redirecting = LiveServer(
+        {**cluster.env, "RESULT_REDIRECT": "true", "UPLOAD_DIR": str(cluster.logs.parent / "api-redirect")},
+        cluster.logs / "api-redirect.log",
+    ).start()
     try:
         answer = httpx.get(f"{redirecting.url}/result/{task_id}", timeout=30)
     finally:
@@ -78,18 +82,26 @@ def test_a_with_result_redirect_the_api_answers_307_to_a_presigned_url_that_serv
     assert part.status_code == 206 and part.content == whole.content[100:200]
 
 
-def test_a_the_sweep_removes_expired_tasks_objects_and_keys(
-    cluster: Cluster, cluster_video: Path, cluster_audio: Path
-):
+def test_a_the_sweep_removes_expired_tasks_objects_and_keys(cluster: Cluster, cluster_video: Path, cluster_audio: Path):
     task_id = submit(cluster.apis[0], cluster_video, cluster_audio).json()["task_id"]
     assert wait_for(cluster.apis[0], task_id, {"finished", "failed"})["status"] == "finished"
     assert _keys_of(cluster, task_id)
     # Another API host whose TTL (under 2 s) has passed for every finished task.
-    sweeper = LiveServer({**cluster.env, "TASK_TTL_HOURS": "0.0005", "SWEEP_INTERVAL_S": "1",
-                          "UPLOAD_DIR": str(cluster.logs.parent / "api-sweeper")}, cluster.logs / "api-sweeper.log").start()
+    sweeper = LiveServer(
+        {
+            **cluster.env,
+            "TASK_TTL_HOURS": "0.0005",
+            "SWEEP_INTERVAL_S": "1",
+            "UPLOAD_DIR": str(cluster.logs.parent / "api-sweeper"),
+        },
+        cluster.logs / "api-sweeper.log",
+    ).start()
     try:
-        wait_until(lambda: httpx.get(f"{cluster.apis[1].url}/status/{task_id}", timeout=10).status_code == 404,
-                    30, "the task's expiry")
+        wait_until(
+            lambda: httpx.get(f"{cluster.apis[1].url}/status/{task_id}", timeout=10).status_code == 404,
+            30,
+            "the task's expiry",
+        )
     finally:
         sweeper.stop()
     assert not _keys_of(cluster, task_id)
@@ -101,8 +113,13 @@ def test_a_an_idempotency_key_holds_across_api_hosts(cluster: Cluster, cluster_v
     with cluster_video.open("rb") as video, cluster_audio.open("rb") as audio:
         files = {"video_file": ("v.mp4", video.read(), "video/mp4"), "audio_file": ("a.wav", audio.read(), "audio/wav")}
     answers = [
-        httpx.post(f"{api.url}/process/", files=files, data={"model_choice": "model1", "sync_mode": "cut_off"},
-                   headers={"Idempotency-Key": "cluster-key"}, timeout=60)
+        httpx.post(
+            f"{api.url}/process/",
+            files=files,
+            data={"model_choice": "model1", "sync_mode": "cut_off"},
+            headers={"Idempotency-Key": "cluster-key"},
+            timeout=60,
+        )
         for api in (first, second)
     ]
     assert [answer.status_code for answer in answers] == [202, 202]
@@ -130,8 +147,9 @@ def test_a_a_webhook_retry_outlives_the_api_host_that_scheduled_it(
 ):
     receiver = Receiver()
     receiver.answers_for["cancelled"] = [500]  # its first try fails: a retry is due in 0.5 s
-    doomed = LiveServer({**cluster.env, "UPLOAD_DIR": str(cluster.logs.parent / "api-doomed")},
-                        cluster.logs / "api-doomed.log").start()
+    doomed = LiveServer(
+        {**cluster.env, "UPLOAD_DIR": str(cluster.logs.parent / "api-doomed")}, cluster.logs / "api-doomed.log"
+    ).start()
     try:
         task_id = submit(doomed, cluster_video, cluster_audio, webhook_url=receiver.url).json()["task_id"]
         assert httpx.delete(f"{doomed.url}/tasks/{task_id}", timeout=30).status_code == 204
@@ -159,7 +177,9 @@ def test_b_a_worker_killed_mid_job_is_replaced_and_the_result_is_complete(
     path = tmp_path / "result.mp4"
     path.write_bytes(httpx.get(f"{second.url}/result/{task_id}", timeout=60).content)
     # Complete and playable: every frame decodes, and it lasts as long as the plan says.
-    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
+    decoded = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True
+    )
     assert decoded.returncode == 0 and decoded.stderr == ""
     assert _ffprobe_duration(path) == pytest.approx(18.6, abs=0.2)
     cluster.restart_worker(victim)
@@ -200,9 +220,14 @@ def test_b_a_job_that_kills_its_worker_every_time_fails_after_the_capped_attempt
         worker = cluster.worker_running(task_id)
         for pid in worker.child_pids():
             os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: httpx.get(f"{api.url}/status/{task_id}", timeout=10).json()["attempt"] > attempt
-                    or httpx.get(f"{api.url}/status/{task_id}", timeout=10).json()["status"] == "failed",
-                    60, f"the end of attempt {attempt}")
+        wait_until(
+            lambda: (
+                httpx.get(f"{api.url}/status/{task_id}", timeout=10).json()["attempt"] > attempt  # noqa: B023 (called within this turn)
+                or httpx.get(f"{api.url}/status/{task_id}", timeout=10).json()["status"] == "failed"
+            ),
+            60,
+            f"the end of attempt {attempt}",
+        )
     status = wait_for(api, task_id, {"failed"}, timeout_s=60)
     assert status["error"] == (
         f"the job stopped its worker {MAX_ATTEMPTS} times (MAX_ATTEMPTS={MAX_ATTEMPTS}); it is not tried again"
@@ -210,9 +235,7 @@ def test_b_a_job_that_kills_its_worker_every_time_fails_after_the_capped_attempt
     wait_until(lambda: not any(key.startswith("inputs/") for key in _keys_of(cluster, task_id)), 30, "input removal")
 
 
-def test_c_a_running_job_is_cancelled_through_the_other_api(
-    cluster: Cluster, cluster_video: Path, cluster_audio: Path
-):
+def test_c_a_running_job_is_cancelled_through_the_other_api(cluster: Cluster, cluster_video: Path, cluster_audio: Path):
     first, second = cluster.apis
     task_id = submit(first, cluster_video, cluster_audio).json()["task_id"]
     wait_for(first, task_id, {"processing"}, min_progress=0.05)
@@ -221,16 +244,19 @@ def test_c_a_running_job_is_cancelled_through_the_other_api(
     assert httpx.get(f"{first.url}/status/{task_id}", timeout=10).json()["status"] == "cancelled"
     # The worker stops after its current chunk and removes the task's objects.
     wait_until(lambda: not _keys_of(cluster, task_id), 60, "removal of the task's objects")
-    wait_until(lambda: f"task_id={task_id} event=task.cancelled" in "".join(w.log_text() for w in cluster.workers),
-                60, "the worker's stop")
+    wait_until(
+        lambda: f"task_id={task_id} event=task.cancelled" in "".join(w.log_text() for w in cluster.workers),
+        60,
+        "the worker's stop",
+    )
     assert not _keys_of(cluster, task_id)
 
 
-def test_f_the_queue_limit_holds_across_api_hosts(
-    cluster: Cluster, cluster_video: Path, cluster_audio: Path
-):
+def test_f_the_queue_limit_holds_across_api_hosts(cluster: Cluster, cluster_video: Path, cluster_audio: Path):
     control = Celery(broker=cluster.redis.url).control
-    control.cancel_consumer("lipsync", destination=cluster.render_nodes(), reply=True, timeout=10)  # nothing leaves the queue meanwhile
+    control.cancel_consumer(
+        "lipsync", destination=cluster.render_nodes(), reply=True, timeout=10
+    )  # nothing leaves the queue meanwhile
     try:
         accepted = []
         for index in range(MAX_QUEUED):
@@ -249,9 +275,7 @@ def test_f_the_queue_limit_holds_across_api_hosts(
         assert wait_for(cluster.apis[0], task_id, {"finished", "failed"}, timeout_s=240)["status"] == "finished"
 
 
-def test_d_a_redis_restart_mid_queue_loses_nothing(
-    cluster: Cluster, cluster_video: Path, cluster_audio: Path
-):
+def test_d_a_redis_restart_mid_queue_loses_nothing(cluster: Cluster, cluster_video: Path, cluster_audio: Path):
     accepted = [submit(cluster.apis[index % 2], cluster_video, cluster_audio).json()["task_id"] for index in range(3)]
     wait_for(cluster.apis[0], accepted[0], {"processing"}, min_progress=0.05)
     cluster.redis.kill()  # no chance to save: what survives is what the append-only file holds

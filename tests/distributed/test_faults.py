@@ -19,6 +19,7 @@ from tests.distributed.servers import CeleryWorker
 
 pytestmark = pytest.mark.distributed
 
+
 @contextmanager
 def _redis_down(cluster: Cluster, seconds: float) -> Iterator[None]:
     """Redis killed (no chance to save) for `seconds`, then started again on its port and data."""
@@ -93,7 +94,9 @@ def test_g_during_a_redis_outage_the_apis_log_one_line_per_event_without_paths(c
     with _redis_down(cluster, HEARTBEAT_TIMEOUT_S * 2):
         for api in cluster.apis:  # a request and the background chores all meet the outage
             assert httpx.get(f"{api.url}/status/{uuid.uuid4()}", timeout=60).status_code == 503
-    written = [line for path in logs for line in path.read_bytes()[offsets[path]:].decode(errors="replace").splitlines()]
+    written = [
+        line for path in logs for line in path.read_bytes()[offsets[path] :].decode(errors="replace").splitlines()
+    ]
     assert any("event=redis.unreachable" in line for line in written)
     for line in written:  # ours and uvicorn's access lines alike: no traceback, no source path
         assert not line.startswith((" ", "\t", "Traceback")) and 'File "' not in line and ".py" not in line, line

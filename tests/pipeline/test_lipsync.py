@@ -38,7 +38,8 @@ def test_cancellation_stops_between_chunks_and_leaves_nothing(engine, face_video
     chunks = []
     with pytest.raises(TaskCancelled):
         run_lipsync(
-            job(face_video, speech_audio, output), engine,
+            job(face_video, speech_audio, output),
+            engine,
             lambda stage, p: chunks.append(p) if stage == "rendering" else None,
             is_cancelled=lambda: len(chunks) >= 2,
         )
@@ -63,15 +64,23 @@ def one_frame_no_face(tmp_path_factory):
     return media_factory.no_face_video(tmp_path_factory.mktemp("one_frame") / "one_frame.mp4", 1 / 25)
 
 
-@pytest.mark.parametrize(("mode", "video"), [
-    (SyncMode.REMAP, "one_frame_no_face"), (SyncMode.SILENCE, "no_face_video"), (SyncMode.BOUNCE, "no_face_video"),
-])
-def test_a_source_without_a_face_fails_before_any_frame_is_rendered(engine, speech_audio, tmp_path, request, mode, video):
+@pytest.mark.parametrize(
+    ("mode", "video"),
+    [
+        (SyncMode.REMAP, "one_frame_no_face"),
+        (SyncMode.SILENCE, "no_face_video"),
+        (SyncMode.BOUNCE, "no_face_video"),
+    ],
+)
+def test_a_source_without_a_face_fails_before_any_frame_is_rendered(
+    engine, speech_audio, tmp_path, request, mode, video
+):
     # `remap` stretches the one frame over all 6 s of speech; `silence` keeps the 1 s clip's
     # length; `bounce` plays it back and forth under the speech.
     stages: list[str] = []
-    faceless = LipSyncJob(request.getfixturevalue(video), speech_audio, tmp_path / "out.mp4", sync_mode=mode,
-                          chunk_frames=8)
+    faceless = LipSyncJob(
+        request.getfixturevalue(video), speech_audio, tmp_path / "out.mp4", sync_mode=mode, chunk_frames=8
+    )
     with pytest.raises(NoFaceFound, match="no face found in the video"):
         run_lipsync(faceless, engine, lambda stage, p: stages.append(stage))
     assert stages == ["probing"]

@@ -54,7 +54,8 @@ def code_blocks(frame: np.ndarray) -> list[tuple[slice, slice]]:
     left = int(chin[0]) - 2 * BLOCK
     return [
         (slice(top + row * BLOCK, top + (row + 1) * BLOCK), slice(left + col * BLOCK, left + (col + 1) * BLOCK))
-        for row in range(ROWS) for col in range(4)
+        for row in range(ROWS)
+        for col in range(4)
     ]
 
 
@@ -75,8 +76,7 @@ def talking_source(speech_audio, tmp_path_factory) -> tuple[Path, list, float]:
     folder = tmp_path_factory.mktemp("talking")
     still = media_factory.talking_head_video(folder / "still.mp4", CLIP_SECONDS, photo=media_factory.hopper_photo())
     talking = folder / "talking.mp4"
-    run_lipsync(LipSyncJob(still, speech_audio, talking, sync_mode=SyncMode.CUT_OFF),
-                VisemeEngine(torch.device("cpu")))
+    run_lipsync(LipSyncJob(still, speech_audio, talking, sync_mode=SyncMode.CUT_OFF), VisemeEngine(torch.device("cpu")))
     frames = decode_rgb(talking).copy()
     blocks = code_blocks(frames[0])
     skin = float(np.mean([frames[0][block].mean() for block in blocks]))
@@ -138,8 +138,12 @@ def test_indexing_a_talking_source_can_be_cancelled(talking_source, short_audio,
     polls: list[int] = []
     stages: list[str] = []
     with pytest.raises(TaskCancelled):
-        run_lipsync(job, VisemeEngine(torch.device("cpu")), lambda stage, progress: stages.append(stage),
-                    is_cancelled=lambda: polls.append(1) or len(polls) > 1)
+        run_lipsync(
+            job,
+            VisemeEngine(torch.device("cpu")),
+            lambda stage, progress: stages.append(stage),
+            is_cancelled=lambda: polls.append(1) or len(polls) > 1,
+        )
     assert list(tmp_path.iterdir()) == []
     # Cancelled at the second poll with nothing rendered: both polls came from the index pass
     # (the main pass renders a chunk between its first and second polls).

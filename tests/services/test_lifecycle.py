@@ -89,8 +89,12 @@ def small_disk(tmp_path):
     """A 6 MiB tmpfs: needs root and mount rights (CI has them); skipped elsewhere."""
     mount_point = tmp_path / "small_disk"
     mount_point.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount_point)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount_point)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here")
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=False)

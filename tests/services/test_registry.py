@@ -10,8 +10,13 @@ from app.services.task_records import from_record, to_record
 
 def _task(task_id: str, status: TaskState = TaskState.QUEUED) -> TaskInfo:
     return TaskInfo(
-        task_id=task_id, model_choice="model1", engine="viseme", sync_mode=SyncMode.BOUNCE,
-        audio_extension="wav", media=MediaInfo(duration_s=2.0, has_video=True, has_audio=False), status=status,
+        task_id=task_id,
+        model_choice="model1",
+        engine="viseme",
+        sync_mode=SyncMode.BOUNCE,
+        audio_extension="wav",
+        media=MediaInfo(duration_s=2.0, has_video=True, has_audio=False),
+        status=status,
     )
 
 

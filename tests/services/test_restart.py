@@ -18,7 +18,8 @@ def submit(server: LiveServer, video, audio) -> str:
         response = httpx.post(
             f"{server.url}/process/",
             files={"video_file": ("v.mp4", v, "video/mp4"), "audio_file": ("a.wav", a, "audio/wav")},
-            data={"model_choice": "model1"}, timeout=60,
+            data={"model_choice": "model1"},
+            timeout=60,
         )
     assert response.status_code == 202, response.text
     return response.json()["task_id"]

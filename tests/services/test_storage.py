@@ -24,7 +24,7 @@ def test_upload_sink_writes_blocks_off_the_loop_with_private_mode(tmp_path):
 
     async def receive() -> None:
         for offset in range(0, len(data), 65536):
-            sink.add(data[offset:offset + 65536])
+            sink.add(data[offset : offset + 65536])
             await sink.flush()
         assert target.stat().st_size == 3 * UPLOAD_CHUNK_BYTES  # whole blocks only, until forced
         await sink.flush(force=True)

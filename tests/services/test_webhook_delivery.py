@@ -23,9 +23,15 @@ _REAL_GETADDRINFO = socket.getaddrinfo
 
 def announce(sender: WebhookSender, url: str, event: str = "started") -> None:
     registry = InMemoryTaskRegistry()
-    task = TaskInfo(task_id=f"task-{time.monotonic_ns()}", model_choice="model1", engine="viseme",
-                    sync_mode=SyncMode.BOUNCE, audio_extension="wav", media=MediaInfo(1.0, True, True),
-                    webhook_url=url)
+    task = TaskInfo(
+        task_id=f"task-{time.monotonic_ns()}",
+        model_choice="model1",
+        engine="viseme",
+        sync_mode=SyncMode.BOUNCE,
+        audio_extension="wav",
+        media=MediaInfo(1.0, True, True),
+        webhook_url=url,
+    )
     registry.add(task)
     sender.announce(registry, task.task_id, event)
 
@@ -76,8 +82,7 @@ def test_a_name_that_answers_public_then_loopback_gets_nothing_onto_loopback(reb
     rebinding_dns(["2001:4860:4860::8888", "127.0.0.1"])
     try:
         with caplog.at_level(logging.INFO, logger="app.services.webhooks"):
-            announce(WebhookSender(SECRET, False, 0.01, deadline_s=2),
-                     f"http://hooks.rebind.test:{loopback.port}/hook")
+            announce(WebhookSender(SECRET, False, 0.01, deadline_s=2), f"http://hooks.rebind.test:{loopback.port}/hook")
             wait_until(lambda: re.search(r"webhook\.(delivered|given_up)", caplog.text), 30, "the last try")
         assert loopback.received == []
         assert "outcome=refused_target" in caplog.text
@@ -87,8 +92,11 @@ def test_a_name_that_answers_public_then_loopback_gets_nothing_onto_loopback(reb
 
 @pytest.mark.parametrize(
     "answer",
-    [b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\n" + b"X-Junk: 1\r\n" * 500 + b"\r\n",
-     b"HTTP/1.1 200 OK\r\n" + b"X" * 200_000],
+    [
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X-Junk: 1\r\n" * 500 + b"\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X" * 200_000,
+    ],
     ids=["no_status_line", "too_many_headers", "endless_header"],
 )
 def test_a_receiver_answering_garbage_harms_no_later_delivery(answer):

@@ -38,8 +38,15 @@ def test_webhook_allow_private_lets_them_through(url):
     check_webhook_url(url, allow_private=True)
 
 
-@pytest.mark.parametrize("url", ["https://8.8.8.8/hook", "http://[2606:4700:4700::1111]:8443/x",
-                                 "http://[2002:808:808::1]/", "http://[64:ff9b::808:808]/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://8.8.8.8/hook",
+        "http://[2606:4700:4700::1111]:8443/x",
+        "http://[2002:808:808::1]/",
+        "http://[64:ff9b::808:808]/",
+    ],
+)
 def test_global_addresses_pass(url):
     check_webhook_url(url, allow_private=False)
 
@@ -78,5 +85,6 @@ def test_malformed_urls_are_refused_naming_the_field(url):
 
 def test_the_parser_reads_host_port_and_path_once_for_check_and_sender():
     assert parse_webhook_url("https://Hooks.Example.com/a/b?x=1#frag") == WebhookTarget(
-        "https", "hooks.example.com", 443, "/a/b?x=1")
+        "https", "hooks.example.com", 443, "/a/b?x=1"
+    )
     assert parse_webhook_url("http://[2606:4700::1]:8080") == WebhookTarget("http", "2606:4700::1", 8080, "/")

@@ -20,9 +20,7 @@ class Engine(Protocol):
     # then indexes the source's mouths first and asks `pick_own_mouths` for the choice.
     reuses_source_mouths: bool
 
-    def audio_features(
-        self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int
-    ) -> np.ndarray:
+    def audio_features(self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int) -> np.ndarray:
         """Per output frame features (first axis: frame) from 16 kHz mono audio."""
         ...
 
@@ -33,7 +31,10 @@ class Engine(Protocol):
         ...
 
     def render(
-        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray,
+        self,
+        frames: YuvBatch,
+        faces: Sequence[FaceLandmarks | None],
+        features: np.ndarray,
         own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
         """Draw mouths driven by `features` (n, ...) into `frames`, in place, and return them;

@@ -15,12 +15,23 @@ import torch
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.media.yuv import YuvBatch
-from app.pipeline.render.mouth_geometry import (
-    ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, LOWER_LIP, SOURCE_GAP, UPPER_LIP, UPPER_REACH, anchored_below_teeth,
-    mouth_geometry, mouth_motion,
-)
 from app.pipeline.render import mouth_palette as palette
 from app.pipeline.render.mouth_choice import DRAW, choose_samples
+from app.pipeline.render.mouth_geometry import (
+    ALONG_X,
+    ALONG_Y,
+    CHIN,
+    CX,
+    CY,
+    HALF_WIDTH,
+    LOWER_LIP,
+    SOURCE_GAP,
+    UPPER_LIP,
+    UPPER_REACH,
+    anchored_below_teeth,
+    mouth_geometry,
+    mouth_motion,
+)
 from app.pipeline.render.mouth_warp import MouthParams, open_mouths
 from app.pipeline.render.mouth_window import feather_mask, window_origins, window_side
 from app.pipeline.render.own_mouths import MouthBank, OwnMouths, paste_own_mouth
@@ -53,9 +64,7 @@ class VisemeEngine:
         self._device = device
         warm_up_recognizer()
 
-    def audio_features(
-        self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int
-    ) -> np.ndarray:
+    def audio_features(self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int) -> np.ndarray:
         """(frame_count, 4): jaw, width, rounding, closure."""
         return mouth_parameters(samples, sample_rate, fps, frame_count)
 
@@ -77,17 +86,23 @@ class VisemeEngine:
         teeth = np.clip(2 * jaw, 0, 1) * (1 - rounding) * (1 - closure)
         if most_teeth < _MIN_TEETH_SHARE:
             teeth = np.full(len(features), np.nan)
-        targets = np.stack([
-            jaw * widest,
-            width * (1 + _SPREAD_WIDTH * spread),
-            turn,
-            teeth,
-            closure,
-        ], axis=1)
+        targets = np.stack(
+            [
+                jaw * widest,
+                width * (1 + _SPREAD_WIDTH * spread),
+                turn,
+                teeth,
+                closure,
+            ],
+            axis=1,
+        )
         return choose_samples(samples, targets, shown)
 
     def render(
-        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray,
+        self,
+        frames: YuvBatch,
+        faces: Sequence[FaceLandmarks | None],
+        features: np.ndarray,
         own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
         picks = own_mouths.picks if own_mouths is not None else np.full(len(frames), DRAW)
@@ -109,9 +124,7 @@ class VisemeEngine:
         geometry, motion = geometry[moving], motion[moving]
         side = window_side(geometry, motion, frames.height, frames.width)
         origins = window_origins(geometry, motion, side, frames.height, frames.width)
-        crops = np.stack([
-            frames.rgb(i, (x, y, x + side[1], y + side[0])) for i, (x, y) in zip(active, origins)
-        ])
+        crops = np.stack([frames.rgb(i, (x, y, x + side[1], y + side[0])) for i, (x, y) in zip(active, origins)])
         # A few crops at a time: the warp's per-pixel temporaries grow with the batch.
         for first in range(0, len(active), _CROPS_PER_BATCH):
             batch = slice(first, first + _CROPS_PER_BATCH)
@@ -144,7 +157,11 @@ class VisemeEngine:
         return geometry, parting, shows_teeth
 
     def _render_crops(
-        self, crops: np.ndarray, geometry: np.ndarray, motion: np.ndarray, origins: np.ndarray,
+        self,
+        crops: np.ndarray,
+        geometry: np.ndarray,
+        motion: np.ndarray,
+        origins: np.ndarray,
         enamel: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """RGB crops (n, h, w, 3) uint8 -> (rendered RGB uint8, paste weights 0..1 of shape (n, h, w)).
@@ -153,8 +170,8 @@ class VisemeEngine:
         with torch.inference_mode():
             geo, moves = to_tensor(geometry), to_tensor(motion)
             params = MouthParams(
-                center=geo[:, CX:CY + 1] - to_tensor(origins),
-                along=geo[:, ALONG_X:ALONG_Y + 1],
+                center=geo[:, CX : CY + 1] - to_tensor(origins),
+                along=geo[:, ALONG_X : ALONG_Y + 1],
                 half_width=geo[:, HALF_WIDTH],
                 chin_depth=geo[:, CHIN],
                 lip_depth=geo[:, LOWER_LIP],

@@ -9,14 +9,14 @@ import cv2
 import numpy as np
 import torch
 
-from app.pipeline.face import tracking
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.engines.wav2lip_net import FACE_SIZE, Wav2LipGenerator
 from app.pipeline.engines.weights_cache import WeightsCache, WeightsError
+from app.pipeline.face import tracking
 from app.pipeline.face.tracking import FaceLandmarks
-from app.pipeline.speech.mel import mel_windows, melspectrogram
 from app.pipeline.media.yuv import YuvBatch, even_box
 from app.pipeline.render.own_mouths import OwnMouths
+from app.pipeline.speech.mel import mel_windows, melspectrogram
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,10 @@ class Wav2LipEngine:
         return mel_windows(melspectrogram(samples), fps, frame_count)
 
     def render(
-        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: np.ndarray,
+        self,
+        frames: YuvBatch,
+        faces: Sequence[FaceLandmarks | None],
+        features: np.ndarray,
         own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
         active = [i for i, face in enumerate(faces) if face is not None]
@@ -87,11 +90,11 @@ class Wav2LipEngine:
         autocast = torch.autocast("cuda", dtype=torch.float16, enabled=self._device.type == "cuda")
         with self._lock, torch.inference_mode(), autocast:
             for start in range(0, len(crops_bgr), self._batch_size):
-                faces = torch.from_numpy(crops_bgr[start:start + self._batch_size]).to(self._device)
+                faces = torch.from_numpy(crops_bgr[start : start + self._batch_size]).to(self._device)
                 faces = faces.permute(0, 3, 1, 2).float() / 255
                 masked = faces.clone()
-                masked[:, :, FACE_SIZE // 2:] = 0
-                mels = torch.from_numpy(windows[start:start + self._batch_size]).to(self._device)[:, None]
+                masked[:, :, FACE_SIZE // 2 :] = 0
+                mels = torch.from_numpy(windows[start : start + self._batch_size]).to(self._device)[:, None]
                 predicted = self._generator(mels.float(), torch.cat([masked, faces], dim=1))
                 outputs.append((predicted.float() * 255).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu())
         return torch.cat(outputs).numpy()
@@ -101,17 +104,21 @@ def face_box(face: FaceLandmarks, pads: tuple[int, int, int, int], height: int, 
     """[x0, y0, x1, y1] around the landmarks, padded (top, bottom, left, right) and clipped."""
     top, bottom, left, right = pads
     low, high = face.points.min(axis=0), face.points.max(axis=0)
-    return np.array([
-        max(0.0, low[0] - left), max(0.0, low[1] - top),
-        min(float(width), high[0] + right), min(float(height), high[1] + bottom),
-    ])
+    return np.array(
+        [
+            max(0.0, low[0] - left),
+            max(0.0, low[1] - top),
+            min(float(width), high[0] + right),
+            min(float(height), high[1] + bottom),
+        ]
+    )
 
 
 def smooth_boxes(boxes: np.ndarray) -> np.ndarray:
     """Each box becomes the mean of itself and the next boxes (5 in all; fewer at the end), as the reference."""
     count = len(boxes)
     smoothed = [
-        boxes[max(0, min(i, count - _BOX_SMOOTHING_FRAMES)):][:_BOX_SMOOTHING_FRAMES].mean(axis=0)
+        boxes[max(0, min(i, count - _BOX_SMOOTHING_FRAMES)) :][:_BOX_SMOOTHING_FRAMES].mean(axis=0)
         for i in range(count)
     ]
     return np.round(np.stack(smoothed)).astype(int)

@@ -20,8 +20,9 @@ class ConvBlock(nn.Module):
     Keys: conv_block.0 (Conv2d), conv_block.1 (BatchNorm2d).
     """
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int | tuple[int, int], padding: int,
-                 residual: bool = False) -> None:
+    def __init__(
+        self, cin: int, cout: int, kernel: int, stride: int | tuple[int, int], padding: int, residual: bool = False
+    ) -> None:
         super().__init__()
         self.conv_block = nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, padding), nn.BatchNorm2d(cout))
         self.act = nn.ReLU()
@@ -63,32 +64,41 @@ def _up(cin: int, cout: int, residuals: int) -> nn.Sequential:
 class Wav2LipGenerator(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.face_encoder_blocks = nn.ModuleList([
-            nn.Sequential(ConvBlock(6, 16, 7, 1, 3)),  # 96x96
-            _down(16, 32, 2),  # 48
-            _down(32, 64, 3),  # 24
-            _down(64, 128, 2),  # 12
-            _down(128, 256, 2),  # 6
-            _down(256, 512, 1),  # 3
-            nn.Sequential(ConvBlock(512, 512, 3, 1, 0), ConvBlock(512, 512, 1, 1, 0)),  # 1
-        ])
+        self.face_encoder_blocks = nn.ModuleList(
+            [
+                nn.Sequential(ConvBlock(6, 16, 7, 1, 3)),  # 96x96
+                _down(16, 32, 2),  # 48
+                _down(32, 64, 3),  # 24
+                _down(64, 128, 2),  # 12
+                _down(128, 256, 2),  # 6
+                _down(256, 512, 1),  # 3
+                nn.Sequential(ConvBlock(512, 512, 3, 1, 0), ConvBlock(512, 512, 1, 1, 0)),  # 1
+            ]
+        )
         self.audio_encoder = nn.Sequential(  # 80x16 mel window -> 512x1x1
-            ConvBlock(1, 32, 3, 1, 1), *_residuals(32, 2),
-            ConvBlock(32, 64, 3, (3, 1), 1), *_residuals(64, 2),
-            ConvBlock(64, 128, 3, 3, 1), *_residuals(128, 2),
-            ConvBlock(128, 256, 3, (3, 2), 1), *_residuals(256, 1),
-            ConvBlock(256, 512, 3, 1, 0), ConvBlock(512, 512, 1, 1, 0),
+            ConvBlock(1, 32, 3, 1, 1),
+            *_residuals(32, 2),
+            ConvBlock(32, 64, 3, (3, 1), 1),
+            *_residuals(64, 2),
+            ConvBlock(64, 128, 3, 3, 1),
+            *_residuals(128, 2),
+            ConvBlock(128, 256, 3, (3, 2), 1),
+            *_residuals(256, 1),
+            ConvBlock(256, 512, 3, 1, 0),
+            ConvBlock(512, 512, 1, 1, 0),
         )
         # Input channels = previous block's output + the matching face encoder output.
-        self.face_decoder_blocks = nn.ModuleList([
-            nn.Sequential(ConvBlock(512, 512, 1, 1, 0)),  # 1
-            nn.Sequential(UpBlock(1024, 512, 3, 1, 0), *_residuals(512, 1)),  # 3
-            _up(1024, 512, 2),  # 6
-            _up(768, 384, 2),  # 12
-            _up(512, 256, 2),  # 24
-            _up(320, 128, 2),  # 48
-            _up(160, 64, 2),  # 96
-        ])
+        self.face_decoder_blocks = nn.ModuleList(
+            [
+                nn.Sequential(ConvBlock(512, 512, 1, 1, 0)),  # 1
+                nn.Sequential(UpBlock(1024, 512, 3, 1, 0), *_residuals(512, 1)),  # 3
+                _up(1024, 512, 2),  # 6
+                _up(768, 384, 2),  # 12
+                _up(512, 256, 2),  # 24
+                _up(320, 128, 2),  # 48
+                _up(160, 64, 2),  # 96
+            ]
+        )
         self.output_block = nn.Sequential(
             ConvBlock(80, 32, 3, 1, 1), nn.Conv2d(32, 3, kernel_size=1, stride=1, padding=0), nn.Sigmoid()
         )

@@ -49,7 +49,11 @@ class FaceDetector:
         self._anchors = np.stack(np.meshgrid(cells, cells), axis=-1).reshape(-1, 2)  # (x, y), rows first
 
     def detect(
-        self, frames: YuvBatch, index: int, search_tiles: bool = False, near: np.ndarray | None = None,
+        self,
+        frames: YuvBatch,
+        index: int,
+        search_tiles: bool = False,
+        near: np.ndarray | None = None,
     ) -> DetectedFace | None:
         """The face in frame `index` whose centre is nearest the point `near` (x, y), or the
         largest one; None if there is none. The model sees the whole frame at 192 px, where a
@@ -57,8 +61,9 @@ class FaceDetector:
         overlapping quarters of the frame are also searched, each at 192 px."""
         faces = self._detect_in(frames, index, (0, 0, frames.width, frames.height))
         if not faces and search_tiles:
-            faces = [face for tile in _quarters(frames.width, frames.height)
-                     for face in self._detect_in(frames, index, tile)]
+            faces = [
+                face for tile in _quarters(frames.width, frames.height) for face in self._detect_in(frames, index, tile)
+            ]
         if not faces:
             return None
         if near is None:
@@ -86,10 +91,15 @@ class FaceDetector:
             weights = scores[same] / scores[same].sum()
             merged = weights @ boxes[same]
             eyes = weights @ keypoints[same][:, :4]
-            faces.append(DetectedFace(
-                center=to_frame(merged[:2]), size=merged[2:] * _SIDE / scale * step,
-                right_eye=to_frame(eyes[:2]), left_eye=to_frame(eyes[2:]), score=float(scores[best]),
-            ))
+            faces.append(
+                DetectedFace(
+                    center=to_frame(merged[:2]),
+                    size=merged[2:] * _SIDE / scale * step,
+                    right_eye=to_frame(eyes[:2]),
+                    left_eye=to_frame(eyes[2:]),
+                    score=float(scores[best]),
+                )
+            )
             left &= ~same
         return faces
 
@@ -105,11 +115,12 @@ def _letterbox(image: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """`image` fitted into a black 192x192 square: (square, scale, offset of the image's corner)."""
     height, width = image.shape[:2]
     scale = _SIDE / max(height, width)
-    fitted = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                        interpolation=cv2.INTER_AREA)
+    fitted = cv2.resize(
+        image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+    )
     square = np.zeros((_SIDE, _SIDE, 3), np.uint8)
     top, left = (_SIDE - fitted.shape[0]) // 2, (_SIDE - fitted.shape[1]) // 2
-    square[top:top + fitted.shape[0], left:left + fitted.shape[1]] = fitted
+    square[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
     return square, scale, np.array([left, top], dtype=np.float64)
 
 

@@ -65,7 +65,10 @@ class FaceTracker:
     """Tracks one face through consecutive frames; keeps state across chunks. Not thread-safe."""
 
     def __init__(
-        self, detect_interval: int = 5, landmark_step: int = 1, face_point: tuple[float, float] | None = None,
+        self,
+        detect_interval: int = 5,
+        landmark_step: int = 1,
+        face_point: tuple[float, float] | None = None,
     ) -> None:
         """`face_point` (x, y in frame pixels) picks, among several faces, the one nearest it in
         the first frame with a face; by default the largest. Later detections keep to the face

@@ -15,7 +15,12 @@ SAMPLE_RATE = 16_000
 def decode_audio(path: Path, max_seconds: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """At most `max_seconds` of samples: decoding stops there, whatever length the header claims."""
     stream = ffmpeg.input(file_url(path), **input_options(path)).output(
-        "pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=sample_rate, t=f"{max_seconds:.3f}",
+        "pipe:",
+        format="f32le",
+        acodec="pcm_f32le",
+        ac=1,
+        ar=sample_rate,
+        t=f"{max_seconds:.3f}",
         loglevel="error",
     )
     try:

@@ -58,7 +58,9 @@ def probe_media(path: Path, decode_seconds: float = 0.5) -> MediaInfo:
     duration = _parse_duration(log)
     if video is None:
         return MediaInfo(
-            duration_s=duration, has_video=False, has_audio=audio is not None,
+            duration_s=duration,
+            has_video=False,
+            has_audio=audio is not None,
             decodes=result.returncode == 0,
         )
     width, height = _parse_size(video.group(1))
@@ -134,14 +136,28 @@ def scan_video_packets(path: Path, max_seconds: float) -> PacketScan:
     count and duration come from the packets themselves: a header can claim anything.
     """
     result = run_ffmpeg(
-        [*input_args(path), "-map", "0:v:0", "-c", "copy", "-t", f"{max_seconds:.3f}",
-         "-loglevel", "error", "-nostats", "-f", "framecrc", "-"],
+        [
+            *input_args(path),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-t",
+            f"{max_seconds:.3f}",
+            "-loglevel",
+            "error",
+            "-nostats",
+            "-f",
+            "framecrc",
+            "-",
+        ],
         timeout=_PROBE_TIMEOUT_S,
     )
     if result.returncode != 0:
         raise MediaError("the video's packets could not be read")
     time_base = 1.0
-    frames, first, end = 0, None, 0
+    frames, end = 0, 0
+    first: int | None = None
     for line in result.stdout.splitlines():
         if line.startswith("#tb 0:"):
             numerator, denominator = line.split(":", 1)[1].strip().split("/")
@@ -154,5 +170,5 @@ def scan_video_packets(path: Path, max_seconds: float) -> PacketScan:
             frames += 1
             first = pts if first is None else min(first, pts)
             end = max(end, pts + duration)
-    duration_s = (end - first) * time_base if frames else 0.0
+    duration_s = (end - first) * time_base if frames and first is not None else 0.0
     return PacketScan(frames, duration_s, damaged=bool(result.stderr.strip()))

@@ -16,8 +16,8 @@ from app.errors import MediaError
 from app.logs import log_event
 from app.pipeline.media.container import file_url, input_options
 from app.pipeline.media.ffmpeg_binary import ffmpeg_exe, ffmpeg_failure, run_ffmpeg
-from app.pipeline.timeline import FrameRun, OutputPlan, source_order
 from app.pipeline.media.yuv import YuvBatch
+from app.pipeline.timeline import FrameRun, OutputPlan, source_order
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,7 @@ class FrameFormat:
         return self.width * self.height * 3 // 2
 
 
-def read_frames(
-    path: Path, fmt: FrameFormat, start: int, count: int, chunk_frames: int
-) -> Iterator[YuvBatch]:
+def read_frames(path: Path, fmt: FrameFormat, start: int, count: int, chunk_frames: int) -> Iterator[YuvBatch]:
     """Yield source frames [start, start + count) in batches of at most `chunk_frames`.
 
     ffmpeg resamples to a constant `fmt.fps` so that frame i is at time i / fps, which makes
@@ -129,22 +127,32 @@ class FrameWriter:
     """
 
     def __init__(
-        self, output: Path, fmt: FrameFormat, frame_count: int, audio: Path,
-        preset: str, crf: int, gpu: bool = False,
+        self,
+        output: Path,
+        fmt: FrameFormat,
+        frame_count: int,
+        audio: Path,
+        preset: str,
+        crf: int,
+        gpu: bool = False,
     ) -> None:
         self._fmt = fmt
         duration = frame_count / fmt.fps
-        video_in = ffmpeg.input(
-            "pipe:", format="rawvideo", pix_fmt="yuv420p", s=f"{fmt.width}x{fmt.height}", r=fmt.fps
-        )
-        audio_in = (
-            ffmpeg.input(file_url(audio), **input_options(audio), t=duration)
-            .audio.filter("apad", whole_dur=duration)
+        video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="yuv420p", s=f"{fmt.width}x{fmt.height}", r=fmt.fps)
+        audio_in = ffmpeg.input(file_url(audio), **input_options(audio), t=duration).audio.filter(
+            "apad", whole_dur=duration
         )
         self._process = (
             ffmpeg.output(
-                video_in.video, audio_in, str(output), format="mp4", pix_fmt="yuv420p",
-                acodec="aac", audio_bitrate="160k", movflags="+faststart", loglevel="error",
+                video_in.video,
+                audio_in,
+                str(output),
+                format="mp4",
+                pix_fmt="yuv420p",
+                acodec="aac",
+                audio_bitrate="160k",
+                movflags="+faststart",
+                loglevel="error",
                 **(_nvenc_args(crf) if gpu else {"vcodec": "libx264", "preset": preset, "crf": crf}),
             )
             .overwrite_output()
@@ -239,9 +247,7 @@ def _drain(pipe, sink: list[str] | None = None) -> threading.Thread:
     return thread
 
 
-def read_planned_frames(
-    path: Path, fmt: FrameFormat, plan: OutputPlan, chunk_frames: int
-) -> Iterator[YuvBatch]:
+def read_planned_frames(path: Path, fmt: FrameFormat, plan: OutputPlan, chunk_frames: int) -> Iterator[YuvBatch]:
     """Yield the output's source frames in order, in chunks, following `plan`.
 
     Forward runs stream from one decoder. Backward runs are decoded in blocks from their end
@@ -281,7 +287,7 @@ def _replay(
     np.minimum(order, len(frames) - 1, out=order)  # the last frame fills in for a short source
     for first in range(0, len(order), chunk_frames):
         # `take` copies: engines draw into the frames they get, never into the cache.
-        data = frames.take(order[first:first + chunk_frames], axis=0)
+        data = frames.take(order[first : first + chunk_frames], axis=0)
         yield YuvBatch(data, fmt.width, fmt.height, fmt.matrix)
 
 
@@ -298,7 +304,7 @@ def _retimed(
         last = batch.data[-1:]
         stop = int(np.searchsorted(order, decoded))
         for start in range(shown, stop, chunk_frames):
-            picked = order[start:min(start + chunk_frames, stop)] - first
+            picked = order[start : min(start + chunk_frames, stop)] - first
             yield YuvBatch(batch.data.take(picked, axis=0), fmt.width, fmt.height, fmt.matrix)
         shown = stop
     _require_frames(decoded, source_frames)

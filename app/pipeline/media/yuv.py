@@ -17,11 +17,13 @@ _KR_KB = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
 def _matrices(matrix: str) -> tuple[np.ndarray, np.ndarray]:
     kr, kb = _KR_KB[matrix]
     kg = 1 - kr - kb
-    to_ycbcr = np.array([
-        [kr, kg, kb],
-        [-kr / (2 * (1 - kb)), -kg / (2 * (1 - kb)), 0.5],
-        [0.5, -kg / (2 * (1 - kr)), -kb / (2 * (1 - kr))],
-    ])
+    to_ycbcr = np.array(
+        [
+            [kr, kg, kb],
+            [-kr / (2 * (1 - kb)), -kg / (2 * (1 - kb)), 0.5],
+            [0.5, -kg / (2 * (1 - kr)), -kb / (2 * (1 - kr))],
+        ]
+    )
     scale = np.array([219.0, 224.0, 224.0])[:, None] / 255.0
     forward = (to_ycbcr * scale).astype(np.float32)  # RGB 0..255 -> YUV offsets
     return forward, np.linalg.inv(forward).astype(np.float32)
@@ -90,8 +92,8 @@ class YuvBatch:
         quarter = luma // 4
         return (
             frame[:luma].reshape(self.height, self.width),
-            frame[luma:luma + quarter].reshape(self.height // 2, self.width // 2),
-            frame[luma + quarter:].reshape(self.height // 2, self.width // 2),
+            frame[luma : luma + quarter].reshape(self.height // 2, self.width // 2),
+            frame[luma + quarter :].reshape(self.height // 2, self.width // 2),
         )
 
     def rgb(self, index: int, box: tuple[int, int, int, int] | None = None, step: int = 1) -> np.ndarray:
@@ -101,11 +103,11 @@ class YuvBatch:
         y, u, v = self.planes(index)
         luma = y[y0:y1:step, x0:x1:step]
         if step == 1:
-            u = np.repeat(np.repeat(u[y0 // 2:y1 // 2, x0 // 2:x1 // 2], 2, axis=0), 2, axis=1)
-            v = np.repeat(np.repeat(v[y0 // 2:y1 // 2, x0 // 2:x1 // 2], 2, axis=0), 2, axis=1)
+            u = np.repeat(np.repeat(u[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], 2, axis=0), 2, axis=1)
+            v = np.repeat(np.repeat(v[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2], 2, axis=0), 2, axis=1)
         else:
-            u = u[y0 // 2:y1 // 2:step // 2, x0 // 2:x1 // 2:step // 2]
-            v = v[y0 // 2:y1 // 2:step // 2, x0 // 2:x1 // 2:step // 2]
+            u = u[y0 // 2 : y1 // 2 : step // 2, x0 // 2 : x1 // 2 : step // 2]
+            v = v[y0 // 2 : y1 // 2 : step // 2, x0 // 2 : x1 // 2 : step // 2]
         rows, cols = luma.shape
         yuv = np.stack([luma, u[:rows, :cols], v[:rows, :cols]], axis=-1)
         return yuv_to_rgb(yuv, self.matrix)
@@ -142,11 +144,11 @@ class YuvBatch:
         x0, y0 = x0 + left, y0 + top
         height, width = alpha.shape
         y, u, v = self.planes(index)
-        region = y[y0:y0 + height, x0:x0 + width]
+        region = y[y0 : y0 + height, x0 : x0 + width]
         region[:] = _to_bytes(region + (yuv[..., 0] - region) * alpha)
         half_alpha = _halve(alpha)
         for plane, channel in ((u, 1), (v, 2)):
-            target = plane[y0 // 2:(y0 + height) // 2, x0 // 2:(x0 + width) // 2]
+            target = plane[y0 // 2 : (y0 + height) // 2, x0 // 2 : (x0 + width) // 2]
             target[:] = _to_bytes(target + (_halve(yuv[..., channel]) - target) * half_alpha)
 
     def to_rgb(self) -> np.ndarray:

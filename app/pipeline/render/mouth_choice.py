@@ -63,11 +63,13 @@ def choose_samples(samples: np.ndarray, targets: np.ndarray, shown: np.ndarray) 
         if total[best_sample] + _JUMP_COST < jump:
             jump_from, jump = best_sample, total[best_sample] + _JUMP_COST
         # Sample j may follow sample j - 1 (free), itself (hold) or the best state (jump).
-        options = np.stack([
-            np.append(np.inf, total[:count - 1]),
-            total[:count] + _HOLD_COST,
-            np.full(count, jump),
-        ])
+        options = np.stack(
+            [
+                np.append(np.inf, total[: count - 1]),
+                total[:count] + _HOLD_COST,
+                np.full(count, jump),
+            ]
+        )
         choice = np.argmin(options, axis=0)
         origin = np.where(choice == 0, states[:count] - 1, np.where(choice == 1, states[:count], jump_from))
         keep_drawing = total[count]
@@ -88,5 +90,5 @@ def _match_costs(samples: np.ndarray, target: np.ndarray) -> np.ndarray:
     for column in (2, 3):
         if np.isnan(target[column]):
             difference[:, column] = 0.0  # unknown: any will do (a faceless sample stays NaN)
-    cost = (difference ** 2).sum(axis=1)
+    cost = (difference**2).sum(axis=1)
     return np.where(np.isnan(cost), np.inf, cost)

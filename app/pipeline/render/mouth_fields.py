@@ -88,10 +88,13 @@ def displacement(
     lower_down = opened - lower_rise * _jaw_profile(a, b, closed_lens, params)
     below = b + lower_rise * closed_lens
     shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
-    as_xy = lambda shift_down: torch.stack([
-        shift_down * down[:, 0] + shift_along * along[:, 0],
-        shift_down * down[:, 1] + shift_along * along[:, 1],
-    ], dim=1)
+    as_xy = lambda shift_down: torch.stack(
+        [
+            shift_down * down[:, 0] + shift_along * along[:, 0],
+            shift_down * down[:, 1] + shift_along * along[:, 1],
+        ],
+        dim=1,
+    )
     gap = ((b > top) & (b < bottom) & (bottom - top > 0.5)).to(a.dtype)
     return as_xy(opened + upper_fall), as_xy(lower_down), below, gap
 

@@ -44,10 +44,19 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
     nose = distance(tracking.NOSE_BOTTOM)
     upper_reach = max(min(2.5 * upper_lip, upper_lip + 0.75 * max(nose - upper_lip, 0.0)), 1.0)
     source_gap = float(np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - center))
-    return np.array([
-        *center, *(along / (2 * half_width)), half_width, max(distance(tracking.CHIN), 2.0),
-        max(distance(tracking.LOWER_LIP_OUTER), 1.0), upper_lip, upper_reach, source_gap,
-    ], dtype=np.float32)
+    return np.array(
+        [
+            *center,
+            *(along / (2 * half_width)),
+            half_width,
+            max(distance(tracking.CHIN), 2.0),
+            max(distance(tracking.LOWER_LIP_OUTER), 1.0),
+            upper_lip,
+            upper_reach,
+            source_gap,
+        ],
+        dtype=np.float32,
+    )
 
 
 def anchored_below_teeth(geometry: np.ndarray, parting: float, open_px: float) -> tuple[np.ndarray, float]:
@@ -59,7 +68,7 @@ def anchored_below_teeth(geometry: np.ndarray, parting: float, open_px: float) -
     gap = float(geometry[SOURCE_GAP])
     drop = max(open_px - parting * gap, 0.0)
     moved = geometry.copy()
-    moved[CX:CY + 1] += drop * face_down(geometry)
+    moved[CX : CY + 1] += drop * face_down(geometry)
     moved[CHIN] = max(geometry[CHIN] - drop, 2.0)
     moved[LOWER_LIP] = max(geometry[LOWER_LIP] - drop, 1.0)
     moved[UPPER_LIP] += drop
@@ -85,12 +94,12 @@ def mouth_motion(
     source is closed on silence and m/b/p, and opened further on open vowels. A source whose
     gap shows its teeth together (`shows_teeth` with a low parting: a smile) keeps them showing as
     it talks, as a smiling person does: its lips close over them for the lips' closures (m/b/p,
-    f/v) and in silence, not for every consonant, and its teeth part by the jaw's whole opening. An opening parts at `parting` (per
-    frame, share of the source's gap up from the lower lip; see `mouth_palette.read_gap`): below a
-    smile's upper teeth, never across them. Lip rims are drawn where the source's lips are
-    closed (`lips closed` 1); drawn upper teeth continue the source's own, which already show
-    `own teeth px` above the parting. A closing lifts the jaw with the lower lip by `jaw share`
-    (0 for a smile's lips closing over teeth that are together).
+    f/v) and in silence, not for every consonant, and its teeth part by the jaw's whole opening. An
+    opening parts at `parting` (per frame, share of the source's gap up from the lower lip; see
+    `mouth_palette.read_gap`): below a smile's upper teeth, never across them. Lip rims are drawn
+    where the source's lips are closed (`lips closed` 1); drawn upper teeth continue the source's
+    own, which already show `own teeth px` above the parting. A closing lifts the jaw with the
+    lower lip by `jaw share` (0 for a smile's lips closing over teeth that are together).
     """
     mouth_width = 2 * geometry[:, HALF_WIDTH]
     source_gap = geometry[:, SOURCE_GAP]
@@ -99,8 +108,9 @@ def mouth_motion(
     # The landmarks read a gap a little short of its edges: a closing goes that much further,
     # or slivers of the source's teeth and interior stay between the lips.
     full_closing = -(1 + _CLOSING_MARGIN) * source_gap
-    opening = np.where(wanted_gap < source_gap, full_closing * (1 - wanted_gap / np.maximum(source_gap, 1e-6)),
-                       wanted_gap - source_gap)
+    opening = np.where(
+        wanted_gap < source_gap, full_closing * (1 - wanted_gap / np.maximum(source_gap, 1e-6)), wanted_gap - source_gap
+    )
     # A smile's lips close with the lips' closures (m/b/p, f/v) and in silence, not for every
     # consonant whose jaw is nearly shut.
     lips_shut = _smoothstep(np.clip(features[:, 3], 0, 1) / _SMILE_SHUT_AT)

@@ -53,9 +53,16 @@ _TONGUE_GROWTH = 0.12
 
 
 def draw_interior(
-    u: torch.Tensor, depth: torch.Tensor, gap: torch.Tensor, mouth_width: torch.Tensor,
-    lip_colour: torch.Tensor, enamel: torch.Tensor, skin: torch.Tensor, rounding: torch.Tensor,
-    lips_closed: torch.Tensor, own_teeth: torch.Tensor,
+    u: torch.Tensor,
+    depth: torch.Tensor,
+    gap: torch.Tensor,
+    mouth_width: torch.Tensor,
+    lip_colour: torch.Tensor,
+    enamel: torch.Tensor,
+    skin: torch.Tensor,
+    rounding: torch.Tensor,
+    lips_closed: torch.Tensor,
+    own_teeth: torch.Tensor,
 ) -> torch.Tensor:
     """(B, 3, H, W) interior colours in [0, 1].
 
@@ -85,14 +92,18 @@ def draw_interior(
 def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor) -> torch.Tensor:
     # Darkest at the back of the middle, lighter toward the lips and the cheeks; a narrow gap
     # lets less light in than a wide one.
-    back = torch.exp(-(u / 0.55) ** 2) * torch.sin(torch.pi * depth.clamp(0, 1))
+    back = torch.exp(-((u / 0.55) ** 2)) * torch.sin(torch.pi * depth.clamp(0, 1))
     light_in = 0.65 + 0.35 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
     shade = ((1 - 0.35 * back) * light_in).unsqueeze(1)
     return (lip_colour * _CAVITY_SHADE.to(u))[:, :, None, None] * shade
 
 
 def _tongue(
-    u: torch.Tensor, from_bottom: torch.Tensor, gap: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor,
+    u: torch.Tensor,
+    from_bottom: torch.Tensor,
+    gap: torch.Tensor,
+    openness: torch.Tensor,
+    lip_colour: torch.Tensor,
     skin: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A rounded hump at the bottom of the gap, behind the lower teeth, taller as the mouth opens.
@@ -101,7 +112,7 @@ def _tongue(
     grown = torch.clamp((openness - _TONGUE_FROM) / _TONGUE_GROWTH, 0, 1)
     height = 0.5 * gap * grown * torch.clamp(1 - (u / 0.7) ** 2, 0, 1) ** 0.5
     coverage = torch.clamp(height - from_bottom, 0, 1)
-    base = (_TONGUE_OF_LIPS.to(u) * ((1 - _TONGUE_SKIN) * lip_colour + _TONGUE_SKIN * skin * _SKIN_TO_PINK.to(u)))
+    base = _TONGUE_OF_LIPS.to(u) * ((1 - _TONGUE_SKIN) * lip_colour + _TONGUE_SKIN * skin * _SKIN_TO_PINK.to(u))
     base = base[:, :, None, None]
     # Lit on its top, falling into shadow toward the throat and the cheeks.
     shade = 0.6 + 0.3 * torch.clamp(from_bottom / height.clamp(min=1), 0, 1) - 0.25 * u.abs()
@@ -109,8 +120,13 @@ def _tongue(
 
 
 def _lower_teeth(
-    u: torch.Tensor, from_bottom: torch.Tensor, width: torch.Tensor, openness: torch.Tensor, show: torch.Tensor,
-    enamel: torch.Tensor, lip_colour: torch.Tensor,
+    u: torch.Tensor,
+    from_bottom: torch.Tensor,
+    width: torch.Tensor,
+    openness: torch.Tensor,
+    show: torch.Tensor,
+    enamel: torch.Tensor,
+    lip_colour: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     grown = torch.clamp((openness - _LOWER_TEETH_FROM) / 0.12, 0, 1) * show
     height = _LOWER_TEETH_OF_WIDTH * width * grown * torch.clamp(1 - (u / 0.55) ** 4, 0, 1)
@@ -124,8 +140,14 @@ def _lower_teeth(
 
 
 def _upper_teeth(
-    u: torch.Tensor, px: torch.Tensor, gap: torch.Tensor, width: torch.Tensor, show: torch.Tensor,
-    own_teeth: torch.Tensor, lips_closed: torch.Tensor, enamel: torch.Tensor,
+    u: torch.Tensor,
+    px: torch.Tensor,
+    gap: torch.Tensor,
+    width: torch.Tensor,
+    show: torch.Tensor,
+    own_teeth: torch.Tensor,
+    lips_closed: torch.Tensor,
+    enamel: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The upper teeth hanging into the gap: whole crowns under closed lips, or what the source's
     own teeth (`own_teeth` pixels above the gap) lack of a whole crown."""
@@ -161,7 +183,10 @@ def _tooth_phase(u: torch.Tensor, teeth_per_side: float) -> tuple[torch.Tensor, 
 
 
 def _lip_rims(
-    px: torch.Tensor, from_bottom: torch.Tensor, width: torch.Tensor, lip_colour: torch.Tensor,
+    px: torch.Tensor,
+    from_bottom: torch.Tensor,
+    width: torch.Tensor,
+    lip_colour: torch.Tensor,
     upper_shown: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The wet inner edge of the lips: the lips' colour, a little darker, with a faint sheen. The
@@ -202,7 +227,7 @@ def add_grain(interior: torch.Tensor, grain: torch.Tensor, skin: torch.Tensor, s
 def _gaussian(images: torch.Tensor, sigma: float) -> torch.Tensor:
     radius = max(1, int(round(2.5 * sigma)))
     offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    kernel = torch.exp(-(offsets / sigma) ** 2 / 2)
+    kernel = torch.exp(-((offsets / sigma) ** 2) / 2)
     kernel = kernel / kernel.sum()
     channels = images.shape[1]
     padded = F.pad(images, (radius, radius, radius, radius), mode="replicate")

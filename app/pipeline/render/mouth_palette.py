@@ -62,8 +62,9 @@ def enamel_colour(frames: YuvBatch, index: int, face: FaceLandmarks) -> np.ndarr
         teeth = inside[reads_as_teeth(inside, skin)]
         if len(teeth) >= _MIN_PIXELS and len(teeth) >= _OWN_TEETH_SHARE * len(inside):
             return teeth.mean(axis=0) / 255
-    whites = [white for white in (_sclera(frames, index, face, eye) for eye in (_RIGHT_EYE, _LEFT_EYE))
-              if white is not None]
+    whites = [
+        white for white in (_sclera(frames, index, face, eye) for eye in (_RIGHT_EYE, _LEFT_EYE)) if white is not None
+    ]
     if whites:
         return np.clip(np.mean(whites, axis=0) / 255 * _ENAMEL_OF_SCLERA, 0, 1)
     return None
@@ -130,9 +131,7 @@ def read_gap(frames: YuvBatch, index: int, face: FaceLandmarks) -> GapReading:
     return GapReading(float(shares[inside][int(np.argmin(profile[inside]))]), False, open_px)
 
 
-def _gap_profile(
-    frames: YuvBatch, index: int, face: FaceLandmarks
-) -> tuple[np.ndarray, np.ndarray, float] | None:
+def _gap_profile(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[np.ndarray, np.ndarray, float] | None:
     """Colours (n, 3) down the gap's middle at `shares` of its height up from the lower lip's
     landmark (from a little below it to near the upper lip), averaged across the middle
     columns, one sample per pixel; and the gap in pixels. None for a closed mouth."""
@@ -143,8 +142,14 @@ def _gap_profile(
     along = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
     half = _MIDDLE_OF_WIDTH * float(np.linalg.norm(along))
     reach = _BELOW_LOWER_LIP * gap
-    x0, y0, x1, y1 = even_box(min(lower[0], upper[0]) - half - 2, upper[1] - 2,
-                              max(lower[0], upper[0]) + half + 2, lower[1] + reach + 2, frames.width, frames.height)
+    x0, y0, x1, y1 = even_box(
+        min(lower[0], upper[0]) - half - 2,
+        upper[1] - 2,
+        max(lower[0], upper[0]) + half + 2,
+        lower[1] + reach + 2,
+        frames.width,
+        frames.height,
+    )
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     rgb = frames.rgb(index, (x0, y0, x1, y1)).astype(np.float32)

@@ -45,8 +45,9 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
     mouth_px = max(float(2 * params.half_width.max()), 1.0)
     field_scale = min(1.0, _FIELD_MOUTH_PX / mouth_px)
     field_size = (max(2, round(height * field_scale)), max(2, round(width * field_scale)))
-    a, b = mouth_coordinates(params, _sample_centres(field_size[0], 0, height, device),
-                              _sample_centres(field_size[1], 0, width, device))
+    a, b = mouth_coordinates(
+        params, _sample_centres(field_size[0], 0, height, device), _sample_centres(field_size[1], 0, width, device)
+    )
     upper_shift, lower_shift, below, gap = displacement(a, b, params)
 
     # What changes, grown by one field sample so that resampled edges are written back too.
@@ -61,10 +62,12 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
     lower_weight = upsample(below[:, None])[:, 0].add(0.5).clamp(0, 1).cpu().numpy()
     upper_shift, lower_shift = upsample(upper_shift).cpu().numpy(), upsample(lower_shift).cpu().numpy()
     closing = (params.opening < 0).cpu().numpy()
-    warped = np.stack([
-        _resample_two(crop, up, low, weight) if shut else _resample(crop, low)
-        for crop, up, low, weight, shut in zip(crops, upper_shift, lower_shift, lower_weight, closing)
-    ])
+    warped = np.stack(
+        [
+            _resample_two(crop, up, low, weight) if shut else _resample(crop, low)
+            for crop, up, low, weight, shut in zip(crops, upper_shift, lower_shift, lower_weight, closing)
+        ]
+    )
 
     rows, cols = _extent(gap.amax(dim=0) > 0, 1)
     if rows is not None:
@@ -93,7 +96,9 @@ def _resample(crop: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _resample_two(crop: np.ndarray, upper_shift: np.ndarray, lower_shift: np.ndarray, lower_weight: np.ndarray) -> np.ndarray:
+def _resample_two(
+    crop: np.ndarray, upper_shift: np.ndarray, lower_shift: np.ndarray, lower_weight: np.ndarray
+) -> np.ndarray:
     """`crop` following the upper lip's field above the meeting line and the lower lip's below it."""
     upper, lower = _resample(crop, upper_shift), _resample(crop, lower_shift)
     weight = lower_weight[..., None]
@@ -107,8 +112,11 @@ def _sample_centres(samples: int, start: int, stop: int, device: torch.device) -
 
 
 def _drawn_interior(
-    params: MouthParams, colours: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    box: tuple[int, int, int, int], mouth_px: float, seed: int,
+    params: MouthParams,
+    colours: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    box: tuple[int, int, int, int],
+    mouth_px: float,
+    seed: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 3, h, w) interior and (B, 1, h, w) weights over the crop-pixel box (top, bottom, left,
     right), drawn on a grid `_INTERIOR_MOUTH_PX` across the mouth, softened like the picture,
@@ -117,8 +125,9 @@ def _drawn_interior(
     scale = min(1.0, _INTERIOR_MOUTH_PX / mouth_px)
     size = (max(1, round((bottom - top) * scale)), max(1, round((right - left) * scale)))
     device = params.center.device
-    a, b = mouth_coordinates(params, _sample_centres(size[0], top, bottom, device),
-                              _sample_centres(size[1], left, right, device))
+    a, b = mouth_coordinates(
+        params, _sample_centres(size[0], top, bottom, device), _sample_centres(size[1], left, right, device)
+    )
     upper, lower = gap_edges(opening_lens(a, params.rounding[:, None, None]), params)
     # The gap, antialiased over at least one sample.
     edge = max(_EDGE_PX, 1 / scale)
@@ -127,8 +136,18 @@ def _drawn_interior(
     lip_colour, skin, grain = colours
     mouth_width = 2 * params.half_width
     enamel = lit_enamel(params.enamel, skin)
-    drawn = draw_interior(a, (b - upper) / gap, gap, mouth_width, lip_colour, enamel, skin,
-                          params.rounding, params.lips_closed, params.own_teeth)
+    drawn = draw_interior(
+        a,
+        (b - upper) / gap,
+        gap,
+        mouth_width,
+        lip_colour,
+        enamel,
+        skin,
+        params.rounding,
+        params.lips_closed,
+        params.own_teeth,
+    )
     # Softened like the picture: a share of the mouth width, in samples.
     blur = float((_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX).max()) * scale
     drawn, weight = soften(drawn, inside[:, None], blur)
@@ -145,8 +164,10 @@ def _extent(mask: torch.Tensor, margin: int) -> tuple[slice, slice] | tuple[None
     if len(rows) == 0:
         return None, None
     height, width = mask.shape
-    return (slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height)),
-            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, width)))
+    return (
+        slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height)),
+        slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, width)),
+    )
 
 
 def _lip_and_skin_colours(
@@ -187,7 +208,7 @@ def _grain(crops: np.ndarray, region: torch.Tensor) -> torch.Tensor:
     luma = _as_tensor(crops[:, full_rows, full_cols], region.device).mean(dim=1, keepdim=True)
     detail = luma - F.avg_pool2d(luma, 3, 1, 1, count_include_pad=False)
     inside = F.interpolate(region[:, None, rows, cols].float(), size=luma.shape[2:], mode="nearest")
-    return _masked_mean(detail ** 2, inside[:, 0] > 0)[:, 0].sqrt()
+    return _masked_mean(detail**2, inside[:, 0] > 0)[:, 0].sqrt()
 
 
 def _masked_mean(crops: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,15 @@
 import numpy as np
 
 from app.pipeline.render.mouth_geometry import (
-    ALONG_X, ALONG_Y, CHIN, CX, CY, HALF_WIDTH, SOURCE_GAP, UPPER_REACH, face_down,
+    ALONG_X,
+    ALONG_Y,
+    CHIN,
+    CX,
+    CY,
+    HALF_WIDTH,
+    SOURCE_GAP,
+    UPPER_REACH,
+    face_down,
 )
 
 # Outer share of the crop over which the render fades into the original frame.
@@ -17,14 +25,12 @@ def _window_reach(geometry: np.ndarray, motion: np.ndarray) -> np.ndarray:
     the chin; up: to where the upper lip stops pulling) turned with the head, plus room for the
     feathered edge.
     """
-    along = geometry[:, ALONG_X:ALONG_Y + 1]
+    along = geometry[:, ALONG_X : ALONG_Y + 1]
     down = face_down(geometry)
-    across = 2.4 * geometry[:, HALF_WIDTH:HALF_WIDTH + 1] + np.abs(motion[:, 1:2])
-    lowest = 1.8 * geometry[:, CHIN:CHIN + 1] + np.clip(motion[:, 0:1], 0, None)
-    highest = -(np.maximum(geometry[:, UPPER_REACH:UPPER_REACH + 1], geometry[:, SOURCE_GAP:SOURCE_GAP + 1]) + 4)
-    corners = np.stack([
-        sign * across * along + depth * down for sign in (-1, 1) for depth in (highest, lowest)
-    ])
+    across = 2.4 * geometry[:, HALF_WIDTH : HALF_WIDTH + 1] + np.abs(motion[:, 1:2])
+    lowest = 1.8 * geometry[:, CHIN : CHIN + 1] + np.clip(motion[:, 0:1], 0, None)
+    highest = -(np.maximum(geometry[:, UPPER_REACH : UPPER_REACH + 1], geometry[:, SOURCE_GAP : SOURCE_GAP + 1]) + 4)
+    corners = np.stack([sign * across * along + depth * down for sign in (-1, 1) for depth in (highest, lowest)])
     low, high = corners.min(axis=0), corners.max(axis=0)
     return np.concatenate([-low, high], axis=1) / (1 - 2 * _FEATHER)
 

@@ -101,18 +101,19 @@ class MouthBank:
     @property
     def crop_size(self) -> tuple[int, int]:
         """(width, height) of every sample."""
-        return (int(round(2 * _HALF_WIDTH_EYES * self.eye_distance)),
-                int(round((_BOTTOM_EYES - _TOP_EYES) * self.eye_distance)))
+        return (
+            int(round(2 * _HALF_WIDTH_EYES * self.eye_distance)),
+            int(round((_BOTTOM_EYES - _TOP_EYES) * self.eye_distance)),
+        )
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def shape_rows(self) -> np.ndarray:
         """(len, 4) [opening, width, turn, teeth] per sample; NaN where no face was kept."""
-        return np.array([
-            [shape.opening, shape.width, shape.turn, shape.teeth] if shape else [np.nan] * 4
-            for shape in self.shapes
-        ]).reshape(-1, 4)
+        return np.array(
+            [[shape.opening, shape.width, shape.turn, shape.teeth] if shape else [np.nan] * 4 for shape in self.shapes]
+        ).reshape(-1, 4)
 
     def add(self, frames: YuvBatch, index: int, face: FaceLandmarks | None) -> None:
         """Keep frame `index`'s lower face (the next source frame in order)."""
@@ -140,7 +141,7 @@ class OwnMouths:
     picks: np.ndarray
 
     def window(self, start: int, count: int) -> "OwnMouths":
-        return OwnMouths(self.bank, self.picks[start:start + count])
+        return OwnMouths(self.bank, self.picks[start : start + count])
 
 
 def paste_own_mouth(frames: YuvBatch, index: int, face: FaceLandmarks, bank: MouthBank, sample: int) -> None:
@@ -239,7 +240,7 @@ def _similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     u, singular, vt = np.linalg.svd(covariance)
     sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
     rotation = u @ sign @ vt
-    scale = np.trace(np.diag(singular) @ sign) / max(float((src ** 2).sum() / len(src)), 1e-9)
+    scale = np.trace(np.diag(singular) @ sign) / max(float((src**2).sum() / len(src)), 1e-9)
     matrix = np.empty((2, 3))
     matrix[:, :2] = scale * rotation
     matrix[:, 2] = target_mean - scale * rotation @ source_mean

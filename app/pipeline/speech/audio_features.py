@@ -37,7 +37,7 @@ def speech_band_db(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, f
         piece = _padded_piece(samples, first * hop - window // 2, (size - 1) * hop + window)
         frames = np.lib.stride_tricks.sliding_window_view(piece, window)[::hop]
         spectrum = np.abs(np.fft.rfft(frames * taper, axis=1)) ** 2
-        energy[first:first + size] = spectrum[:, band].sum(axis=1)
+        energy[first : first + size] = spectrum[:, band].sum(axis=1)
     # Normalised so that a full-scale sine in the band reads about 0 dBFS.
     power = energy * 2 / (window * taper.sum() / 2)
     return 10 * np.log10(power + 1e-10), hop / sample_rate
@@ -48,7 +48,7 @@ def _padded_piece(samples: np.ndarray, start: int, length: int) -> np.ndarray:
     piece = np.zeros(length, dtype=np.float32)
     lo, hi = max(start, 0), min(start + length, len(samples))
     if hi > lo:
-        piece[lo - start:hi - start] = samples[lo:hi]
+        piece[lo - start : hi - start] = samples[lo:hi]
     return piece
 
 

@@ -38,8 +38,13 @@ def stft_magnitude(piece: np.ndarray) -> np.ndarray:
     shape (1 + N_FFT // 2, 1 + (len(piece) - N_FFT) // HOP)."""
     signal = torch.from_numpy(np.ascontiguousarray(piece, dtype=np.float32))
     spectrum = torch.stft(
-        signal, n_fft=N_FFT, hop_length=HOP, win_length=WINDOW,
-        window=torch.hann_window(WINDOW, periodic=True), center=False, return_complex=True,
+        signal,
+        n_fft=N_FFT,
+        hop_length=HOP,
+        win_length=WINDOW,
+        window=torch.hann_window(WINDOW, periodic=True),
+        center=False,
+        return_complex=True,
     )
     return spectrum.abs().numpy()
 
@@ -53,7 +58,7 @@ def _emphasized_piece(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
     lo, hi = int(positions.min()), int(positions.max()) + 1
     # One sample before `lo` is the filter's memory; its own output is dropped.
     history = 1 if lo > 0 else 0
-    emphasized = preemphasis(samples[lo - history:hi])[history:]
+    emphasized = preemphasis(samples[lo - history : hi])[history:]
     return emphasized[positions - lo]
 
 
@@ -108,7 +113,7 @@ def melspectrogram(samples: np.ndarray) -> np.ndarray:
         # Step j's frame starts N_FFT // 2 before its centre j * HOP.
         start = first * HOP - N_FFT // 2
         magnitude = stft_magnitude(_emphasized_piece(samples, start, start + (count - 1) * HOP + N_FFT))
-        mel[:, first:first + count] = normalize(amplitude_to_db(filterbank @ magnitude) - REF_LEVEL_DB)
+        mel[:, first : first + count] = normalize(amplitude_to_db(filterbank @ magnitude) - REF_LEVEL_DB)
     return mel
 
 
@@ -118,4 +123,4 @@ def mel_windows(mel: np.ndarray, fps: float, frame_count: int) -> np.ndarray:
         mel = np.pad(mel, ((0, 0), (0, MEL_STEPS_PER_WINDOW - mel.shape[1])), constant_values=-MAX_ABS_VALUE)
     last_start = mel.shape[1] - MEL_STEPS_PER_WINDOW
     starts = [min(int(MEL_STEPS_PER_SECOND / fps * i), last_start) for i in range(frame_count)]
-    return np.stack([mel[:, start:start + MEL_STEPS_PER_WINDOW] for start in starts])
+    return np.stack([mel[:, start : start + MEL_STEPS_PER_WINDOW] for start in starts])

@@ -94,7 +94,10 @@ class PhoneRecognizer:
         # benchmarks, give the same phones.
         self._decoder = Decoder(
             allphone=os.path.join(get_model_path(), "en-us", "en-us-phone.lm.bin"),
-            lw=2.0, beam=1e-10, pbeam=1e-10, loglevel="FATAL",
+            lw=2.0,
+            beam=1e-10,
+            pbeam=1e-10,
+            loglevel="FATAL",
         )
 
     def phones(self, samples: np.ndarray) -> list[TimedPhone]:
@@ -115,14 +118,13 @@ class PhoneRecognizer:
             for segment in self._decoder.seg()
         ]
 
-
     def _decode(self, samples: np.ndarray) -> None:
         self._decoder.start_utt()
         # Fed in short pieces: the decoder holds the GIL while it works, and the server's
         # event loop must get a turn every few milliseconds. Each piece is made 16-bit PCM on
         # its own, so that no copy of the whole audio is made.
         for start in range(0, len(samples), _FEED_SAMPLES):
-            pcm = (np.clip(samples[start:start + _FEED_SAMPLES], -1, 1) * 32767).astype(np.int16)
+            pcm = (np.clip(samples[start : start + _FEED_SAMPLES], -1, 1) * 32767).astype(np.int16)
             self._decoder.process_raw(pcm.tobytes(), full_utt=False)
         self._decoder.end_utt()
 

@@ -33,8 +33,21 @@ def corpus(tmp_path_factory, face_video, speech_audio):
     files["long.wav"] = folder / "long.wav"
     run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "12", str(files["long.wav"])])
     files["huge.mp4"] = folder / "huge.mp4"
-    run_ffmpeg(["-f", "lavfi", "-i", "color=s=4200x4200:d=0.04", "-c:v", "libx264", "-preset", "ultrafast",
-                "-pix_fmt", "yuv420p", str(files["huge.mp4"])])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "color=s=4200x4200:d=0.04",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            str(files["huge.mp4"]),
+        ]
+    )
     # A DASH manifest whose media is a file elsewhere on the server (here: the test face clip).
     files["dash.mp4"] = hostile_media.dash_manifest(folder / "dash.mp4", face_video)
     files["hls.mp4"] = hostile_media.hls_playlist(folder / "hls.mp4", face_video)
@@ -57,18 +70,38 @@ def corpus(tmp_path_factory, face_video, speech_audio):
         (None, "face_video", 400, "audio_file: the file has no decodable audio stream"),
         (None, "long.wav", 400, "audio_file: the audio lasts 12.0 s; the limit is 10 s"),
         ("huge.mp4", None, 400, "video_file: the resolution 4200x4200 is over the limit of 16777216 pixels"),
-        ("dash.mp4", None, 400, "video_file: playlists and manifests (DASH, HLS, concat) are not accepted; "
-                                "send the media file itself"),
-        ("hls.mp4", None, 400, "video_file: playlists and manifests (DASH, HLS, concat) are not accepted; "
-                               "send the media file itself"),
-        ("concat.mp4", None, 400, "video_file: playlists and manifests (DASH, HLS, concat) are not accepted; "
-                                  "send the media file itself"),
+        (
+            "dash.mp4",
+            None,
+            400,
+            "video_file: playlists and manifests (DASH, HLS, concat) are not accepted; send the media file itself",
+        ),
+        (
+            "hls.mp4",
+            None,
+            400,
+            "video_file: playlists and manifests (DASH, HLS, concat) are not accepted; send the media file itself",
+        ),
+        (
+            "concat.mp4",
+            None,
+            400,
+            "video_file: playlists and manifests (DASH, HLS, concat) are not accepted; send the media file itself",
+        ),
         ("30000fps.mp4", None, 400, "video_file: the frame rate 30000 fps is over the limit of 240 fps"),
-        (None, "lying.mp3", 400, "audio_file: the audio lasts over 10 s when read (its header claims 5.2 s); "
-                                 "the limit is 10 s"),
+        (
+            None,
+            "lying.mp3",
+            400,
+            "audio_file: the audio lasts over 10 s when read (its header claims 5.2 s); the limit is 10 s",
+        ),
         ("silence.wav", None, 400, "video_file: the file has no video stream (it is a wav file)"),
-        ("lying.mp4", None, 400, "video_file: the video lasts over 10 s when read (its header claims 1.0 s); "
-                                 "the limit is 10 s"),
+        (
+            "lying.mp4",
+            None,
+            400,
+            "video_file: the video lasts over 10 s when read (its header claims 1.0 s); the limit is 10 s",
+        ),
     ],
 )
 def test_bad_files_get_400_with_reason_and_leave_nothing(
@@ -210,8 +243,13 @@ def test_damaged_video_fails_the_task_with_its_reason(client, damaged, short_aud
 @pytest.mark.e2e
 def test_cut_short_video_names_the_frames_it_has(client, damaged, short_audio):
     status = wait_for_end(client, upload(client, damaged["cut_short.mp4"], short_audio).json()["task_id"])
-    decoded, planned = map(int, status["error"].removeprefix("the video is damaged or incomplete: decoded ")
-                           .removesuffix(" frames").split(" of "))
+    decoded, planned = map(
+        int,
+        status["error"]
+        .removeprefix("the video is damaged or incomplete: decoded ")
+        .removesuffix(" frames")
+        .split(" of "),
+    )
     assert planned == 50 and decoded < 0.5 * planned
 
 

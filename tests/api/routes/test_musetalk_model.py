@@ -21,27 +21,41 @@ def model4(client) -> dict:
 
 def test_models_reports_musetalk_available_when_every_file_loads(make_client, weights_dir):
     described = model4(make_client(weights_dir=weights_dir))
-    assert described == {"model_choice": "model4", "engine": "musetalk", "description": described["description"],
-                         "available": True, "reason": None}
+    assert described == {
+        "model_choice": "model4",
+        "engine": "musetalk",
+        "description": described["description"],
+        "available": True,
+        "reason": None,
+    }
 
 
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
-        (lambda root: (root / "sd-vae/diffusion_pytorch_model.bin").unlink(),
-         "musetalk/sd-vae/diffusion_pytorch_model.bin not found"),
-        (lambda root: (root / "musetalkV15/unet.pth").write_bytes(b"\x00garbage" * 100),
-         "could not read"),
+        (
+            lambda root: (root / "sd-vae/diffusion_pytorch_model.bin").unlink(),
+            "musetalk/sd-vae/diffusion_pytorch_model.bin not found",
+        ),
+        (lambda root: (root / "musetalkV15/unet.pth").write_bytes(b"\x00garbage" * 100), "could not read"),
         # A UNet of the v1.0 input width: the published unet.pth no longer fits its config.
-        (lambda root: (root / "musetalkV15/musetalk.json").write_text(
-            json.dumps({**json.loads((root / "musetalkV15/musetalk.json").read_text()), "in_channels": 4})),
-         "unet.pth does not match its config"),
-        (lambda root: (root / "whisper/config.json").write_text("{not json"),
-         "could not read"),
+        (
+            lambda root: (root / "musetalkV15/musetalk.json").write_text(
+                json.dumps({**json.loads((root / "musetalkV15/musetalk.json").read_text()), "in_channels": 4})
+            ),
+            "unet.pth does not match its config",
+        ),
+        (lambda root: (root / "whisper/config.json").write_text("{not json"), "could not read"),
     ],
 )
 def test_a_missing_or_wrong_file_is_named_and_tasks_get_503(
-    make_client, weights_dir, face_video, short_audio, tmp_path, damage, reason,
+    make_client,
+    weights_dir,
+    face_video,
+    short_audio,
+    tmp_path,
+    damage,
+    reason,
 ):
     copy = tmp_path / "weights"
     shutil.copytree(weights_dir, copy)
@@ -54,7 +68,14 @@ def test_a_missing_or_wrong_file_is_named_and_tasks_get_503(
 
 
 @pytest.mark.e2e
-def test_musetalk_renders_the_lower_face_and_keeps_the_rest(make_client, weights_dir, face_video, short_audio, tmp_path):
+def test_musetalk_renders_the_lower_face_and_keeps_the_rest(
+    make_client, weights_dir, face_video, short_audio, tmp_path
+):
     assert_renders_the_lower_face_only(
-        make_client(weights_dir=weights_dir), "model4", "musetalk", face_video, short_audio, tmp_path,
+        make_client(weights_dir=weights_dir),
+        "model4",
+        "musetalk",
+        face_video,
+        short_audio,
+        tmp_path,
     )

@@ -28,8 +28,10 @@ def test_accepts_mp4_and_wav_with_202_and_uuid(client, face_video, speech_audio)
 
 @pytest.mark.parametrize(
     ("audio_fixture", "name", "label", "stored"),
-    [("speech_mp3", "speech.wav", "audio/mpeg", "input_audio.mp3"),
-     ("speech_audio", "speech.mp3", "application/octet-stream", "input_audio.wav")],
+    [
+        ("speech_mp3", "speech.wav", "audio/mpeg", "input_audio.mp3"),
+        ("speech_audio", "speech.mp3", "application/octet-stream", "input_audio.wav"),
+    ],
 )
 def test_audio_extension_comes_from_the_bytes_not_the_filename_or_label(
     client, face_video, request, tmp_path, audio_fixture, name, label, stored
@@ -65,12 +67,20 @@ def test_uploads_are_decided_by_their_bytes(client, face_video, speech_audio, vi
     [
         ("video/webm", "audio/wav", "video_file: the content type says video/webm but the bytes are an mp4 file"),
         ("video/mp4", "audio/ogg", "audio_file: the content type says audio/ogg but the bytes are a wav file"),
-        ("video/mp4", "text/plain", "audio_file: content type 'text/plain' is not accepted; send an audio file "
-                                    "(aac, flac, matroska, mp3, mp4, ogg, wav) labelled with its type or as "
-                                    "application/octet-stream"),
-        ("image/png", "audio/mpeg", "video_file: content type 'image/png' is not accepted; send a video file "
-                                    "(matroska, mp4) labelled with its type or as application/octet-stream; "
-                                    "audio_file: the content type says audio/mpeg but the bytes are a wav file"),
+        (
+            "video/mp4",
+            "text/plain",
+            "audio_file: content type 'text/plain' is not accepted; send an audio file "
+            "(aac, flac, matroska, mp3, mp4, ogg, wav) labelled with its type or as "
+            "application/octet-stream",
+        ),
+        (
+            "image/png",
+            "audio/mpeg",
+            "video_file: content type 'image/png' is not accepted; send a video file "
+            "(matroska, mp4) labelled with its type or as application/octet-stream; "
+            "audio_file: the content type says audio/mpeg but the bytes are a wav file",
+        ),
     ],
 )
 def test_a_label_that_is_no_media_type_or_contradicts_the_bytes_is_400_naming_every_bad_field(
@@ -170,7 +180,8 @@ def test_full_queue_is_503(make_client, face_video, speech_audio):
 def test_declared_body_over_limit_is_413_before_reading(make_client):
     client = make_client(max_upload_mb=1)
     response = client.post(
-        "/process/", content=b"x" * (3 * 1024 * 1024 + 10),
+        "/process/",
+        content=b"x" * (3 * 1024 * 1024 + 10),
         headers={"content-type": "multipart/form-data; boundary=abc"},
     )
     assert response.status_code == 413
@@ -181,7 +192,9 @@ def test_declared_body_over_limit_is_413_before_reading(make_client):
 def test_path_without_trailing_slash_is_accepted_too(client, face_video, speech_audio):
     with face_video.open("rb") as video, speech_audio.open("rb") as audio:
         response = client.post(
-            "/process", data={"model_choice": "model1"}, follow_redirects=False,
+            "/process",
+            data={"model_choice": "model1"},
+            follow_redirects=False,
             files={"video_file": ("v.mp4", video, "video/mp4"), "audio_file": ("a.wav", audio, "audio/wav")},
         )
     assert response.status_code == 202 and "task_id" in response.json()
@@ -197,13 +210,17 @@ def test_oversized_text_field_is_400_and_never_echoed(client, face_video, speech
 def test_422_names_the_fields_without_echoing_uploads(client, face_video):
     big = b"\0" * 800_000
     response = client.post(
-        "/process/", files={"model_choice": ("m.bin", big, "application/octet-stream"),
-                            "video_file": ("v.mp4", face_video.read_bytes(), "video/mp4")},
+        "/process/",
+        files={
+            "model_choice": ("m.bin", big, "application/octet-stream"),
+            "video_file": ("v.mp4", face_video.read_bytes(), "video/mp4"),
+        },
     )
     assert response.status_code == 422
     assert len(response.content) < 2000 and b"tmp" not in response.content.lower()
     assert {tuple(error["loc"]) for error in response.json()["detail"]} == {
-        ("body", "audio_file"), ("body", "model_choice"),
+        ("body", "audio_file"),
+        ("body", "model_choice"),
     }
     assert leftover_entries(client) == []
 
@@ -240,8 +257,13 @@ def test_an_idempotency_key_repeated_with_the_same_uploads_answers_the_same_task
 def upload_with_headers(client, video, audio, headers):
     with video.open("rb") as video_file, audio.open("rb") as audio_file:
         return client.post(
-            "/process/", headers=headers, data={"model_choice": "model1"},
-            files={"video_file": (video.name, video_file, "video/mp4"), "audio_file": (audio.name, audio_file, "audio/wav")},
+            "/process/",
+            headers=headers,
+            data={"model_choice": "model1"},
+            files={
+                "video_file": (video.name, video_file, "video/mp4"),
+                "audio_file": (audio.name, audio_file, "audio/wav"),
+            },
         )
 
 
@@ -278,13 +300,21 @@ def other_formats(tmp_path_factory, face_video, speech_audio):
         (None, "video/mp4", "speech.m4a", "application/octet-stream"),
     ],
 )
-def test_every_accepted_container_is_taken(client, other_formats, face_video, speech_audio, video, video_type, audio,
-                                           audio_type):
-    response = upload(client, other_formats / video if video else face_video,
-                      other_formats / audio if audio else speech_audio, video_type=video_type, audio_type=audio_type)
+def test_every_accepted_container_is_taken(
+    client, other_formats, face_video, speech_audio, video, video_type, audio, audio_type
+):
+    response = upload(
+        client,
+        other_formats / video if video else face_video,
+        other_formats / audio if audio else speech_audio,
+        video_type=video_type,
+        audio_type=audio_type,
+    )
     assert response.status_code == 202, response.text
     # Stored under the extension of the container its bytes are (webm is matroska), never the client's name.
-    stored = {path.suffix for path in (client.app.state.settings.upload_dir / response.json()["task_id"]).glob("input.*")}
+    stored = {
+        path.suffix for path in (client.app.state.settings.upload_dir / response.json()["task_id"]).glob("input.*")
+    }
     assert stored == {".mkv" if video in ("face.webm", "face.mkv") else ".mp4"}
 
 

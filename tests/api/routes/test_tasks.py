@@ -74,7 +74,8 @@ def test_mouth_moves_with_speech_and_nothing_above_the_nose_changes(bounce_resul
     source_interior = interior_share(source[mouth], source[mouth])
     assert interior_share(output[speech_frame][mouth], source[mouth]) > max(0.04, 4 * source_interior)
     assert interior_share(output[silent_frame][mouth], source[mouth]) < 0.5 * interior_share(
-        output[speech_frame][mouth], source[mouth])
+        output[speech_frame][mouth], source[mouth]
+    )
     for frame in (speech_frame, silent_frame):
         assert psnr(output[frame][upper], source[upper]) >= 38
 
@@ -174,7 +175,9 @@ def test_status_of_a_finished_task_describes_the_output_as_ffprobe_does(module_c
     output = module_client.get(f"/status/{task_id}").json()["output"]
     video = stream(ffprobe(download_result(module_client, task_id, tmp_path / "out.mp4")), "video")
     assert (output["width"], output["height"], output["frames"]) == (
-        video["width"], video["height"], int(video["nb_read_frames"])
+        video["width"],
+        video["height"],
+        int(video["nb_read_frames"]),
     )
     assert output["duration_s"] == pytest.approx(output["frames"] / 25, abs=1e-3)
 
@@ -221,7 +224,8 @@ def test_video_without_a_face_fails_with_clear_error(module_client, no_face_vide
     # It keeps the stage and progress it had reached, short of the end.
     assert status["stage"] == "failed" and status["progress"] < 1.0 and status["output"] is None
     assert module_client.get(f"/result/{task_id}").json() == {
-        "status": "failed", "error": "no face found in the video",
+        "status": "failed",
+        "error": "no face found in the video",
     }
     results = module_client.app.state.settings.upload_dir / "results"
     assert not list(results.glob(f"{task_id}*"))
@@ -268,7 +272,9 @@ def test_a_talking_source_is_closed_where_the_new_audio_is_silent(module_client,
 
     source_frames, closed_frames = decode_rgb(talking), decode_rgb(result)
     mouth, _ = mouth_and_upper_regions(source_frames[0])
-    source_open = [interior_share(frame[mouth], source_frames[0][mouth]) for frame in source_frames[: len(closed_frames)]]
+    source_open = [
+        interior_share(frame[mouth], source_frames[0][mouth]) for frame in source_frames[: len(closed_frames)]
+    ]
     closed_open = [interior_share(frame[mouth], source_frames[0][mouth]) for frame in closed_frames]
     open_frames = [i for i, share in enumerate(source_open) if share > 0.05]
     assert open_frames
@@ -314,7 +320,7 @@ def test_face_point_picks_the_face_to_lip_sync_and_the_largest_by_default(
     # Share of each half's pixels that change strongly at some moment (more than re-encoding
     # does): the chosen face's mouth moves, the other face stays as it was.
     changed = np.abs(output - source).max(axis=(0, 3)) > 40
-    share = [float(changed[:, half * 384:(half + 1) * 384].mean()) for half in (0, 1)]
+    share = [float(changed[:, half * 384 : (half + 1) * 384].mean()) for half in (0, 1)]
     assert share[changed_half] > 0.002 and share[1 - changed_half] < 0.0002, share
 
 

@@ -21,8 +21,13 @@ def server(tmp_path_factory):
     spool = folder / "tmp"
     spool.mkdir()
     live = LiveServer(
-        {"UPLOAD_DIR": str(folder / "uploads"), "TMPDIR": str(spool), "MAX_UPLOAD_MB": "1",
-         "UPLOAD_IDLE_TIMEOUT_S": str(_IDLE_TIMEOUT_S), "UPLOAD_TIMEOUT_S": str(_TOTAL_TIMEOUT_S)},
+        {
+            "UPLOAD_DIR": str(folder / "uploads"),
+            "TMPDIR": str(spool),
+            "MAX_UPLOAD_MB": "1",
+            "UPLOAD_IDLE_TIMEOUT_S": str(_IDLE_TIMEOUT_S),
+            "UPLOAD_TIMEOUT_S": str(_TOTAL_TIMEOUT_S),
+        },
         folder / "server.log",
     ).start()
     live.spool = spool
@@ -43,8 +48,12 @@ def spooled_bytes(server) -> int:
 
 def open_post(server, headers: dict[str, str]) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    lines = ["POST /process/ HTTP/1.1", f"Host: 127.0.0.1:{server.port}",
-             f"Content-Type: multipart/form-data; boundary={BOUNDARY}", *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        "POST /process/ HTTP/1.1",
+        f"Host: 127.0.0.1:{server.port}",
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     return sock
 
@@ -69,7 +78,7 @@ def read_response(sock: socket.socket) -> tuple[int, str]:
 
 def test_chunked_body_over_the_limit_is_refused_as_it_arrives_without_a_spool_copy(server, face_video):
     sock = open_post(server, {"Transfer-Encoding": "chunked"})
-    body = multipart(MODEL_PART)[:-len(f"--{BOUNDARY}--\r\n")]
+    body = multipart(MODEL_PART)[: -len(f"--{BOUNDARY}--\r\n")]
     body += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="video_file"; filename="v.mp4"\r\n'.encode()
     body += b"Content-Type: video/mp4\r\n\r\n"
     sent, block, max_spooled = 0, b"\0" * 65536, 0
@@ -114,7 +123,9 @@ def test_a_trickling_body_is_408_at_the_total_deadline(server):
 def test_an_accepted_upload_is_written_once_straight_to_the_task_folder(server, face_video, short_audio):
     with face_video.open("rb") as video, short_audio.open("rb") as audio:
         response = httpx.post(
-            f"{server.url}/process/", data={"model_choice": "model1"}, timeout=30,
+            f"{server.url}/process/",
+            data={"model_choice": "model1"},
+            timeout=30,
             files={"video_file": ("v.mp4", video, "video/mp4"), "audio_file": ("a.wav", audio, "audio/wav")},
         )
     assert response.status_code == 202

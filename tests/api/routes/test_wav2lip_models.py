@@ -25,7 +25,12 @@ def test_models_reports_wav2lip_available_when_its_weights_load(make_client, wei
 @pytest.mark.e2e
 def test_wav2lip_renders_the_lower_face_and_keeps_the_rest(make_client, weights_dir, face_video, short_audio, tmp_path):
     assert_renders_the_lower_face_only(
-        make_client(weights_dir=weights_dir), "model2", "wav2lip", face_video, short_audio, tmp_path,
+        make_client(weights_dir=weights_dir),
+        "model2",
+        "wav2lip",
+        face_video,
+        short_audio,
+        tmp_path,
     )
 
 
@@ -33,7 +38,9 @@ def test_wav2lip_renders_the_lower_face_and_keeps_the_rest(make_client, weights_
     ("content", "reason"),
     [(b"\x00garbage" * 1000, "could not read"), (None, "does not match")],
 )
-def test_broken_checkpoint_makes_model_unavailable_never_500(make_client, face_video, short_audio, tmp_path, content, reason):
+def test_broken_checkpoint_makes_model_unavailable_never_500(
+    make_client, face_video, short_audio, tmp_path, content, reason
+):
     import torch
 
     folder = tmp_path / "weights"

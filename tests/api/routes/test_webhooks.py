@@ -31,9 +31,7 @@ def verify(headers: dict, body: bytes) -> bool:
     return hmac.compare_digest(expected, parts["v1"]) and abs(time.time() - int(parts["t"])) < 300
 
 
-def test_started_and_finished_are_delivered_signed_and_a_500_is_retried(
-    make_client, receiver, face_video, short_audio
-):
+def test_started_and_finished_are_delivered_signed_and_a_500_is_retried(make_client, receiver, face_video, short_audio):
     client = make_client(webhook_secret=SECRET, webhook_allow_private=True, webhook_retry_base_s=0.2)
     receiver.answers = [500]  # the first delivery fails
     task_id = upload(client, face_video, short_audio, webhook_url=receiver.url).json()["task_id"]
@@ -42,8 +40,13 @@ def test_started_and_finished_are_delivered_signed_and_a_500_is_retried(
     assert [event["event"] for event in receiver.events()] == ["started", "finished"]
     finished = receiver.events()[-1]
     assert finished.pop("delivery_id") == receiver.received[-1][0]["x-modellab-delivery"]
-    assert finished == {"task_id": task_id, "status": "finished", "error": None,
-                        "result_url": f"http://testserver/result/{task_id}", "event": "finished"}
+    assert finished == {
+        "task_id": task_id,
+        "status": "finished",
+        "error": None,
+        "result_url": f"http://testserver/result/{task_id}",
+        "event": "finished",
+    }
     # The refused first try was the same event, sent again.
     assert [json.loads(body)["event"] for _, body, _ in receiver.received][:2] == ["started", "started"]
     assert all(verify(headers, body) for headers, body, _ in receiver.received)
@@ -62,10 +65,16 @@ def test_a_failed_task_announces_its_error(make_client, receiver, no_face_video,
 @pytest.mark.parametrize(
     ("settings", "url", "detail"),
     [
-        ({"webhook_secret": SECRET}, "http://127.0.0.1:9/hook",
-         "webhook_url: only globally routable addresses are accepted (WEBHOOK_ALLOW_PRIVATE is off)"),
-        ({"webhook_secret": SECRET}, "http://169.254.169.254/latest/meta-data",
-         "webhook_url: only globally routable addresses are accepted (WEBHOOK_ALLOW_PRIVATE is off)"),
+        (
+            {"webhook_secret": SECRET},
+            "http://127.0.0.1:9/hook",
+            "webhook_url: only globally routable addresses are accepted (WEBHOOK_ALLOW_PRIVATE is off)",
+        ),
+        (
+            {"webhook_secret": SECRET},
+            "http://169.254.169.254/latest/meta-data",
+            "webhook_url: only globally routable addresses are accepted (WEBHOOK_ALLOW_PRIVATE is off)",
+        ),
         ({"webhook_secret": SECRET}, "file:///etc/passwd", "webhook_url: send an http or https URL"),
         ({}, "https://example.com/hook", "webhook_url: this server sends no webhooks (WEBHOOK_SECRET is not set)"),
     ],
@@ -80,9 +89,17 @@ def test_refused_webhook_targets_get_400_and_leave_nothing(make_client, face_vid
 
 @pytest.mark.parametrize(
     "url",
-    ["http://[::1/hook", "http://hooks.example.com:99999/", "http://hooks.example.com:abc/",
-     "http://" + "a" * 64 + ".example.com/", "http://hooks..example.com/", "http://[v1.x]/",
-     "http://user:secret@8.8.8.8/", "http://8.8.8%2e8/", "http://8.8.8.8/a b"],
+    [
+        "http://[::1/hook",
+        "http://hooks.example.com:99999/",
+        "http://hooks.example.com:abc/",
+        "http://" + "a" * 64 + ".example.com/",
+        "http://hooks..example.com/",
+        "http://[v1.x]/",
+        "http://user:secret@8.8.8.8/",
+        "http://8.8.8%2e8/",
+        "http://8.8.8.8/a b",
+    ],
 )
 def test_malformed_webhook_urls_get_400_naming_the_field(make_client, face_video, short_audio, url):
     client = make_client(webhook_secret=SECRET)

@@ -59,14 +59,18 @@ def test_audio_prompts_match_the_reference(engine, reference):
 def test_audio_prompts_match_the_reference_at_30_fps_and_past_whispers_30_s_segment(engine, reference, tmp_path):
     samples = decode_audio(FIXTURES / "speech.wav", max_seconds=10)
     windows = engine.audio_features(samples, 16000, 30.0, int(reference["prompt_count_30_fps"]))
-    torch.testing.assert_close(windows[np.array(INPUTS["kept_at_30_fps"])].prompts(),
-                               torch.from_numpy(reference["prompts_30_fps"]), **TOLERANCE)
+    torch.testing.assert_close(
+        windows[np.array(INPUTS["kept_at_30_fps"])].prompts(),
+        torch.from_numpy(reference["prompts_30_fps"]),
+        **TOLERANCE,
+    )
     long_wav = write_long_wav(tmp_path / "long.wav", INPUTS["long_repeats"])
     samples = decode_audio(long_wav, max_seconds=60)
     assert len(samples) > 30 * 16000
     windows = engine.audio_features(samples, 16000, INPUTS["fps"], int(reference["long_prompt_count"]))
-    torch.testing.assert_close(windows[np.array(INPUTS["kept_long"])].prompts(),
-                               torch.from_numpy(reference["long_prompts"]), **TOLERANCE)
+    torch.testing.assert_close(
+        windows[np.array(INPUTS["kept_long"])].prompts(), torch.from_numpy(reference["long_prompts"]), **TOLERANCE
+    )
 
 
 def test_face_latents_match_the_reference(engine, reference):
@@ -135,4 +139,4 @@ def test_frames_without_a_face_pass_through_and_outside_the_box_nothing_changes(
     changed = np.abs(frames.to_rgb()[1].astype(int) - unchanged).max(axis=2) > 0
     rows, cols = np.nonzero(changed)
     assert rows.min() >= y0 - 1 and rows.max() <= y1 and cols.min() >= x0 - 1 and cols.max() <= x1
-    assert changed[(y0 + y1) // 2:y1, x0:x1].mean() > 0.3  # the lower face is generated
+    assert changed[(y0 + y1) // 2 : y1, x0:x1].mean() > 0.3  # the lower face is generated

@@ -5,7 +5,11 @@ import pytest
 import skimage.data
 
 from app.pipeline.engines.musetalk.face_crop import (
-    CHIN_MARGIN_PX, LOWER_NOSE_BRIDGE, face_box, ibug_points, lower_face_mask,
+    CHIN_MARGIN_PX,
+    LOWER_NOSE_BRIDGE,
+    face_box,
+    ibug_points,
+    lower_face_mask,
 )
 from app.pipeline.face import tracking
 from app.pipeline.face.tracking import FaceTracker

@@ -25,7 +25,9 @@ def test_the_published_unet_config_builds_musetalks_849_9m_parameter_unet():
     assert len(state) == 686
     assert state["conv_in.weight"].shape == (320, 8, 3, 3)
     assert state["conv_out.weight"].shape == (4, 320, 3, 3)
-    cross_attention = {key: tensor.shape for key, tensor in state.items() if ".attn2.to_k." in key or ".attn2.to_v." in key}
+    cross_attention = {
+        key: tensor.shape for key, tensor in state.items() if ".attn2.to_k." in key or ".attn2.to_v." in key
+    }
     assert len(cross_attention) == 32 and all(shape[1] == 384 for shape in cross_attention.values())
 
 
@@ -38,7 +40,9 @@ def test_the_published_vae_config_builds_sd_vae_ft_mse_and_its_old_key_names_map
     assert "encoder.mid_block.attentions.0.query.weight" in published
     assert "decoder.mid_block.attentions.0.proj_attn.bias" in published
     renamed = rename_old_attention(published)
-    assert {key: tensor.shape for key, tensor in renamed.items()} == {key: tensor.shape for key, tensor in state.items()}
+    assert {key: tensor.shape for key, tensor in renamed.items()} == {
+        key: tensor.shape for key, tensor in state.items()
+    }
 
 
 def test_whisper_tiny_gives_the_encoder_five_hidden_states_of_384():
@@ -48,7 +52,8 @@ def test_whisper_tiny_gives_the_encoder_five_hidden_states_of_384():
         encoder = WhisperEncoder(config)
     assert parameter_count(whole) == 37_760_640  # whisper-tiny
     encoder_state = whisper_encoder_part(whole.state_dict())
-    assert {key: tensor.shape for key, tensor in encoder_state.items()} == \
-        {key: tensor.shape for key, tensor in encoder.state_dict().items()}
+    assert {key: tensor.shape for key, tensor in encoder_state.items()} == {
+        key: tensor.shape for key, tensor in encoder.state_dict().items()
+    }
     assert encoder_state["embed_positions.weight"].shape == (1500, 384)
     assert config.encoder_layers + 1 == 5  # the embeddings and each layer's output

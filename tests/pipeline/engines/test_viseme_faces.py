@@ -83,8 +83,12 @@ def test_an_open_mouth_closes_with_both_lips_and_an_unstretched_chin(engine, por
     opened = render(engine, portrait, OPEN)  # an open-mouthed source: the engine's own wide mouth
     closed = render(engine, opened, CLOSED)
     source_face, closed_face = track(opened), track(closed)
-    gap = lambda face: float(np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - face.point(tracking.LOWER_LIP_INNER)))
-    width = float(np.linalg.norm(source_face.point(tracking.MOUTH_CORNER_A) - source_face.point(tracking.MOUTH_CORNER_B)))
+    gap = lambda face: float(
+        np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - face.point(tracking.LOWER_LIP_INNER))
+    )
+    width = float(
+        np.linalg.norm(source_face.point(tracking.MOUTH_CORNER_A) - source_face.point(tracking.MOUTH_CORNER_B))
+    )
     assert gap(source_face) > 0.2 * width and gap(closed_face) < 0.05 * width
     # The skin between the lower lip and the chin keeps its texture (vertical detail, same pixels).
     rows, cols = chin_skin(source_face)

@@ -48,6 +48,7 @@ def test_tracking_a_face_imports_neither_mediapipe_nor_jax(face_video):
         "assert all(FaceTracker().track(frames))\n"
         "print(sorted(m for m in ('mediapipe', 'jax', 'jaxlib', 'matplotlib') if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).parents[3])
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[3]
+    )
     assert result.stdout.strip() == "[]"

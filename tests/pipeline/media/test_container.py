@@ -34,8 +34,13 @@ def test_containers_are_recognised_by_their_signature(head, expected):
 
 @pytest.mark.parametrize(
     "head",
-    [DASH_MANIFEST, b"#EXTM3U\n#EXT-X-VERSION:3\nfile:///etc/x.ts\n", b"ffconcat version 1.0\nfile /etc/x.mp4\n",
-     b"\xef\xbb\xbf  <smil><body/></smil>", b"[playlist]\nFile1=/etc/x.mp3\n"],
+    [
+        DASH_MANIFEST,
+        b"#EXTM3U\n#EXT-X-VERSION:3\nfile:///etc/x.ts\n",
+        b"ffconcat version 1.0\nfile /etc/x.mp4\n",
+        b"\xef\xbb\xbf  <smil><body/></smil>",
+        b"[playlist]\nFile1=/etc/x.mp3\n",
+    ],
 )
 def test_playlists_and_manifests_are_refused_by_name(head):
     with pytest.raises(MediaError, match="playlists and manifests"):
@@ -72,9 +77,14 @@ def test_failure_text_has_no_addresses_components_or_directories():
     assert ffmpeg_failure(log) == "input.mp4: partial file at"
 
 
-@pytest.mark.parametrize(("codec", "muxer", "expected"), [
-    ("flac", "flac", container.FLAC), ("aac", "adts", container.ADTS_AAC), ("libmp3lame", "mp3", container.MP3),
-])
+@pytest.mark.parametrize(
+    ("codec", "muxer", "expected"),
+    [
+        ("flac", "flac", container.FLAC),
+        ("aac", "adts", container.ADTS_AAC),
+        ("libmp3lame", "mp3", container.MP3),
+    ],
+)
 def test_an_id3_tag_in_front_is_looked_behind(tmp_path, codec, muxer, expected):
     plain = tmp_path / f"plain.{muxer}"
     run_ffmpeg(["-f", "lavfi", "-i", "sine=d=0.5", "-c:a", codec, "-f", muxer, str(plain)])

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from app.errors import MediaError
-from app.pipeline.media.probe import probe_media, scan_video_packets
-from app.pipeline.timeline import SyncMode, plan_output, source_index
 from app.pipeline.media import video_io
+from app.pipeline.media.probe import probe_media, scan_video_packets
 from app.pipeline.media.video_io import FrameFormat, FrameWriter, read_frames, read_planned_frames
 from app.pipeline.media.yuv import YuvBatch
+from app.pipeline.timeline import SyncMode, plan_output, source_index
 from tests import media_factory
 from tests.media_tools import decode_rgb, ffprobe, stream
 
@@ -51,9 +51,16 @@ def test_read_frames_seeks_to_the_exact_frame(counter):
 
 
 @pytest.mark.parametrize("replay_cache_bytes", [0, 64 * 1024 * 1024], ids=["streamed", "replayed"])
-@pytest.mark.parametrize(("mode", "audio_frames"), [
-    (SyncMode.BOUNCE, 40), (SyncMode.LOOP, 40), (SyncMode.REMAP, 31), (SyncMode.REMAP, 7), (SyncMode.SILENCE, 40),
-])
+@pytest.mark.parametrize(
+    ("mode", "audio_frames"),
+    [
+        (SyncMode.BOUNCE, 40),
+        (SyncMode.LOOP, 40),
+        (SyncMode.REMAP, 31),
+        (SyncMode.REMAP, 7),
+        (SyncMode.SILENCE, 40),
+    ],
+)
 def test_planned_frames_follow_the_plan(counter, mode, audio_frames, replay_cache_bytes, monkeypatch):
     monkeypatch.setattr(video_io, "_REPLAY_CACHE_BYTES", replay_cache_bytes)
     reference = levels(list(read_frames(counter, FMT, 0, FRAMES, FRAMES)))

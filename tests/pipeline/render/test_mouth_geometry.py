@@ -17,8 +17,9 @@ def geometry(source_gap: float, mouth_width: float = 50.0) -> np.ndarray:
 
 
 def opening(source_gap: float, shape: list[float], parting: float, shows_teeth: bool) -> float:
-    motion = g.mouth_motion(geometry(source_gap), np.array([shape], np.float32), np.array([parting]),
-                            np.array([shows_teeth]))
+    motion = g.mouth_motion(
+        geometry(source_gap), np.array([shape], np.float32), np.array([parting]), np.array([shows_teeth])
+    )
     return float(motion[0, 0])
 
 
@@ -46,10 +47,10 @@ def test_a_mouth_open_below_its_teeth_is_anchored_on_its_real_lower_lip():
     """The mesh put the lower lip on the teeth (gap 6 px, teeth edge 1.2 px above it); the dark
     inside runs 10 px below the teeth's edge: the mouth line moves down to its bottom."""
     row = geometry(6.0)[0]
-    row[g.CX:g.CY + 1], row[g.ALONG_X:g.ALONG_Y + 1] = (100.0, 100.0), (1.0, 0.0)
+    row[g.CX : g.CY + 1], row[g.ALONG_X : g.ALONG_Y + 1] = (100.0, 100.0), (1.0, 0.0)
     row[g.LOWER_LIP], row[g.UPPER_LIP], row[g.UPPER_REACH] = 12.0, 10.0, 20.0
     moved, parting = g.anchored_below_teeth(row, parting=0.2, open_px=10.0)
-    assert np.allclose(moved[g.CX:g.CY + 1], (100.0, 108.8))
+    assert np.allclose(moved[g.CX : g.CY + 1], (100.0, 108.8))
     assert np.isclose(moved[g.SOURCE_GAP], 14.8) and np.isclose(parting, 10.0 / 14.8)
     assert np.isclose(moved[g.CHIN], 60.0 - 8.8) and np.isclose(moved[g.UPPER_LIP], 18.8)
     # It then parts at the teeth's edge and closes over teeth and dark inside alike.
@@ -59,7 +60,8 @@ def test_a_mouth_open_below_its_teeth_is_anchored_on_its_real_lower_lip():
 
 def test_only_a_smile_keeps_its_jaw_still_while_its_lips_close():
     motion = lambda parting, shows_teeth: g.mouth_motion(
-        geometry(10.0), np.array([M_B_P], np.float32), np.array([parting]), np.array([shows_teeth]))[0]
+        geometry(10.0), np.array([M_B_P], np.float32), np.array([parting]), np.array([shows_teeth])
+    )[0]
     smile, open_mouth = motion(0.2, True), motion(0.5, False)
     assert smile[0] < -10.0 and smile[6] == 0.0
     assert open_mouth[0] < -10.0 and open_mouth[6] == 1.0

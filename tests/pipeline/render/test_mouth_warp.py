@@ -8,17 +8,35 @@ UPPER_REACH = 12.0
 
 
 def params(
-    opening: float = 0.0, widen: float = 0.0, rounding: float = 0.0, split: float = 0.0, batch: int = 1,
-    source_gap: float = 0.0, lips_closed: float = 1.0, own_teeth: float = 0.0, jaw_share: float = 1.0,
+    opening: float = 0.0,
+    widen: float = 0.0,
+    rounding: float = 0.0,
+    split: float = 0.0,
+    batch: int = 1,
+    source_gap: float = 0.0,
+    lips_closed: float = 1.0,
+    own_teeth: float = 0.0,
+    jaw_share: float = 1.0,
 ) -> MouthParams:
     def repeat(*values: float) -> torch.Tensor:
         return torch.tensor([values] * batch).squeeze(-1)
 
     return MouthParams(
-        center=repeat(float(CENTER_COL), float(CENTER_ROW)), along=repeat(1.0, 0.0), half_width=repeat(12.0),
-        chin_depth=repeat(20.0), lip_depth=repeat(5.0), upper_depth=repeat(5.0), upper_reach=repeat(UPPER_REACH),
-        opening=repeat(opening), widen=repeat(widen), rounding=repeat(rounding),
-        split=repeat(split), lips_closed=repeat(lips_closed), own_teeth=repeat(own_teeth), source_gap=repeat(source_gap), enamel=repeat(0.88, 0.85, 0.78),
+        center=repeat(float(CENTER_COL), float(CENTER_ROW)),
+        along=repeat(1.0, 0.0),
+        half_width=repeat(12.0),
+        chin_depth=repeat(20.0),
+        lip_depth=repeat(5.0),
+        upper_depth=repeat(5.0),
+        upper_reach=repeat(UPPER_REACH),
+        opening=repeat(opening),
+        widen=repeat(widen),
+        rounding=repeat(rounding),
+        split=repeat(split),
+        lips_closed=repeat(lips_closed),
+        own_teeth=repeat(own_teeth),
+        source_gap=repeat(source_gap),
+        enamel=repeat(0.88, 0.85, 0.78),
         jaw_share=repeat(jaw_share),
     )
 
@@ -70,7 +88,7 @@ def test_opening_draws_teeth_over_a_graded_cavity_and_a_tongue():
     opened, changed = open_mouths(skin_crops(), params(opening=10.0))
     # The upper lip rises 3 px (30 % of 10), so the 13 px gap runs from row -3 to row +10.
     column = luma_column(opened, CENTER_COL + 3)
-    teeth, cavity, tongue = column[CENTER_ROW - 1], column[CENTER_ROW + 2:CENTER_ROW + 5], column[CENTER_ROW + 8]
+    teeth, cavity, tongue = column[CENTER_ROW - 1], column[CENTER_ROW + 2 : CENTER_ROW + 5], column[CENTER_ROW + 8]
     assert teeth > 0.7 and 0.04 < cavity.min() and cavity.max() < 0.3
     assert tongue > 1.5 * cavity.mean()
     assert changed[0, CENTER_ROW + 5, CENTER_COL] == 1
@@ -79,7 +97,7 @@ def test_opening_draws_teeth_over_a_graded_cavity_and_a_tongue():
 def test_upper_teeth_are_single_teeth_with_gaps_between():
     opened, _ = open_mouths(skin_crops(), params(opening=10.0))
     # Across the crowns' middle: they hang 5.5 px (23 % of the 24 px mouth) from the lip at row -3.
-    row = opened[0, :, CENTER_ROW, CENTER_COL - 11:CENTER_COL + 12].mean(dim=0)
+    row = opened[0, :, CENTER_ROW, CENTER_COL - 11 : CENTER_COL + 12].mean(dim=0)
     dips = [i for i in range(1, len(row) - 1) if row[i] < row[i - 1] - 0.02 and row[i] <= row[i + 1]]
     assert len(dips) >= 4  # the midline and at least three more gaps between teeth
 
@@ -89,13 +107,13 @@ def test_a_small_opening_shows_no_lower_teeth():
     # 5 px gap (rows -1 to +4) over a 24 px wide mouth: teeth at the top, then the cavity and the
     # tip of the tongue (a pink in shadow, luma about 0.45) down to the lower lip.
     column = luma_column(opened, CENTER_COL + 3)
-    assert column[CENTER_ROW + 2:CENTER_ROW + 4].max() < 0.55  # lower teeth' enamel would be lighter
+    assert column[CENTER_ROW + 2 : CENTER_ROW + 4].max() < 0.55  # lower teeth' enamel would be lighter
 
 
 def test_drawn_interior_takes_the_grain_of_the_skin_around_it():
     def interior(grain: float) -> torch.Tensor:
         opened, _ = open_mouths(skin_crops(grain), params(opening=10.0))
-        return opened[0, :, CENTER_ROW + 1:CENTER_ROW + 8, CENTER_COL - 8:CENTER_COL + 9].mean(dim=0)
+        return opened[0, :, CENTER_ROW + 1 : CENTER_ROW + 8, CENTER_COL - 8 : CENTER_COL + 9].mean(dim=0)
 
     # What the grain adds to the same drawing, up to a camera's noise (a beard's texture, read as
     # grain, is not copied into the mouth).
@@ -107,8 +125,9 @@ def test_drawn_interior_takes_the_grain_of_the_skin_around_it():
 def test_lower_lip_moves_down_by_the_opening():
     crops = textured_crops()
     opened, _ = open_mouths(crops, params(opening=6.0))
-    torch.testing.assert_close(opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW + 2, CENTER_COL],
-                               atol=2 / 255, rtol=0)
+    torch.testing.assert_close(
+        opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW + 2, CENTER_COL], atol=2 / 255, rtol=0
+    )
 
 
 def test_closing_raises_the_lower_lip_and_the_chin_with_it():
@@ -116,29 +135,36 @@ def test_closing_raises_the_lower_lip_and_the_chin_with_it():
     opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0))
     # The lower lip's field rises 70 % of 10 px: 7 px, and the skin down to the chin with it.
     for row in (CENTER_ROW + 16, CENTER_ROW + 18):
-        torch.testing.assert_close(opened[0, :, row, CENTER_COL], crops[0, :, row + 7, CENTER_COL],
-                                   atol=2 / 255, rtol=0)
+        torch.testing.assert_close(
+            opened[0, :, row, CENTER_COL], crops[0, :, row + 7, CENTER_COL], atol=2 / 255, rtol=0
+        )
     # The upper lip comes down the other 3 px.
-    torch.testing.assert_close(opened[0, :, CENTER_ROW - 8, CENTER_COL], crops[0, :, CENTER_ROW - 11, CENTER_COL],
-                               atol=2 / 255, rtol=0)
-    assert torch.equal(opened[:, :, CENTER_ROW + 35:], crops[:, :, CENTER_ROW + 35:])
+    torch.testing.assert_close(
+        opened[0, :, CENTER_ROW - 8, CENTER_COL], crops[0, :, CENTER_ROW - 11, CENTER_COL], atol=2 / 255, rtol=0
+    )
+    assert torch.equal(opened[:, :, CENTER_ROW + 35 :], crops[:, :, CENTER_ROW + 35 :])
 
 
 def test_lips_closing_over_teeth_that_are_together_leave_the_chin_where_it_is():
     crops = textured_crops()
     opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0, jaw_share=0.0))
     # The lower lip still rises 7 px; the chin (20 px down) and what is below it stay.
-    torch.testing.assert_close(opened[0, :, CENTER_ROW, CENTER_COL], crops[0, :, CENTER_ROW + 7, CENTER_COL],
-                               atol=2 / 255, rtol=0)
-    assert torch.equal(opened[:, :, CENTER_ROW + 19:], crops[:, :, CENTER_ROW + 19:])
+    torch.testing.assert_close(
+        opened[0, :, CENTER_ROW, CENTER_COL], crops[0, :, CENTER_ROW + 7, CENTER_COL], atol=2 / 255, rtol=0
+    )
+    assert torch.equal(opened[:, :, CENTER_ROW + 19 :], crops[:, :, CENTER_ROW + 19 :])
 
 
 def open_mouth_with_teeth() -> torch.Tensor:
     """Skin with lips around a 6 px gap (rows -6..-1 above the mouth line) full of white teeth."""
     crops = skin_crops().clone()
-    crops[:, :, CENTER_ROW - 9:CENTER_ROW - 6, CENTER_COL - 12:CENTER_COL + 13] = torch.tensor([0.6, 0.3, 0.3])[:, None, None]
-    crops[:, :, CENTER_ROW - 6:CENTER_ROW, CENTER_COL - 12:CENTER_COL + 13] = 0.95
-    crops[:, :, CENTER_ROW:CENTER_ROW + 3, CENTER_COL - 12:CENTER_COL + 13] = torch.tensor([0.6, 0.3, 0.3])[:, None, None]
+    crops[:, :, CENTER_ROW - 9 : CENTER_ROW - 6, CENTER_COL - 12 : CENTER_COL + 13] = torch.tensor([0.6, 0.3, 0.3])[
+        :, None, None
+    ]
+    crops[:, :, CENTER_ROW - 6 : CENTER_ROW, CENTER_COL - 12 : CENTER_COL + 13] = 0.95
+    crops[:, :, CENTER_ROW : CENTER_ROW + 3, CENTER_COL - 12 : CENTER_COL + 13] = torch.tensor([0.6, 0.3, 0.3])[
+        :, None, None
+    ]
     return as_8_bits(crops)
 
 
@@ -147,7 +173,7 @@ def test_closing_covers_what_was_between_the_lips_instead_of_squeezing_it():
     opened, _ = open_mouths(crops, params(opening=-6.9, source_gap=6.0, lips_closed=0.0))
     # Down the middle of the mouth no row is left brighter than skin: the teeth are behind the
     # lips, not pressed into a white line between them.
-    middle = opened[0, :, CENTER_ROW - 12:CENTER_ROW + 4, CENTER_COL - 4:CENTER_COL + 5].mean(dim=0)
+    middle = opened[0, :, CENTER_ROW - 12 : CENTER_ROW + 4, CENTER_COL - 4 : CENTER_COL + 5].mean(dim=0)
     assert middle.max() < 0.7
 
 
@@ -155,7 +181,7 @@ def test_closing_moves_the_skin_below_the_lip_as_one_piece():
     """The skin between the lower lip and the chin keeps its texture (no vertical smear)."""
     crops = textured_crops()
     opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0))
-    skin = lambda images: images[0, :, CENTER_ROW + 14:CENTER_ROW + 20, CENTER_COL - 6:CENTER_COL + 7]
+    skin = lambda images: images[0, :, CENTER_ROW + 14 : CENTER_ROW + 20, CENTER_COL - 6 : CENTER_COL + 7]
     detail = lambda patch: float(patch.diff(dim=1).abs().mean())
     assert detail(skin(opened)) > 0.9 * detail(skin(crops))
 
@@ -191,8 +217,9 @@ def test_an_opening_parts_at_the_split_above_the_mouth_line():
     crops = textured_crops()
     opened, _ = open_mouths(crops, params(opening=10.0, split=4.0, lips_closed=0.0, own_teeth=8.0))
     # Rows between the split and the mouth line (the lower teeth of a smile) move down with the lip.
-    torch.testing.assert_close(opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW - 2, CENTER_COL],
-                               atol=2 / 255, rtol=0)
+    torch.testing.assert_close(
+        opened[0, :, CENTER_ROW + 8, CENTER_COL], crops[0, :, CENTER_ROW - 2, CENTER_COL], atol=2 / 255, rtol=0
+    )
     column = opened[0, :, :, CENTER_COL].mean(dim=0)
     assert column[CENTER_ROW - 2] < 0.45 * crops.mean()  # the new gap starts at the split
 

@@ -100,7 +100,7 @@ def test_the_kept_mouth_takes_the_light_of_the_frame_it_lands_in(frames):
         face = landmarks(image)
         chin = face.point(tracking.CHIN).astype(int)
         lower_lip = face.point(tracking.LOWER_LIP_OUTER).astype(int)
-        return image[lower_lip[1] + 4:chin[1] - 4, chin[0] - 15:chin[0] + 15]
+        return image[lower_lip[1] + 4 : chin[1] - 4, chin[0] - 15 : chin[0] + 15]
 
     assert abs(chin_skin(result).mean() - chin_skin(before).mean()) < 4
 

@@ -25,6 +25,10 @@ def peak_growth_mb(module: str, function: str, seconds: float, args: str = "()")
     analyses `seconds` of 16 kHz noise; `args` is the Python text of the other arguments."""
     script = _SCRIPT.format(module=module, function=function, args=args)
     result = subprocess.run(
-        [sys.executable, "-c", script, str(seconds)], capture_output=True, text=True, check=True, timeout=120,
+        [sys.executable, "-c", script, str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     return float(json.loads(result.stdout.strip().splitlines()[-1])["growth_mb"])

@@ -48,7 +48,7 @@ def whole_signal_band_db(samples: np.ndarray) -> np.ndarray:
     window, hop = int(0.025 * SR), int(0.005 * SR)
     padded = np.pad(samples, (window // 2, window))
     count = (len(padded) - window) // hop
-    frames = np.stack([padded[i * hop:i * hop + window] for i in range(count)])
+    frames = np.stack([padded[i * hop : i * hop + window] for i in range(count)])
     spectrum = np.abs(np.fft.rfft(frames * np.hanning(window), axis=1)) ** 2
     freqs = np.fft.rfftfreq(window, 1.0 / SR)
     band = (freqs >= 700) & (freqs <= 4000)

@@ -24,8 +24,11 @@ def test_preemphasis_matches_first_order_filter(speechlike):
 
 
 def test_stft_magnitude_matches_librosa(speechlike):
-    expected = np.abs(librosa.stft(speechlike, n_fft=800, hop_length=200, win_length=800,
-                                   window="hann", center=True, pad_mode="reflect"))
+    expected = np.abs(
+        librosa.stft(
+            speechlike, n_fft=800, hop_length=200, win_length=800, window="hann", center=True, pad_mode="reflect"
+        )
+    )
     ours = mel.stft_magnitude(np.pad(speechlike, 400, mode="reflect"))
     assert ours.shape == expected.shape == (401, 1 + speechlike.size // 200)
     np.testing.assert_allclose(ours, expected, rtol=1e-3, atol=1e-3)
@@ -62,7 +65,7 @@ def test_windows_start_at_int_80_over_fps_times_i_and_clamp_at_the_end():
     assert windows.shape == (16, 80, 16)
     for i in range(16):
         start = min(int(80.0 / 25 * i), 50 - 16)
-        np.testing.assert_array_equal(windows[i], spectrogram[:, start:start + 16])
+        np.testing.assert_array_equal(windows[i], spectrogram[:, start : start + 16])
     assert np.array_equal(windows[-1], spectrogram[:, -16:])
 
 
@@ -76,8 +79,9 @@ def test_streamed_melspectrogram_equals_the_whole_signal_pipeline():
     rng = np.random.default_rng(5)
     t = np.arange(47 * mel.SAMPLE_RATE) / mel.SAMPLE_RATE
     audio = (0.3 * np.sin(2 * np.pi * 180 * t) * (t < 20) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
-    magnitude = np.abs(librosa.stft(mel.preemphasis(audio), n_fft=800, hop_length=200, win_length=800,
-                                    pad_mode="reflect"))
+    magnitude = np.abs(
+        librosa.stft(mel.preemphasis(audio), n_fft=800, hop_length=200, win_length=800, pad_mode="reflect")
+    )
     whole = mel.normalize(mel.amplitude_to_db(mel.mel_filterbank() @ magnitude) - mel.REF_LEVEL_DB)
     streamed = mel.melspectrogram(audio)
     assert streamed.shape == whole.shape

@@ -19,10 +19,23 @@ FPS = 25
 
 @pytest.mark.parametrize(
     ("phone", "viseme"),
-    [("M", Viseme.CLOSED), ("B", Viseme.CLOSED), ("P", Viseme.CLOSED), ("F", Viseme.LIP_TEETH),
-     ("V", Viseme.LIP_TEETH), ("UW", Viseme.ROUNDED), ("OW", Viseme.ROUNDED), ("W", Viseme.ROUNDED),
-     ("IY", Viseme.SPREAD), ("EH", Viseme.SPREAD), ("AA", Viseme.OPEN), ("AE", Viseme.OPEN),
-     ("T", Viseme.REST), ("K", Viseme.REST), ("SIL", Viseme.SILENCE)],
+    [
+        ("M", Viseme.CLOSED),
+        ("B", Viseme.CLOSED),
+        ("P", Viseme.CLOSED),
+        ("F", Viseme.LIP_TEETH),
+        ("V", Viseme.LIP_TEETH),
+        ("UW", Viseme.ROUNDED),
+        ("OW", Viseme.ROUNDED),
+        ("W", Viseme.ROUNDED),
+        ("IY", Viseme.SPREAD),
+        ("EH", Viseme.SPREAD),
+        ("AA", Viseme.OPEN),
+        ("AE", Viseme.OPEN),
+        ("T", Viseme.REST),
+        ("K", Viseme.REST),
+        ("SIL", Viseme.SILENCE),
+    ],
 )
 def test_phones_map_to_visemes(phone, viseme):
     assert TimedPhone(phone, 0, 1).viseme is viseme

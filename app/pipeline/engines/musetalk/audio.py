@@ -50,16 +50,20 @@ class AudioWindows:
 
 
 def encoder_states(
-    samples: np.ndarray, features: WhisperFeatureExtractor, encoder: WhisperEncoder,
-    device: torch.device, dtype: torch.dtype,
+    samples: np.ndarray,
+    features: WhisperFeatureExtractor,
+    encoder: WhisperEncoder,
+    device: torch.device,
+    dtype: torch.dtype,
 ) -> torch.Tensor:
     """(encoder frames, hidden states, dim) float32 on the CPU for 16 kHz mono `samples`: 50
     frames per second of audio, every hidden state of the encoder stacked."""
     segments = []
     for start in range(0, max(len(samples), 1), _SEGMENT_SAMPLES):
         # The extractor pads each segment to 30 s and normalises its log-mel on its own, as the reference.
-        mel = features(samples[start:start + _SEGMENT_SAMPLES], sampling_rate=SAMPLE_RATE,
-                       return_tensors="pt").input_features
+        mel = features(
+            samples[start : start + _SEGMENT_SAMPLES], sampling_rate=SAMPLE_RATE, return_tensors="pt"
+        ).input_features
         hidden = encoder(mel.to(device, dtype), output_hidden_states=True).hidden_states
         segments.append(torch.stack(hidden, dim=2)[0].float().cpu())
     heard = math.floor(len(samples) / SAMPLE_RATE * ENCODER_RATE)

@@ -54,7 +54,10 @@ class MuseTalkEngine:
         return frame_windows(states, fps, frame_count)
 
     def render(
-        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], features: AudioWindows,
+        self,
+        frames: YuvBatch,
+        faces: Sequence[FaceLandmarks | None],
+        features: AudioWindows,
         own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
         height, width = frames.height, frames.width
@@ -74,8 +77,8 @@ class MuseTalkEngine:
         outputs = []
         with self._lock, torch.inference_mode():
             for start in range(0, len(crops), self._batch_size):
-                batch = torch.from_numpy(crops[start:start + self._batch_size]).to(self._device)
-                predicted = self.predict(self.face_latents(batch), prompts[start:start + self._batch_size])
+                batch = torch.from_numpy(crops[start : start + self._batch_size]).to(self._device)
+                predicted = self.predict(self.face_latents(batch), prompts[start : start + self._batch_size])
                 outputs.append(self.decode(predicted).cpu())
         return torch.cat(outputs).numpy()
 
@@ -86,15 +89,16 @@ class MuseTalkEngine:
         # amplify the last bit of any difference.
         pixels = (crops.permute(0, 3, 1, 2).contiguous().double() / 255).float()
         masked = pixels.clone()
-        masked[:, :, FACE_SIDE // 2:] = 0
+        masked[:, :, FACE_SIDE // 2 :] = 0
         both = (torch.cat([masked, pixels]) - 0.5) / 0.5
         latents = self._vae.encode(both.to(self._dtype)).latent_dist.mode() * self._scaling
         return torch.cat(latents.chunk(2), dim=1)
 
     def predict(self, latents: torch.Tensor, prompts: torch.Tensor) -> torch.Tensor:
         """(n, 4, 32, 32): the UNet at timestep 0 (one pass, no scheduler), attending to the prompts."""
-        return self._unet(latents.to(self._device, self._dtype), 0,
-                          encoder_hidden_states=prompts.to(self._device, self._dtype)).sample
+        return self._unet(
+            latents.to(self._device, self._dtype), 0, encoder_hidden_states=prompts.to(self._device, self._dtype)
+        ).sample
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """(n, 4, 32, 32) latents -> (n, 256, 256, 3) uint8 RGB, rounded as the reference."""
@@ -108,8 +112,9 @@ def _face_crop(frames: YuvBatch, index: int, box: tuple[int, int, int, int]) -> 
     return crop_face(frames.rgb(index, (ex0, ey0, ex1, ey1)), (x0 - ex0, y0 - ey0, x1 - ex0, y1 - ey0))
 
 
-def _blend(frames: YuvBatch, index: int, box: tuple[int, int, int, int], face_rgb: np.ndarray,
-           face: FaceLandmarks) -> None:
+def _blend(
+    frames: YuvBatch, index: int, box: tuple[int, int, int, int], face_rgb: np.ndarray, face: FaceLandmarks
+) -> None:
     """The generated face, resized back to its box, over the frame's lower face."""
     x0, y0, x1, y1 = box
     ex0, ey0, ex1, ey1 = even_box(x0, y0, x1, y1, frames.width, frames.height)

@@ -16,7 +16,13 @@ from transformers import WhisperConfig, WhisperFeatureExtractor
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from app.pipeline.engines.musetalk.layout import (
-    UNET_CONFIG, UNET_WEIGHTS, VAE_CONFIG, VAE_WEIGHTS, WHISPER_CONFIG, WHISPER_PREPROCESSOR, WHISPER_WEIGHTS,
+    UNET_CONFIG,
+    UNET_WEIGHTS,
+    VAE_CONFIG,
+    VAE_WEIGHTS,
+    WHISPER_CONFIG,
+    WHISPER_PREPROCESSOR,
+    WHISPER_WEIGHTS,
 )
 from app.pipeline.engines.weights_cache import WeightsError
 
@@ -41,19 +47,18 @@ def load_models(folder: Path, mmap: bool = False) -> MuseTalkModels:
     overwritten in place would pull the pages from under it), so it loads without.
     """
     unet_config = _read_config(folder / UNET_CONFIG)
-    unet = _strict_load(lambda: UNet2DConditionModel.from_config(unet_config), folder / UNET_WEIGHTS,
-                        lambda state: state, mmap)
+    unet = _strict_load(
+        lambda: UNet2DConditionModel.from_config(unet_config), folder / UNET_WEIGHTS, lambda state: state, mmap
+    )
     vae_config = _read_config(folder / VAE_CONFIG)
-    vae = _strict_load(lambda: AutoencoderKL.from_config(vae_config), folder / VAE_WEIGHTS, rename_old_attention,
-                       mmap)
+    vae = _strict_load(lambda: AutoencoderKL.from_config(vae_config), folder / VAE_WEIGHTS, rename_old_attention, mmap)
     whisper_config = _whisper_config(folder / WHISPER_CONFIG)
     if whisper_config.d_model != unet.config.cross_attention_dim:
         raise WeightsError(
             f"{folder / WHISPER_CONFIG}: d_model {whisper_config.d_model} does not match the UNet's "
             f"cross_attention_dim {unet.config.cross_attention_dim}"
         )
-    whisper = _strict_load(lambda: WhisperEncoder(whisper_config), folder / WHISPER_WEIGHTS, whisper_encoder_part,
-                           mmap)
+    whisper = _strict_load(lambda: WhisperEncoder(whisper_config), folder / WHISPER_WEIGHTS, whisper_encoder_part, mmap)
     try:
         features = WhisperFeatureExtractor.from_json_file(str(folder / WHISPER_PREPROCESSOR))
     except (OSError, ValueError, TypeError) as error:
@@ -103,7 +108,9 @@ def _whisper_config(path: Path) -> WhisperConfig:
 
 
 def _strict_load(
-    build: Callable[[], torch.nn.Module], path: Path, select: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+    build: Callable[[], torch.nn.Module],
+    path: Path,
+    select: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
     mmap: bool,
 ) -> torch.nn.Module:
     """`build()` on the meta device, then every tensor of `path` (after `select`) assigned strictly."""
