@@ -33,21 +33,25 @@ CX, CY, ALONG_X, ALONG_Y, HALF_WIDTH, CHIN, LOWER_LIP, UPPER_LIP, UPPER_REACH, S
 def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
     """The columns above for one face: mouth line, its direction and size, lip and chin depths."""
     corner_a, corner_b = face.point(tracking.MOUTH_CORNER_A), face.point(tracking.MOUTH_CORNER_B)
-    # The mouth opens at the lower lip's inner edge: the upper lip (and teeth in a smile) stay.
-    center = face.point(tracking.LOWER_LIP_INNER)
     along = corner_b - corner_a
     half_width = max(float(np.linalg.norm(along)) / 2, 1.0)
-    distance = lambda index: float(np.linalg.norm(face.point(index) - center))
+    # The mouth opens at the lower lip's inner edge: the upper lip (and teeth in a smile) stay.
+    lip = face.point(tracking.LOWER_LIP_INNER)
+    # Its middle is halfway between the corners: on a turned head the lip's middle landmark lies
+    # toward the far corner, and an opening centred on it would reach past that corner.
+    unit = along / (2 * half_width)
+    center = lip + unit * float(np.dot((corner_a + corner_b) / 2 - lip, unit))
+    distance = lambda index: float(np.linalg.norm(face.point(index) - lip))
     upper_lip = max(distance(tracking.UPPER_LIP_OUTER), 2.0)
     # A moving upper lip pulls skin up to 2.5 lip heights, at most three quarters of the way from
     # its outer edge to the nose (an open source's lip moves far: the skin above takes it).
     nose = distance(tracking.NOSE_BOTTOM)
     upper_reach = max(min(2.5 * upper_lip, upper_lip + 0.75 * max(nose - upper_lip, 0.0)), 1.0)
-    source_gap = float(np.linalg.norm(face.point(tracking.UPPER_LIP_INNER) - center))
+    source_gap = distance(tracking.UPPER_LIP_INNER)
     return np.array(
         [
             *center,
-            *(along / (2 * half_width)),
+            *unit,
             half_width,
             max(distance(tracking.CHIN), 2.0),
             max(distance(tracking.LOWER_LIP_OUTER), 1.0),

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from app.pipeline.face import tracking
+from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.render import mouth_geometry as g
 
 SILENCE = [0.0, 0.0, 0.0, 0.5]
@@ -65,3 +67,16 @@ def test_only_a_smile_keeps_its_jaw_still_while_its_lips_close():
     smile, open_mouth = motion(0.2, True), motion(0.5, False)
     assert smile[0] < -10.0 and smile[6] == 0.0
     assert open_mouth[0] < -10.0 and open_mouth[6] == 1.0
+
+
+def test_a_turned_mouth_is_centred_between_its_corners_on_the_lower_lips_line():
+    """On a turned head the lower lip's middle landmark lies toward the far corner."""
+    points = np.zeros((468, 2), np.float32)
+    points[tracking.MOUTH_CORNER_A], points[tracking.MOUTH_CORNER_B] = (100.0, 200.0), (160.0, 200.0)
+    points[tracking.LOWER_LIP_INNER], points[tracking.UPPER_LIP_INNER] = (140.0, 204.0), (140.0, 196.0)
+    points[tracking.UPPER_LIP_OUTER], points[tracking.LOWER_LIP_OUTER] = (140.0, 190.0), (140.0, 212.0)
+    points[tracking.NOSE_BOTTOM], points[tracking.CHIN] = (138.0, 170.0), (138.0, 250.0)
+    row = g.mouth_geometry(FaceLandmarks(points))
+    assert np.allclose(row[g.CX : g.CY + 1], (130.0, 204.0))  # the corners' middle, at the lip's height
+    assert np.isclose(row[g.HALF_WIDTH], 30.0) and np.isclose(row[g.SOURCE_GAP], 8.0)
+    assert np.isclose(row[g.LOWER_LIP], 8.0)  # depths still measured from the lip's own point
