@@ -174,28 +174,17 @@ class S3Server(ServerProcess):
 class CeleryWorker(ServerProcess):
     """`celery -A app.worker worker -Q lipsync` exactly as docs/operations.md starts it, with the given env."""
 
+    # What the worker consumes, and how: docs/operations.md starts each kind this way.
+    queue_args: tuple[str, ...] = ("-Q", "lipsync")
+
     def __init__(self, name: str, env: dict[str, str], log_path: Path) -> None:
         super().__init__(name, log_path)
         self.env = env
 
     def start(self) -> "CeleryWorker":
+        command = [sys.executable, "-m", "celery", "-A", "app.worker", "worker", *self.queue_args]
         self._spawn(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "app.worker",
-                "worker",
-                "-Q",
-                "lipsync",
-                "--hostname",
-                f"{self.name}@%h",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            [*command, "--hostname", f"{self.name}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
             self.env,
         )
         return self
@@ -209,28 +198,4 @@ class CeleryWorker(ServerProcess):
 class WebhookWorker(CeleryWorker):
     """`celery -A app.worker worker -Q webhooks --pool threads` as docs/operations.md starts it: webhook tries."""
 
-    def start(self) -> "WebhookWorker":
-        self._spawn(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "app.worker",
-                "worker",
-                "-Q",
-                "webhooks",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "4",
-                "--hostname",
-                f"{self.name}@%h",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            self.env,
-        )
-        return self
+    queue_args = ("-Q", "webhooks", "--pool", "threads", "--concurrency", "4")
