@@ -13,6 +13,7 @@ from app.pipeline.timeline import SyncMode
 from app.services import validation
 from app.services.engines import EngineCatalog
 from app.services.task_execution import build_job
+from app.stages import Stage
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         job = build_job(settings, catalog, args.video, args.audio, args.output, args.sync_mode)
         with tqdm(total=100, unit="%", desc="lip-sync") as bar:
 
-            def on_progress(stage: str, progress: float) -> None:
+            def on_progress(stage: Stage, progress: float) -> None:
                 bar.set_postfix_str(stage)
                 bar.update(round(progress * 100) - bar.n)
 

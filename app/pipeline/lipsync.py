@@ -29,10 +29,11 @@ from app.pipeline.render.mouth_choice import KEEP
 from app.pipeline.render.own_mouths import OwnMouths
 from app.pipeline.source_mouths import index_source_mouths, source_talks
 from app.pipeline.timeline import OutputPlan, SyncMode, plan_output, source_order
+from app.stages import Stage
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[str, float], None]
+ProgressCallback = Callable[[Stage, float], None]
 
 # Raw frames decoded, rendered and encoded together are capped at this size, so that memory per
 # chunk stays the same at any resolution (32 frames of 720p fit, 16 of 1080p, 2 of a 4096x4096
@@ -88,7 +89,7 @@ def run_lipsync(
         os.replace(partial, job.output)
     finally:
         partial.unlink(missing_ok=True)
-    on_progress("done", 1.0)
+    on_progress(Stage.DONE, 1.0)
     return rendered
 
 
@@ -154,7 +155,7 @@ def _render_to(
     is_cancelled: Callable[[], bool],
 ) -> RenderedVideo:
     started = time.perf_counter()
-    on_progress("probing", 0.0)
+    on_progress(Stage.PROBING, 0.0)
     planned = _plan(job, engine, is_cancelled)
     fmt, plan, own_mouths = planned.fmt, planned.output, planned.own_mouths
     tracker = FaceTracker(job.face_detect_interval, job.landmark_step, job.face_point)
@@ -174,8 +175,8 @@ def _render_to(
             own = own_mouths.window(done, len(frames)) if own_mouths else None
             writer.write(engine.render(frames, faces, planned.features[done : done + len(frames)], own))
             done += len(frames)
-            on_progress("rendering", done / plan.frame_count)
-        on_progress("encoding", 1.0)
+            on_progress(Stage.RENDERING, done / plan.frame_count)
+        on_progress(Stage.ENCODING, 1.0)
     log_event(
         logger,
         "pipeline.rendered",

@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.pipeline.timeline import SyncMode
-from app.services.registry import TaskInfo, TaskStage, TaskState
+from app.services.registry import TaskInfo, TaskState
+from app.stages import Stage
 
 __all__ = [
     "ModelChoice",
@@ -127,7 +128,7 @@ class TaskStatusResponse(BaseModel):
     model_choice: str
     engine: str
     sync_mode: SyncMode
-    stage: TaskStage = Field(
+    stage: Stage = Field(
         description="queued, starting, probing, rendering (progress moves here), encoding, done, failed or cancelled"
     )
     progress: float = Field(ge=0, le=1, description="0..1; a failed task keeps what it had reached")

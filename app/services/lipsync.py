@@ -18,12 +18,13 @@ from app.pipeline.timeline import SyncMode
 from app.services import backends, validation
 from app.services.engines import EngineCatalog, ModelDescription
 from app.services.incoming import IncomingTask
-from app.services.registry import ACTIVE_STATES, TaskInfo, TaskRegistry, TaskStage, TaskState, utc_now
+from app.services.registry import ACTIVE_STATES, TaskInfo, TaskRegistry, TaskState, utc_now
 from app.services.runner import JobRunner
 from app.services.storage import StoredObject, parse_task_id, remove_quietly
 from app.services.task_execution import TaskExecutor
 from app.services.task_records import read_records
 from app.services.webhook_target import check_webhook_url
+from app.stages import Stage
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class LipSyncService:
             task.task_id,
             ACTIVE_STATES,
             status=TaskState.CANCELLED,
-            stage=TaskStage.CANCELLED,
+            stage=Stage.CANCELLED,
             finished_at=utc_now(),
         )
         if cancelled:
@@ -268,7 +269,7 @@ class LipSyncService:
                 frozenset({TaskState.PROCESSING}),
                 expect={"attempt": task.attempt, "heartbeat_at": task.heartbeat_at},
                 status=TaskState.QUEUED,
-                stage=TaskStage.QUEUED,
+                stage=Stage.QUEUED,
                 progress=0.0,
             ):
                 log_event(logger, "task.requeued", logging.WARNING, task_id=task.task_id, attempt=task.attempt)
@@ -297,7 +298,7 @@ class LipSyncService:
                     task.task_id,
                     ACTIVE_STATES,
                     status=TaskState.QUEUED,
-                    stage=TaskStage.QUEUED,
+                    stage=Stage.QUEUED,
                     progress=0.0,
                     started_at=None,
                 )
@@ -333,7 +334,7 @@ class LipSyncService:
                 task_id,
                 frozenset({TaskState.QUEUED}),
                 status=TaskState.FAILED,
-                stage=TaskStage.FAILED,
+                stage=Stage.FAILED,
                 error=f"the job could not be queued: {reason}",
                 finished_at=utc_now(),
             ):

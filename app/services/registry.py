@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from app.errors import TaskNotFound
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
+from app.stages import Stage
 
 
 class TaskState(StrEnum):
@@ -21,19 +22,6 @@ class TaskState(StrEnum):
 
 
 ACTIVE_STATES = frozenset({TaskState.QUEUED, TaskState.PROCESSING})
-
-
-class TaskStage(StrEnum):
-    """What a task is doing now (GET /status `stage`)."""
-
-    QUEUED = "queued"  # waiting for a worker
-    STARTING = "starting"  # a worker took it: inputs fetched, engine loaded
-    PROBING = "probing"  # media read, speech recognised, output planned
-    RENDERING = "rendering"  # frames decoded, mouths rendered and encoded; progress moves here
-    ENCODING = "encoding"  # the encoder finishing the file
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -61,7 +49,7 @@ class TaskInfo:
     # The uploaded video's stored extension, from its detected container (mp4 or mkv).
     video_extension: str = "mp4"
     status: TaskState = TaskState.QUEUED
-    stage: TaskStage = TaskStage.QUEUED
+    stage: Stage = Stage.QUEUED
     progress: float = 0.0
     error: str | None = None
     created_at: datetime = field(default_factory=utc_now)

@@ -20,9 +20,10 @@ from app.pipeline.lipsync import LipSyncJob, RenderedVideo, run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services import validation
 from app.services.engines import EngineCatalog
-from app.services.registry import OutputInfo, TaskInfo, TaskRegistry, TaskStage, TaskState, utc_now
+from app.services.registry import OutputInfo, TaskInfo, TaskRegistry, TaskState, utc_now
 from app.services.storage import TaskStorage, remove_quietly
 from app.services.webhooks import WebhookSender
+from app.stages import Stage
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class TaskExecutor:
                 frozenset({task.status}),
                 expect=seen,
                 status=TaskState.PROCESSING,
-                stage=TaskStage.STARTING,
+                stage=Stage.STARTING,
                 progress=0.0,
                 started_at=now,
                 heartbeat_at=now,
@@ -150,7 +151,7 @@ class TaskExecutor:
             frozenset({task.status}),
             expect=seen,
             status=TaskState.FAILED,
-            stage=TaskStage.FAILED,
+            stage=Stage.FAILED,
             error=error,
             finished_at=utc_now(),
         ):
@@ -166,16 +167,16 @@ class TaskExecutor:
         try:
             video = self._render(task, mine)
             output = OutputInfo(round(video.frames / video.fps, 3), video.frames, video.width, video.height)
-            outcome = {"status": TaskState.FINISHED, "stage": TaskStage.DONE, "progress": 1.0, "output": output}
+            outcome = {"status": TaskState.FINISHED, "stage": Stage.DONE, "progress": 1.0, "output": output}
         except TaskCancelled:
             outcome = None
         except ModelLabError as error:
-            outcome = {"status": TaskState.FAILED, "stage": TaskStage.FAILED, "error": error.message}
+            outcome = {"status": TaskState.FAILED, "stage": Stage.FAILED, "error": error.message}
         except Exception:
             logger.exception("event=task.crashed")
             outcome = {
                 "status": TaskState.FAILED,
-                "stage": TaskStage.FAILED,
+                "stage": Stage.FAILED,
                 "error": "internal error while processing the video",
             }
         finally:
@@ -222,13 +223,11 @@ class TaskExecutor:
             face_point=task.face_point,
         )
         engine = self._engines.load(task.engine)
-        stage_started: dict[str, Any] = {"stage": "starting", "at": time.perf_counter()}
+        stage_started: dict[str, Any] = {"stage": Stage.STARTING, "at": time.perf_counter()}
 
-        def on_progress(stage: str, progress: float) -> None:
+        def on_progress(stage: Stage, progress: float) -> None:
             try:
-                self._registry.transition(
-                    task.task_id, _RUNNING, expect=mine, stage=TaskStage(stage), progress=round(progress, 4)
-                )
+                self._registry.transition(task.task_id, _RUNNING, expect=mine, stage=stage, progress=round(progress, 4))
             except BackendUnavailable:
                 pass  # progress is a courtesy: the run goes on while the task store is away
             if stage != stage_started["stage"]:

@@ -10,7 +10,8 @@ from pathlib import Path
 from app.logs import log_event
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
-from app.services.registry import OutputInfo, TaskInfo, TaskStage, TaskState
+from app.services.registry import OutputInfo, TaskInfo, TaskState
+from app.stages import Stage
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def from_record(record: dict) -> TaskInfo:
     values["sync_mode"] = SyncMode(values["sync_mode"])
     values["media"] = MediaInfo(**values["media"])
     if "stage" in values:
-        values["stage"] = TaskStage(values["stage"])
+        values["stage"] = Stage(values["stage"])
     if values.get("face_point") is not None:
         values["face_point"] = tuple(values["face_point"])
     if values.get("output") is not None:
