@@ -6,13 +6,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from app import wiring
 from app.config import get_settings
 from app.errors import ModelLabError
 from app.pipeline.lipsync import run_lipsync
 from app.pipeline.timeline import SyncMode
-from app.services import validation
-from app.services.engines import EngineCatalog
-from app.services.task_execution import build_job
+from app.services.execution.jobs import build_job
+from app.services.uploads import validation
 from app.stages import Stage
 
 
@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = get_settings()
-    catalog = EngineCatalog.from_settings(settings)
+    catalog = wiring.engine_catalog(settings)
     try:
         if args.model not in settings.model_engines:
             raise ModelLabError(f"unknown model {args.model!r}; choose from {', '.join(settings.model_engines)}")

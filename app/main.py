@@ -7,13 +7,14 @@ disk and loads engines, is built when the app starts (its lifespan).
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
+from app import wiring
 from app.config import Settings, get_settings
 from app.errors import ModelLabError
 from app.logs import configure_logging, log_event
@@ -26,7 +27,7 @@ from app.routes.page import install_page
 from app.routes.security_headers import SecurityHeaders
 from app.routes.upload_limit import UploadSizeLimit
 from app.routes.upload_slots import UploadSlots
-from app.services.lipsync import LipSyncService
+from app.wiring import Chore
 
 logger = logging.getLogger(__name__)
 
@@ -37,20 +38,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Blocking: building the service recovers tasks from disk and queues the unfinished ones.
-        service = await run_in_threadpool(LipSyncService, settings)
-        app.state.service = service
-        await run_in_threadpool(service.prepare)
-        chores = [asyncio.create_task(_periodically(service.sweep_expired, settings.sweep_interval_s, "sweep"))]
-        if settings.execution == "celery":
-            # Several API hosts may watch at once: a task is requeued by whichever gets there first.
-            chores.append(
-                asyncio.create_task(_periodically(service.requeue_stalled, settings.heartbeat_timeout_s / 2, "watch"))
-            )
+        parts = await run_in_threadpool(wiring.build_api, settings)
+        app.state.service = parts.service
+        app.state.chores = {chore.name: chore.run for chore in parts.chores}  # tests run them at will
+        # Blocking: recovers tasks from disk and loads engines, or checks the distributed stores.
+        await run_in_threadpool(parts.start)
+        running = [asyncio.create_task(_periodically(chore)) for chore in parts.chores]
         yield
-        for chore in chores:
-            chore.cancel()
-        service.shutdown()
+        for task in running:
+            task.cancel()
+        parts.stop()
 
     app = FastAPI(
         title="ModelLab lip-sync service",
@@ -80,21 +77,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     install_page(app)
     install_error_handlers(app)
-    app.openapi = schema_builder(app, requires_key=settings.api_key is not None)
+    # FastAPI documents replacing `openapi` on the instance to customise the schema.
+    app.openapi = schema_builder(app, requires_key=settings.api_key is not None)  # type: ignore[method-assign]
     return app
 
 
-async def _periodically(chore: Callable[[], object], interval_s: float, name: str) -> None:
-    """Run a blocking chore off the loop every `interval_s`; a failure is logged, never fatal."""
+async def _periodically(chore: Chore) -> None:
+    """Run a blocking chore off the loop every interval; a failure is logged, never fatal."""
     while True:
-        await asyncio.sleep(interval_s)
+        await asyncio.sleep(chore.interval_s)
         try:
-            await run_in_threadpool(chore)
+            await run_in_threadpool(chore.run)
         except ModelLabError as error:
             # A store away (Redis, S3) is expected now and then: one line; the next round retries.
-            log_event(logger, f"{name}.skipped", logging.WARNING, reason=error.message)
+            log_event(logger, f"{chore.name}.skipped", logging.WARNING, reason=error.message)
         except Exception:
-            logger.exception("event=%s.failed", name)
+            logger.exception("event=%s.failed", chore.name)
 
 
 def __getattr__(name: str) -> FastAPI:

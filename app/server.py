@@ -12,6 +12,7 @@ import functools
 import json
 
 import uvicorn
+from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from app.config import get_settings
@@ -23,7 +24,7 @@ KEEP_ALIVE_S = 5
 _BUSY_BODY = json.dumps({"detail": "the server has too many open connections; try again later"}).encode()
 
 
-async def _too_many_connections(scope: dict, receive: object, send: object) -> None:
+async def _too_many_connections(scope: Scope, receive: Receive, send: Send) -> None:
     """The ASGI answer to every request of a connection over the cap (closed after it)."""
     await send(
         {

@@ -14,26 +14,16 @@ from typing import Any
 
 from celery.signals import after_setup_logger, worker_process_init
 
+from app import wiring
 from app.config import get_settings
 from app.logs import configure_logging
-from app.services import backends
-from app.services.celery_queue import RENDER_TASK, WEBHOOK_TASK, celery_app
-from app.services.engines import EngineCatalog
-from app.services.task_execution import TaskExecutor
-from app.services.webhooks import Delivery, WebhookSender
+from app.services.execution.celery_queue import RENDER_TASK, WEBHOOK_TASK, celery_app
+from app.services.execution.executor import TaskExecutor
+from app.services.webhooks.sender import Delivery, WebhookSender
 
 settings = get_settings()
 app = celery_app(settings)
 _executor: TaskExecutor | None = None
-
-
-def _build_executor() -> TaskExecutor:
-    storage = backends.task_storage(settings)
-    storage.remove_orphan_scratch()  # what runs killed on this host left (kill -9 skips all clean-up)
-    engines = EngineCatalog.from_settings(settings)
-    engines.preload()
-    webhooks = backends.webhook_sender(settings)
-    return TaskExecutor(settings, backends.task_registry(settings, storage), storage, engines, webhooks)
 
 
 @after_setup_logger.connect
@@ -45,7 +35,7 @@ def _log_task_ids(**_: Any) -> None:
 @worker_process_init.connect
 def _load_engines(**_: Any) -> None:
     global _executor
-    _executor = _build_executor()
+    _executor = wiring.build_worker_executor(settings)
 
 
 @app.task(name=RENDER_TASK)
@@ -53,7 +43,7 @@ def render(task_id: str) -> None:
     """Run the task to its end; its outcome is in the task's record, not in Celery's."""
     global _executor
     if _executor is None:  # a pool without child processes (--pool solo) sends no process init
-        _executor = _build_executor()
+        _executor = wiring.build_worker_executor(settings)
     _executor.run(task_id)
 
 
@@ -65,4 +55,4 @@ def send_webhook(delivery: dict[str, Any]) -> None:
 
 @functools.cache
 def _webhook_sender() -> WebhookSender:
-    return backends.webhook_sender(settings)
+    return wiring.webhook_sender(settings)

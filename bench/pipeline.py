@@ -168,12 +168,12 @@ def cli_run(video: Path, audio: Path, out: Path, model: str = "model1") -> tuple
 def _pipeline_child(
     engine_name: str, weights_dir: str | None, video: str, audio: str, out: str, results: multiprocessing.Queue
 ) -> None:
+    from app import wiring
     from app.pipeline.lipsync import run_lipsync
-    from app.services.engines import EngineCatalog
-    from app.services.task_execution import build_job
+    from app.services.execution.jobs import build_job
 
     settings = Settings(_env_file=None, **({"weights_dir": Path(weights_dir)} if weights_dir else {}))
-    catalog = EngineCatalog.from_settings(settings)
+    catalog = wiring.engine_catalog(settings)
     device = catalog.device
     engine = catalog.load(engine_name)
     job = build_job(settings, catalog, Path(video), Path(audio), Path(out), SyncMode.CUT_OFF)

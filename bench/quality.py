@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from app import wiring
 from app.config import Settings
 from app.pipeline.lipsync import run_lipsync
 from app.pipeline.timeline import SyncMode
-from app.services.engines import EngineCatalog
-from app.services.task_execution import build_job
+from app.services.execution.jobs import build_job
 from bench import mouth_look
 from bench.contact_sheet import write_sheet
 from tests import media_factory
@@ -65,7 +65,7 @@ def frames_of(phonemes: list[Phoneme], names: set[str], frame_count: int) -> np.
 
 def lip_sync(video: Path, audio: Path, output: Path) -> Path:
     settings = Settings(_env_file=None)
-    catalog = EngineCatalog.from_settings(settings)
+    catalog = wiring.engine_catalog(settings)
     run_lipsync(build_job(settings, catalog, video, audio, output, SyncMode.CUT_OFF), catalog.load("viseme"))
     return output
 

@@ -12,8 +12,8 @@ import pytest
 
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
-from app.services.registry import TaskInfo
-from app.services.task_records import write_record
+from app.services.tasks.model import TaskInfo
+from app.services.tasks.records import write_record
 from tests.live_server import LiveServer
 
 _ROOT = Path(__file__).resolve().parents[1]

@@ -8,23 +8,21 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic
 
 import numpy as np
 
 from app.errors import MediaError, NoFaceFound, TaskCancelled
 from app.logs import log_event
-from app.pipeline.engines.base import Engine
+from app.pipeline.engines.base import Engine, FeaturesT, OwnMouthPicker
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
+from app.pipeline.media.frame_reader import read_frames
+from app.pipeline.media.frame_writer import FrameWriter, nvenc_available
+from app.pipeline.media.planned_frames import read_planned_frames
 from app.pipeline.media.prefetch import prefetch
 from app.pipeline.media.probe import MediaInfo, PacketScan, probe_media, scan_video_packets
-from app.pipeline.media.video_io import (
-    FrameFormat,
-    FrameWriter,
-    nvenc_available,
-    read_frames,
-    read_planned_frames,
-)
+from app.pipeline.media.yuv import FrameFormat
 from app.pipeline.render.mouth_choice import KEEP
 from app.pipeline.render.own_mouths import OwnMouths
 from app.pipeline.source_mouths import index_source_mouths, source_talks
@@ -77,7 +75,7 @@ class RenderedVideo:
 
 def run_lipsync(
     job: LipSyncJob,
-    engine: Engine,
+    engine: Engine[FeaturesT],
     on_progress: ProgressCallback = lambda stage, progress: None,
     is_cancelled: Callable[[], bool] = lambda: False,
 ) -> RenderedVideo:
@@ -94,18 +92,18 @@ def run_lipsync(
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _Plan(Generic[FeaturesT]):
     """What the main pass needs: the frame format, which source frame goes where, the engine's
     per-frame features and, where the engine reuses them, the source's own mouths."""
 
     fmt: FrameFormat
     chunk_frames: int
     output: OutputPlan
-    features: np.ndarray
+    features: FeaturesT
     own_mouths: OwnMouths | None
 
 
-def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> _Plan:
+def _plan(job: LipSyncJob, engine: Engine[FeaturesT], is_cancelled: Callable[[], bool]) -> _Plan[FeaturesT]:
     started = time.perf_counter()
     info = probe_media(job.video, decode_seconds=0)  # decodability was checked at upload
     if not info.has_video or info.fps <= 0 or info.width <= 0:
@@ -150,7 +148,7 @@ def _plan(job: LipSyncJob, engine: Engine, is_cancelled: Callable[[], bool]) -> 
 def _render_to(
     partial: Path,
     job: LipSyncJob,
-    engine: Engine,
+    engine: Engine[FeaturesT],
     on_progress: ProgressCallback,
     is_cancelled: Callable[[], bool],
 ) -> RenderedVideo:
@@ -213,11 +211,11 @@ def _require_a_face(
 
 def _own_mouths(
     job: LipSyncJob,
-    engine: Engine,
+    engine: Engine[FeaturesT],
     fmt: FrameFormat,
     chunk_frames: int,
     plan: OutputPlan,
-    features: np.ndarray,
+    features: FeaturesT,
     is_cancelled: Callable[[], bool],
 ) -> OwnMouths | None:
     """The talking source's kept mouths and the engine's choice among them."""
@@ -226,6 +224,8 @@ def _own_mouths(
     bank = index_source_mouths(job.video, fmt, int(shown.max()) + 1, chunk_frames, is_cancelled, job.face_point)
     if bank is None:
         return None
+    # Only engines that reuse the source's mouths get here (`_plan`), and those pick them.
+    assert isinstance(engine, OwnMouthPicker)
     picks = engine.pick_own_mouths(bank, features, shown)
     log_event(
         logger,

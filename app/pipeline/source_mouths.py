@@ -13,7 +13,8 @@ import numpy as np
 
 from app.errors import TaskCancelled
 from app.pipeline.face.tracking import FaceTracker
-from app.pipeline.media.video_io import FrameFormat, read_frames
+from app.pipeline.media.frame_reader import read_frames
+from app.pipeline.media.yuv import FrameFormat
 from app.pipeline.render.own_mouths import MouthBank, mouth_shape
 
 # Source frames from this far in, or past this many, are not indexed (bounds the work and the
@@ -76,10 +77,10 @@ def index_source_mouths(
         if is_cancelled():
             raise TaskCancelled("the task was cancelled")
         for index, face in enumerate(tracker.track(frames)):
-            if bank is None and face is None:
-                missed += 1
-                continue
             if bank is None:
+                if face is None:
+                    missed += 1
+                    continue
                 bank = MouthBank.for_face(face)
                 for _ in range(missed):
                     bank.add(frames, index, None)

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.services.lipsync import LipSyncService
+from app.services.task_service import TaskService
 
 
-def get_service(request: Request) -> LipSyncService:
+def get_service(request: Request) -> TaskService:
     return request.app.state.service
 
 
-ServiceDep = Annotated[LipSyncService, Depends(get_service)]
+ServiceDep = Annotated[TaskService, Depends(get_service)]

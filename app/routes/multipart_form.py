@@ -10,13 +10,17 @@ apply to the bytes as they come, and a body that stalls or trickles is timed out
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from app.errors import InvalidUpload, UploadTimedOut, UploadTooLarge
-from app.services.storage import UploadSink
+from app.services.uploads.sink import UploadSink
+
+if TYPE_CHECKING:  # the library declares its callbacks' types for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 # Text fields are short names; anything longer is not one of ours.
 _MAX_FIELD_BYTES = 1024
@@ -118,7 +122,7 @@ class _PartCollector:
         self._text: bytearray | None = None
         self._name = ""
 
-    def callbacks(self) -> dict[str, Callable]:
+    def callbacks(self) -> "MultipartCallbacks":
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": self._on_header_field,

@@ -1,6 +1,6 @@
 """POST /process/: upload a video and speech, get a task id at once."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -67,7 +67,7 @@ async def process(
             fields.sync_mode,
             idempotency_key=idempotency_key,
             webhook_url=fields.webhook_url,
-            base_url=_public_base_url(request),
+            result_url=f"{_public_base_url(request)}result/{incoming.task_id}",
             face_point=fields.face_point_xy,
         )
     if created:
@@ -83,7 +83,7 @@ def _public_base_url(request: Request) -> str:
 
 def _validated_fields(form: ReceivedForm) -> ProcessFields:
     """The text fields, or a 422 in FastAPI's list form naming every missing or invalid one."""
-    errors = [
+    errors: list[dict[str, Any]] = [
         {"type": "missing", "loc": ("body", name), "msg": "Field required", "input": None}
         for name in PROCESS_FILE_FIELDS
         if name not in form.file_types

@@ -14,9 +14,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
-from app.services.storage import StoredObject
+from app.services.storage.interface import StoredResult
 
-# Reads bytes start..end (exclusive) of a stored object.
+# Reads bytes start..end (exclusive) of a stored result.
 ObjectReader = Callable[[int, int], Iterator[bytes]]
 
 
@@ -39,16 +39,17 @@ def file_download(request: Request, path: Path, media_type: str, filename: str) 
 
     A Range under an If-Range that no longer matches is ignored (the whole file), as Starlette does.
     """
-    response = RangedFileResponse(path, media_type=media_type, filename=filename, stat_result=path.stat())
+    stat = path.stat()
+    response = RangedFileResponse(path, media_type=media_type, filename=filename, stat_result=stat)
     http_range, if_range = request.headers.get("range"), request.headers.get("if-range")
     if http_range is None or (if_range is not None and not response._should_use_range(if_range)):
         return response
-    ranges = _checked_ranges(http_range, response.stat_result.st_size)
+    ranges = _checked_ranges(http_range, stat.st_size)
     return ranges if isinstance(ranges, Response) else response
 
 
 def object_download(
-    request: Request, stored: StoredObject, read: ObjectReader, media_type: str, filename: str
+    request: Request, stored: StoredResult, read: ObjectReader, media_type: str, filename: str
 ) -> Response:
     """The object streamed through this host, with 206 for one satisfiable range. A set of
     several ranges gets the whole object (RFC 9110 lets a server ignore Range)."""

@@ -1,6 +1,6 @@
 """Task routes: result download, status, cancellation."""
 
-from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -9,11 +9,13 @@ from app.routes.deps import ServiceDep
 from app.routes.ranged_file import file_download, object_download
 from app.schemas.processing import ResultStatusResponse, TaskStatusResponse
 from app.schemas.system import ErrorResponse
-from app.services.registry import ACTIVE_STATES, TaskState
+from app.services.tasks.model import ACTIVE_STATES, TaskState
 
 router = APIRouter(tags=["tasks"])
 
-_NOT_FOUND = {404: {"model": ErrorResponse, "description": "Unknown task, or its result is gone"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Unknown task, or its result is gone"}
+}
 # Seconds a client waits before polling GET /result again.
 _RETRY_AFTER_S = {TaskState.QUEUED: 5, TaskState.PROCESSING: 2}
 
@@ -57,8 +59,8 @@ async def get_result(task_id: str, service: ServiceDep, request: Request) -> Res
     stored = await service.get_result(task)
     filename = f"{task.task_id}_lipsynced.mp4"
     # Range requests get 206, so browsers can seek.
-    if isinstance(stored, Path):
-        return file_download(request, stored, media_type="video/mp4", filename=filename)
+    if stored.local_path is not None:  # on this host's disk: served straight from the file
+        return file_download(request, stored.local_path, media_type="video/mp4", filename=filename)
     if link := await service.result_link(stored, filename):
         return RedirectResponse(link, status_code=307)
     return object_download(

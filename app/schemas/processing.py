@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.pipeline.timeline import SyncMode
-from app.services.registry import TaskInfo, TaskState
+from app.services.tasks.model import TaskInfo, TaskState
 from app.stages import Stage
 
 __all__ = [

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from app.services.engines import ModelDescription
+from app.services.execution.engine_catalog import ModelDescription
 
 
 class ModelInfo(BaseModel):

@@ -1,1 +1,2 @@
-"""Tasks, storage and scheduling. Knows nothing of HTTP."""
+"""Tasks, storage, execution, uploads and webhooks. Knows nothing of HTTP: routes turn its
+answers and errors into status codes and URLs."""

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from celery import Celery
 
-from app.services.celery_queue import RENDER_TASK
+from app.services.execution.celery_queue import RENDER_TASK
 from tests.distributed.conftest import HEARTBEAT_TIMEOUT_S, Cluster, submit, wait_for, wait_until
 from tests.distributed.servers import CeleryWorker
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.errors import BackendUnavailable
-from app.services.redis_registry import RedisTaskRegistry
-from app.services.registry import ACTIVE_STATES, TaskState, utc_now
+from app.services.tasks.model import ACTIVE_STATES, TaskState, utc_now
+from app.services.tasks.redis_registry import RedisTaskRegistry
 from tests.distributed.servers import RedisServer
 from tests.services.test_registry import _task
 

@@ -17,8 +17,7 @@ from app.pipeline.engines.viseme import VisemeEngine
 from app.pipeline.face import tracking
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.lipsync import LipSyncJob, run_lipsync
-from app.pipeline.media.video_io import FrameFormat
-from app.pipeline.media.yuv import YuvBatch
+from app.pipeline.media.yuv import FrameFormat, YuvBatch
 from app.pipeline.render.own_mouths import mouth_shape
 from app.pipeline.source_mouths import index_source_mouths, source_talks
 from app.pipeline.timeline import SyncMode

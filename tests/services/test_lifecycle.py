@@ -53,7 +53,7 @@ def test_sweep_removes_old_folders_that_no_task_owns(make_client, face_video, sh
     young.mkdir()
     two_hours_ago = time.time() - 7200
     os.utime(orphan, (two_hours_ago, two_hours_ago))
-    client.app.state.service.sweep_expired()
+    client.app.state.chores["sweep"]()
     assert not orphan.exists() and young.exists()
 
 
@@ -64,7 +64,7 @@ def test_upload_dir_itself_is_private(client, face_video, short_audio):
 
 def test_sweep_keeps_young_tasks(client, face_video, short_audio):
     task_id = upload(client, face_video, short_audio).json()["task_id"]
-    assert client.app.state.service.sweep_expired() == 0
+    assert client.app.state.chores["sweep"]() == 0
     assert client.get(f"/status/{task_id}").status_code == 200
 
 

@@ -4,8 +4,9 @@ from dataclasses import replace
 
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
-from app.services.registry import ACTIVE_STATES, InMemoryTaskRegistry, TaskInfo, TaskState
-from app.services.task_records import from_record, to_record
+from app.services.tasks.memory_registry import InMemoryTaskRegistry
+from app.services.tasks.model import ACTIVE_STATES, TaskInfo, TaskState
+from app.services.tasks.records import from_record, to_record
 
 
 def _task(task_id: str, status: TaskState = TaskState.QUEUED) -> TaskInfo:

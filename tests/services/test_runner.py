@@ -2,7 +2,7 @@ import os
 import subprocess
 import threading
 
-from app.services.runner import ThreadJobRunner
+from app.services.execution.threads import ThreadJobRunner
 
 
 def test_jobs_run_in_submission_order_on_one_worker():

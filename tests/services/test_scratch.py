@@ -4,12 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.services import scratch
+from app.services.storage import scratch
 
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from app.services import scratch
+from app.services.storage import scratch
 with scratch.held(Path(sys.argv[1])):
     (Path(sys.argv[1]) / "input.mp4").write_bytes(b"media")
     print("held", flush=True)

@@ -6,7 +6,9 @@ import uuid
 import pytest
 
 from app.errors import InsufficientStorage, TaskNotFound, UploadTooLarge
-from app.services.storage import UPLOAD_CHUNK_BYTES, TaskStorage, UploadSink, parse_task_id
+from app.services.storage.local import LocalTaskStorage
+from app.services.tasks.model import parse_task_id
+from app.services.uploads.sink import UPLOAD_CHUNK_BYTES, UploadSink
 
 
 def test_parse_task_id_accepts_uuids_only():
@@ -54,7 +56,7 @@ def test_upload_sink_stops_when_the_disk_would_fall_below_its_reserve(tmp_path):
 
 
 def test_task_dirs_are_private_and_removed_whole(tmp_path):
-    storage = TaskStorage(tmp_path / "uploads")
+    storage = LocalTaskStorage(tmp_path / "uploads")
     task_id = str(uuid.uuid4())
     task_dir = storage.create_task_dir(task_id)
     assert stat.S_IMODE(task_dir.stat().st_mode) == 0o700

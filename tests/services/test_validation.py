@@ -5,7 +5,7 @@ import pytest
 from app.errors import InvalidUpload
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
-from app.services.validation import MediaLimits, check_output_frames
+from app.services.uploads.validation import MediaLimits, check_output_frames
 
 # A 4 s video at 25 fps (100 frames) and 2 s of audio (50 frames), under a limit of 60 frames.
 VIDEO = MediaInfo(duration_s=4.0, has_video=True, has_audio=False, width=64, height=64, fps=25.0)

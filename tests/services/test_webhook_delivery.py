@@ -13,15 +13,16 @@ import pytest
 
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
-from app.services.registry import InMemoryTaskRegistry, TaskInfo
-from app.services.webhooks import WebhookSender
+from app.services.tasks.memory_registry import InMemoryTaskRegistry
+from app.services.tasks.model import TaskEvent, TaskInfo
+from app.services.webhooks.sender import WebhookSender
 from tests.webhook_receiver import RawReceiver, Receiver
 
 SECRET = "webhook-test-secret"
 _REAL_GETADDRINFO = socket.getaddrinfo
 
 
-def announce(sender: WebhookSender, url: str, event: str = "started") -> None:
+def announce(sender: WebhookSender, url: str, event: TaskEvent = TaskEvent.STARTED) -> None:
     registry = InMemoryTaskRegistry()
     task = TaskInfo(
         task_id=f"task-{time.monotonic_ns()}",
@@ -81,7 +82,7 @@ def test_a_name_that_answers_public_then_loopback_gets_nothing_onto_loopback(reb
     # A global address with no route from a test machine, then loopback for every later lookup.
     rebinding_dns(["2001:4860:4860::8888", "127.0.0.1"])
     try:
-        with caplog.at_level(logging.INFO, logger="app.services.webhooks"):
+        with caplog.at_level(logging.INFO, logger="app.services.webhooks.sender"):
             announce(WebhookSender(SECRET, False, 0.01, deadline_s=2), f"http://hooks.rebind.test:{loopback.port}/hook")
             wait_until(lambda: re.search(r"webhook\.(delivered|given_up)", caplog.text), 30, "the last try")
         assert loopback.received == []
@@ -135,9 +136,9 @@ def test_each_event_has_one_delivery_id_in_header_and_body_kept_across_retries()
     receiver.answers = [500]
     sender = WebhookSender(SECRET, True, 0.05)
     try:
-        announce(sender, receiver.url, "started")
+        announce(sender, receiver.url, TaskEvent.STARTED)
         receiver.wait_for(1)
-        announce(sender, receiver.url, "finished")
+        announce(sender, receiver.url, TaskEvent.FINISHED)
         receiver.wait_for(2)
     finally:
         receiver.close()

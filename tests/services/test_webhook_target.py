@@ -3,7 +3,7 @@
 import pytest
 
 from app.errors import InvalidUpload
-from app.services.webhook_target import WebhookTarget, check_webhook_url, parse_webhook_url
+from app.services.webhooks.target import WebhookTarget, check_webhook_url, parse_webhook_url
 
 _NOT_GLOBAL = [
     "http://100.100.100.200/latest/meta-data",  # shared address space (CGNAT), a cloud metadata address

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 import numpy as np
 import torch
@@ -13,32 +13,48 @@ from app.pipeline.media.yuv import YuvBatch
 from app.pipeline.render.own_mouths import MouthBank, OwnMouths
 
 
-class Engine(Protocol):
+class FrameFeatures(Protocol):
+    """An engine's per output frame audio features, first axis: frame (a numpy array, or an
+    engine's own type). The pipeline only slices them by frame and hands them back to the engine."""
+
+    def __getitem__(self, frames: slice, /) -> Self: ...
+
+
+FeaturesT = TypeVar("FeaturesT", bound=FrameFeatures)
+FeaturesT_contra = TypeVar("FeaturesT_contra", contravariant=True)
+
+
+class Engine(Protocol[FeaturesT]):
     """A loaded engine: shared by every task in the process, so `render` must not keep task state."""
 
     # Whether the engine replays the source's own mouths where the source talks: the pipeline
-    # then indexes the source's mouths first and asks `pick_own_mouths` for the choice.
+    # then indexes the source's mouths first and asks `pick_own_mouths` (see `OwnMouthPicker`)
+    # for the choice.
     reuses_source_mouths: bool
 
-    def audio_features(self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int) -> np.ndarray:
+    def audio_features(self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int) -> FeaturesT:
         """Per output frame features (first axis: frame) from 16 kHz mono audio."""
-        ...
-
-    def pick_own_mouths(self, bank: MouthBank, features: np.ndarray, shown: np.ndarray) -> np.ndarray:
-        """Per output frame a kept sample of `bank`, DRAW or KEEP (see `render.mouth_choice`);
-        `shown` is the source frame each output frame shows. Only engines that reuse the
-        source's mouths have it."""
         ...
 
     def render(
         self,
         frames: YuvBatch,
         faces: Sequence[FaceLandmarks | None],
-        features: np.ndarray,
+        features: FeaturesT,
         own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
         """Draw mouths driven by `features` (n, ...) into `frames`, in place, and return them;
         `own_mouths` (for these n frames) where the engine reuses the source's mouths."""
+        ...
+
+
+@runtime_checkable
+class OwnMouthPicker(Protocol[FeaturesT_contra]):
+    """What an engine that reuses the source's mouths has besides `Engine`'s methods."""
+
+    def pick_own_mouths(self, bank: MouthBank, features: FeaturesT_contra, shown: np.ndarray) -> np.ndarray:
+        """Per output frame a kept sample of `bank`, DRAW or KEEP (see `render.mouth_choice`);
+        `shown` is the source frame each output frame shows."""
         ...
 
 
@@ -69,4 +85,4 @@ class EngineSpec(Protocol):
 
     def availability(self, options: EngineOptions) -> EngineAvailability: ...
 
-    def load(self, options: EngineOptions, device: torch.device) -> Engine: ...
+    def load(self, options: EngineOptions, device: torch.device) -> Engine[Any]: ...

@@ -106,16 +106,18 @@ class VisemeEngine:
         own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
         picks = own_mouths.picks if own_mouths is not None else np.full(len(frames), DRAW)
-        for i, face in enumerate(faces):
-            if face is not None and picks[i] >= 0:
-                paste_own_mouth(frames, i, face, own_mouths.bank, int(picks[i]))
+        if own_mouths is not None:
+            for i, face in enumerate(faces):
+                if face is not None and picks[i] >= 0:
+                    paste_own_mouth(frames, i, face, own_mouths.bank, int(picks[i]))
         # Frames that keep their own mouth, or show a kept one, are done.
-        present = [i for i, face in enumerate(faces) if face is not None and picks[i] == DRAW]
-        if not present:
+        drawn = {i: face for i, face in enumerate(faces) if face is not None and picks[i] == DRAW}
+        if not drawn:
             return frames
-        geometry, parting, shows_teeth = self._source_mouths(frames, faces, present)
+        present = list(drawn)
+        geometry, parting, shows_teeth = self._source_mouths(frames, drawn)
         # The teeth's colour hardly changes within a chunk: a few of its frames tell it.
-        enamel = palette.steady([palette.enamel_colour(frames, i, faces[i]) for i in present[::_ENAMEL_STRIDE]])
+        enamel = palette.steady([palette.enamel_colour(frames, i, drawn[i]) for i in present[::_ENAMEL_STRIDE]])
         motion = mouth_motion(geometry, features[present], parting, shows_teeth)
         moving = np.abs(motion[:, :2]).max(axis=1) > _MIN_MOTION_PX
         if not moving.any():
@@ -134,18 +136,21 @@ class VisemeEngine:
         return frames
 
     def _source_mouths(
-        self, frames: YuvBatch, faces: Sequence[FaceLandmarks | None], present: list[int]
+        self, frames: YuvBatch, faces: dict[int, FaceLandmarks]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per frame in `present`: the mouth's geometry, where it parts and whether its teeth are
-        together, measured on the source's pixels: the chunk's median, which does not flicker
-        with the measurement's noise, but for frames whose mouth is open (a dark inside): never
-        teeth together, and re-anchored on the real lower lip where they show teeth above it
-        (`anchored_below_teeth`)."""
-        geometry = np.stack([mouth_geometry(faces[i]) for i in present])
-        readings = [palette.read_gap(frames, i, faces[i]) for i in present]
-        share, teeth = palette.steady([(gap.parting, gap.shows_teeth) for gap in readings])
-        parting = np.full(len(present), share)
-        shows_teeth = np.full(len(present), teeth >= 0.5)
+        """Per frame of `faces` (frame index: its face): the mouth's geometry, where it parts and
+        whether its teeth are together, measured on the source's pixels: the chunk's median, which
+        does not flicker with the measurement's noise, but for frames whose mouth is open (a dark
+        inside): never teeth together, and re-anchored on the real lower lip where they show teeth
+        above it (`anchored_below_teeth`)."""
+        geometry = np.stack([mouth_geometry(face) for face in faces.values()])
+        readings = [palette.read_gap(frames, i, face) for i, face in faces.items()]
+        steady_gap = palette.steady([(gap.parting, gap.shows_teeth) for gap in readings])
+        # `faces` is never empty (`render` returns before), so there are readings: never None.
+        assert steady_gap is not None
+        share, teeth = steady_gap
+        parting = np.full(len(faces), share)
+        shows_teeth = np.full(len(faces), teeth >= 0.5)
         for row, gap in enumerate(readings):
             # An open mouth is never taken for teeth together, whatever the chunk's other frames show.
             if gap.open_px > _OPEN_INSIDE * 2 * geometry[row, HALF_WIDTH]:

@@ -72,16 +72,17 @@ class Wav2LipEngine:
         features: np.ndarray,
         own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
-        active = [i for i, face in enumerate(faces) if face is not None]
-        if not active:
+        found = {i: face for i, face in enumerate(faces) if face is not None}
+        if not found:
             return frames
+        active = list(found)
         height, width = frames.height, frames.width
-        boxes = smooth_boxes(np.stack([face_box(faces[i], self._pads, height, width) for i in active]))
-        boxes = [even_box(*box, width, height) for box in boxes]
+        smoothed = smooth_boxes(np.stack([face_box(face, self._pads, height, width) for face in found.values()]))
+        boxes = [even_box(x0, y0, x1, y1, width, height) for x0, y0, x1, y1 in smoothed]
         crops = np.stack([_to_generator_input(frames.rgb(i, box)) for i, box in zip(active, boxes)])
         predictions = self._predict(crops, features[active])
         for i, box, prediction in zip(active, boxes, predictions):
-            _paste_lower_face(frames, i, box, prediction, faces[i].point(tracking.NOSE_TIP)[1])
+            _paste_lower_face(frames, i, box, prediction, found[i].point(tracking.NOSE_TIP)[1])
         return frames
 
     def _predict(self, crops_bgr: np.ndarray, windows: np.ndarray) -> np.ndarray:

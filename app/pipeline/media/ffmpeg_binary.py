@@ -2,8 +2,10 @@
 
 import re
 import subprocess
+import threading
 from functools import lru_cache
 from pathlib import PurePath
+from typing import IO
 
 import imageio_ffmpeg
 
@@ -40,3 +42,17 @@ def ffmpeg_failure(log: str) -> str:
     last = _COMPONENT_PREFIX.sub("", lines[-1]) if lines else ""
     last = _ADDRESS.sub("", _ABSOLUTE_PATH.sub(lambda match: PurePath(match.group()).name, last)).strip()
     return last[:_MAX_REASON_CHARS] or "ffmpeg failed"
+
+
+def drain(pipe: IO[bytes], sink: list[str] | None = None) -> threading.Thread:
+    """Read a pipe to its end in a thread so ffmpeg never blocks on a full stderr."""
+
+    def pump() -> None:
+        for line in iter(pipe.readline, b""):
+            if sink is not None:
+                sink.append(line.decode(errors="replace"))
+        pipe.close()
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread

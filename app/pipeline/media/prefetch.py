@@ -2,7 +2,7 @@
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -11,7 +11,7 @@ _DONE = object()
 _POLL_S = 0.1
 
 
-def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
+def prefetch(source: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
     """Yield `source`'s items, produced up to `depth` ahead in a worker thread.
 
     An exception in the producer is raised in the consumer; a consumer that stops early (break,

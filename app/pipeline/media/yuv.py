@@ -60,6 +60,24 @@ def _transform(values: np.ndarray, affine: np.ndarray) -> np.ndarray:
     return cv2.transform(flat, affine).reshape(values.shape)
 
 
+@dataclass(frozen=True)
+class FrameFormat:
+    """Decoded frames: even width and height (an odd source edge is padded by one pixel)."""
+
+    width: int
+    height: int
+    fps: float
+    matrix: str = "bt601"
+
+    @classmethod
+    def for_source(cls, width: int, height: int, fps: float, matrix: str = "bt601") -> "FrameFormat":
+        return cls(width + width % 2, height + height % 2, fps, matrix)
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.width * self.height * 3 // 2
+
+
 @dataclass
 class YuvBatch:
     data: np.ndarray  # (n, h * 3 // 2, w) uint8, I420 per frame

@@ -116,8 +116,8 @@ def _mouth_axes(params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
 def opening_lens(a: torch.Tensor, rounding: torch.Tensor, reach: float = _OPENING_REACH) -> torch.Tensor:
     """Opening across the mouth: full in the middle, closing with rounded ends just inside the
     corners at `reach` (the lips stay joined there); narrower and rounder when the lips round."""
-    reach = reach * (1 - 0.3 * rounding)
-    return torch.clamp(1 - (a.abs() / reach) ** 2.4, min=0) ** (0.5 - 0.15 * rounding)
+    rounded_reach = reach * (1 - 0.3 * rounding)
+    return torch.clamp(1 - (a.abs() / rounded_reach) ** 2.4, min=0) ** (0.5 - 0.15 * rounding)
 
 
 def _lower_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:

@@ -12,11 +12,13 @@ The engine reduces them to one value per chunk (`steady`) where a per-frame valu
 flicker with the measurement's noise.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from app.pipeline.face import tracking
 from app.pipeline.face.tracking import FaceLandmarks
@@ -162,7 +164,7 @@ def _gap_profile(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[np.
     return shares, colours, gap
 
 
-def steady(values: list[np.ndarray | float | None]) -> np.ndarray | None:
+def steady(values: Sequence[ArrayLike | None]) -> np.ndarray | None:
     """The chunk's median of per-frame measurements (None where none could be made)."""
     known = [np.asarray(value, float) for value in values if value is not None]
     return np.median(known, axis=0) if known else None
@@ -186,7 +188,8 @@ def _region_pixels(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """RGB pixels (n, 3) inside the landmark `contour`, and those of its bounding box outside it."""
     points = face.points[contour]
-    x0, y0, x1, y1 = even_box(*(points.min(axis=0) - 2), *(points.max(axis=0) + 2), frames.width, frames.height)
+    low, high = points.min(axis=0) - 2, points.max(axis=0) + 2
+    x0, y0, x1, y1 = even_box(low[0], low[1], high[0], high[1], frames.width, frames.height)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     rgb = frames.rgb(index, (x0, y0, x1, y1))

@@ -53,24 +53,25 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
     # What changes, grown by one field sample so that resampled edges are written back too.
     lower_side = (below > 0).to(a.dtype)[:, None]
     shift = lower_shift * lower_side + upper_shift * (1 - lower_side)
-    changed = torch.maximum((shift.abs().amax(dim=1) > _STILL_PX).to(shift.dtype), gap)
-    changed = F.max_pool2d(changed[:, None], 3, stride=1, padding=1)
+    changed_field = torch.maximum((shift.abs().amax(dim=1) > _STILL_PX).to(shift.dtype), gap)
+    changed_field = F.max_pool2d(changed_field[:, None], 3, stride=1, padding=1)
     upsample = lambda maps: F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
-    changed = upsample(changed)[:, 0].cpu().numpy()
+    changed = upsample(changed_field)[:, 0].cpu().numpy()
     # `below` is smooth (pixels below the lips' meeting line), so it upsamples exactly enough
     # for a meeting line antialiased over one full-resolution pixel.
     lower_weight = upsample(below[:, None])[:, 0].add(0.5).clamp(0, 1).cpu().numpy()
-    upper_shift, lower_shift = upsample(upper_shift).cpu().numpy(), upsample(lower_shift).cpu().numpy()
+    upper_px, lower_px = upsample(upper_shift).cpu().numpy(), upsample(lower_shift).cpu().numpy()
     closing = (params.opening < 0).cpu().numpy()
     warped = np.stack(
         [
             _resample_two(crop, up, low, weight) if shut else _resample(crop, low)
-            for crop, up, low, weight, shut in zip(crops, upper_shift, lower_shift, lower_weight, closing)
+            for crop, up, low, weight, shut in zip(crops, upper_px, lower_px, lower_weight, closing)
         ]
     )
 
-    rows, cols = _extent(gap.amax(dim=0) > 0, 1)
-    if rows is not None:
+    extent = _extent(gap.amax(dim=0) > 0, 1)
+    if extent is not None:
+        rows, cols = extent
         # The gap's rectangle in crop pixels, with room for the softened edge.
         margin = _SOFT_EDGE_PX * mouth_px / _INTERIOR_MOUTH_PX
         top = max(int(rows.start / field_scale - margin), 0)
@@ -78,9 +79,9 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
         left = max(int(cols.start / field_scale - margin), 0)
         right = min(int(cols.stop / field_scale + margin) + 1, width)
         colours = _lip_and_skin_colours(crops, a, b, params, field_size)
-        interior, weight = _drawn_interior(params, colours, (top, bottom, left, right), mouth_px, height * width)
-        interior = interior.permute(0, 2, 3, 1).cpu().numpy() * 255
-        weight = weight.permute(0, 2, 3, 1).cpu().numpy()
+        drawn, drawn_weight = _drawn_interior(params, colours, (top, bottom, left, right), mouth_px, height * width)
+        interior = drawn.permute(0, 2, 3, 1).cpu().numpy() * 255
+        weight = drawn_weight.permute(0, 2, 3, 1).cpu().numpy()
         band = (slice(None), slice(top, bottom), slice(left, right))
         warped[band] = np.round(warped[band] * (1 - weight) + interior * weight).astype(np.uint8)
         changed[band] = np.maximum(changed[band], weight[..., 0])
@@ -158,11 +159,12 @@ def _drawn_interior(
     return add_grain(drawn, grain, skin, seed), weight
 
 
-def _extent(mask: torch.Tensor, margin: int) -> tuple[slice, slice] | tuple[None, None]:
-    """Row and column slices of the bounding box of a (H, W) mask's true pixels, `margin` wider."""
+def _extent(mask: torch.Tensor, margin: int) -> tuple[slice, slice] | None:
+    """Row and column slices of the bounding box of a (H, W) mask's true pixels, `margin` wider;
+    None where none is true."""
     rows, cols = torch.nonzero(mask.any(dim=1)), torch.nonzero(mask.any(dim=0))
     if len(rows) == 0:
-        return None, None
+        return None
     height, width = mask.shape
     return (
         slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height)),
@@ -199,9 +201,10 @@ def _as_tensor(crops: np.ndarray, device: torch.device) -> torch.Tensor:
 def _grain(crops: np.ndarray, region: torch.Tensor) -> torch.Tensor:
     """(B,) luma detail's standard deviation at full resolution inside `region`, a (B, h, w) mask
     on the coarse grid."""
-    rows, cols = _extent(region.any(dim=0), 0)
-    if rows is None:
+    extent = _extent(region.any(dim=0), 0)
+    if extent is None:
         return torch.zeros(crops.shape[0], device=region.device)
+    rows, cols = extent
     height, width = crops.shape[1:3]
     to_full = lambda cells, count, pixels: slice(cells.start * pixels // count, -(-cells.stop * pixels // count))
     full_rows, full_cols = to_full(rows, region.shape[1], height), to_full(cols, region.shape[2], width)

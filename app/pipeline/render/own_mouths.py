@@ -147,12 +147,15 @@ class OwnMouths:
 def paste_own_mouth(frames: YuvBatch, index: int, face: FaceLandmarks, bank: MouthBank, sample: int) -> None:
     """Blend kept sample `sample` over frame `index`'s lower face, in place."""
     crop, kept_face = bank.samples[sample], bank.faces[sample]
+    # Picks name only samples that have a face (`choose_samples` never picks a NaN shape row).
+    assert crop is not None and kept_face is not None
     to_frame = _similarity(bank.reference, face.points[_RIGID_POINTS])
     frame_face = _apply(cv2.invertAffineTransform(to_frame), face.points)
     mask = _blend_mask(bank, kept_face, frame_face)
     height, width = crop.shape[:2]
     corners = _apply(to_frame, np.array([[0, 0], [width, 0], [0, height], [width, height]]))
-    x0, y0, x1, y1 = even_box(*corners.min(axis=0), *(corners.max(axis=0) + 1), frames.width, frames.height)
+    low, high = corners.min(axis=0), corners.max(axis=0) + 1
+    x0, y0, x1, y1 = even_box(low[0], low[1], high[0], high[1], frames.width, frames.height)
     if x1 <= x0 or y1 <= y0:
         return
     into_window = to_frame - np.array([[0, 0, x0], [0, 0, y0]], dtype=np.float64)
@@ -203,7 +206,7 @@ def _blend_mask(bank: MouthBank, kept_face: np.ndarray, frame_face: np.ndarray) 
         centre = lips.mean(axis=0)
         outline += [centre + (lips - centre) * _LIP_GROWTH, points[_JAW] + below]
     hull = cv2.convexHull(np.concatenate(outline).astype(np.float32))
-    mask = np.zeros((height, width), np.float32)
+    mask: np.ndarray = np.zeros((height, width), np.float32)
     cv2.fillConvexPoly(mask, np.round(hull[:, 0]).astype(np.int32), 1.0, lineType=cv2.LINE_AA)
     feather = _FEATHER * bank.eye_distance
     mask = cv2.GaussianBlur(mask, (0, 0), feather)

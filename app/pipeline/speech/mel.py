@@ -8,6 +8,7 @@ A video frame i at fps f gets the 16 mel steps starting at int(80 / f * i).
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 SAMPLE_RATE = 16_000
 N_FFT = 800
@@ -62,7 +63,7 @@ def _emphasized_piece(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
     return emphasized[positions - lo]
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: ArrayLike) -> np.ndarray:
     """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
     hz = np.asarray(hz, dtype=np.float64)
     f_sp, min_log_hz = 200.0 / 3, 1000.0

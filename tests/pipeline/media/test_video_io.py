@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from app.errors import MediaError
-from app.pipeline.media import video_io
+from app.pipeline.media import planned_frames
+from app.pipeline.media.frame_reader import read_frames
+from app.pipeline.media.frame_writer import FrameWriter
+from app.pipeline.media.planned_frames import read_planned_frames
 from app.pipeline.media.probe import probe_media, scan_video_packets
-from app.pipeline.media.video_io import FrameFormat, FrameWriter, read_frames, read_planned_frames
-from app.pipeline.media.yuv import YuvBatch
+from app.pipeline.media.yuv import FrameFormat, YuvBatch
 from app.pipeline.timeline import SyncMode, plan_output, source_index
 from tests import media_factory
 from tests.media_tools import decode_rgb, ffprobe, stream
@@ -62,7 +64,7 @@ def test_read_frames_seeks_to_the_exact_frame(counter):
     ],
 )
 def test_planned_frames_follow_the_plan(counter, mode, audio_frames, replay_cache_bytes, monkeypatch):
-    monkeypatch.setattr(video_io, "_REPLAY_CACHE_BYTES", replay_cache_bytes)
+    monkeypatch.setattr(planned_frames, "_REPLAY_CACHE_BYTES", replay_cache_bytes)
     reference = levels(list(read_frames(counter, FMT, 0, FRAMES, FRAMES)))
     plan = plan_output(FRAMES, audio_frames / 25, 25, mode)
     chunks = list(read_planned_frames(counter, FMT, plan, chunk_frames=5))
@@ -73,8 +75,8 @@ def test_planned_frames_follow_the_plan(counter, mode, audio_frames, replay_cach
 
 def test_a_short_source_is_decoded_once_however_often_the_plan_repeats_it(counter, monkeypatch):
     decoders = []
-    real_read_frames = video_io.read_frames
-    monkeypatch.setattr(video_io, "read_frames", lambda *args: decoders.append(args) or real_read_frames(*args))
+    real_read_frames = planned_frames.read_frames
+    monkeypatch.setattr(planned_frames, "read_frames", lambda *args: decoders.append(args) or real_read_frames(*args))
     plan = plan_output(FRAMES, 500 / 25, 25, SyncMode.BOUNCE)
     chunks = list(read_planned_frames(counter, FMT, plan, chunk_frames=32))
     assert sum(len(chunk) for chunk in chunks) == 500 and len(decoders) == 1

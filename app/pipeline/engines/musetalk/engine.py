@@ -13,6 +13,7 @@ face with the mouth for that sound; the VAE decodes it. Differences, each for a 
 
 import threading
 from collections.abc import Sequence
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -30,6 +31,8 @@ _DEFAULT_BATCH = {"cuda": 32, "cpu": 4}
 # Boxes smaller than this (pixels) are left alone: nothing to generate.
 _MIN_BOX = 8
 
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+
 
 class MuseTalkEngine:
     # The network paints every lower face itself.
@@ -39,11 +42,11 @@ class MuseTalkEngine:
         self._device = device
         # Half precision on a GPU (the reference's --use_float16), full on the CPU.
         self._dtype = torch.float16 if device.type == "cuda" else torch.float32
-        self._unet = models.unet.to(device, self._dtype)
-        self._vae = models.vae.to(device, self._dtype)
-        self._whisper = models.whisper.to(device, self._dtype)
+        self._unet = _moved(models.unet, device, self._dtype)
+        self._vae = _moved(models.vae, device, self._dtype)
+        self._whisper = _moved(models.whisper, device, self._dtype)
         self._features = models.features
-        self._scaling = float(self._vae.config.scaling_factor)
+        self._scaling = float(self._vae.config["scaling_factor"])
         self._batch_size = options.batch_size or _DEFAULT_BATCH[device.type]
         # One model, many tasks: forward passes take turns.
         self._lock = threading.Lock()
@@ -61,14 +64,15 @@ class MuseTalkEngine:
         own_mouths: OwnMouths | None = None,
     ) -> YuvBatch:
         height, width = frames.height, frames.width
-        boxes = {i: face_box(ibug_points(face), height, width) for i, face in enumerate(faces) if face is not None}
+        found = {i: face for i, face in enumerate(faces) if face is not None}
+        boxes = {i: face_box(ibug_points(face), height, width) for i, face in found.items()}
         active = [i for i, (x0, y0, x1, y1) in boxes.items() if min(x1 - x0, y1 - y0) >= _MIN_BOX]
         if not active:
             return frames
         crops = np.stack([_face_crop(frames, i, boxes[i]) for i in active])
         generated = self.generate(crops, features[np.array(active)].prompts())
         for i, face_rgb in zip(active, generated):
-            _blend(frames, i, boxes[i], face_rgb, faces[i])
+            _blend(frames, i, boxes[i], face_rgb, found[i])
         return frames
 
     def generate(self, crops: np.ndarray, prompts: torch.Tensor) -> np.ndarray:
@@ -104,6 +108,12 @@ class MuseTalkEngine:
         """(n, 4, 32, 32) latents -> (n, 256, 256, 3) uint8 RGB, rounded as the reference."""
         images = self._vae.decode(latents.to(self._device, self._dtype) / self._scaling).sample.float()
         return ((images / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def _moved(module: ModuleT, device: torch.device, dtype: torch.dtype) -> ModuleT:
+    """`module.to(device, dtype)`, typed as `torch.nn.Module.to`: diffusers and transformers wrap
+    their overrides with `functools.wraps`, whose stub loses the bound `self`."""
+    return module.to(device, dtype)
 
 
 def _face_crop(frames: YuvBatch, index: int, box: tuple[int, int, int, int]) -> np.ndarray:

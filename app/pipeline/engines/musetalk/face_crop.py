@@ -142,7 +142,7 @@ def lower_face_mask(face: FaceLandmarks, box: tuple[int, int, int, int]) -> np.n
     jaw = jaw + outward / np.maximum(np.linalg.norm(outward, axis=1, keepdims=True), 1.0) * feather
     nose_row = face.point(tracking.NOSE_BOTTOM)[1] - y0
     outline = np.vstack([[jaw[0][0], nose_row], jaw, [jaw[-1][0], nose_row]])
-    mask = np.zeros((height, width), np.float32)
+    mask: np.ndarray = np.zeros((height, width), np.float32)
     cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 1.0, lineType=cv2.LINE_AA)
     mask = cv2.GaussianBlur(mask, (0, 0), feather / 2)
     # Nothing from the nose up: the weights rise smoothly from zero at the nose's base to full at the lip.

@@ -9,9 +9,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+
+# From `diffusers.models`, not `diffusers`: the package's `__init__` also imports placeholder
+# classes (for an install without torch) under these names, and a type checker sees those.
+from diffusers.models import AutoencoderKL, UNet2DConditionModel
 from transformers import WhisperConfig, WhisperFeatureExtractor
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
@@ -30,6 +34,8 @@ from app.pipeline.engines.weights_cache import WeightsError
 # renames them the same way (ModelMixin._fix_state_dict_keys_on_load).
 _OLD_ATTENTION_NAMES = {"query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"}
 
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+
 
 @dataclass
 class MuseTalkModels:
@@ -47,20 +53,25 @@ def load_models(folder: Path, mmap: bool = False) -> MuseTalkModels:
     overwritten in place would pull the pages from under it), so it loads without.
     """
     unet_config = _read_config(folder / UNET_CONFIG)
-    unet = _strict_load(
+    unet: UNet2DConditionModel = _strict_load(
         lambda: UNet2DConditionModel.from_config(unet_config), folder / UNET_WEIGHTS, lambda state: state, mmap
     )
     vae_config = _read_config(folder / VAE_CONFIG)
-    vae = _strict_load(lambda: AutoencoderKL.from_config(vae_config), folder / VAE_WEIGHTS, rename_old_attention, mmap)
+    vae: AutoencoderKL = _strict_load(
+        lambda: AutoencoderKL.from_config(vae_config), folder / VAE_WEIGHTS, rename_old_attention, mmap
+    )
     whisper_config = _whisper_config(folder / WHISPER_CONFIG)
-    if whisper_config.d_model != unet.config.cross_attention_dim:
+    if whisper_config.d_model != unet.config["cross_attention_dim"]:
         raise WeightsError(
             f"{folder / WHISPER_CONFIG}: d_model {whisper_config.d_model} does not match the UNet's "
-            f"cross_attention_dim {unet.config.cross_attention_dim}"
+            f"cross_attention_dim {unet.config['cross_attention_dim']}"
         )
     whisper = _strict_load(lambda: WhisperEncoder(whisper_config), folder / WHISPER_WEIGHTS, whisper_encoder_part, mmap)
     try:
-        features = WhisperFeatureExtractor.from_json_file(str(folder / WHISPER_PREPROCESSOR))
+        # A classmethod that builds `cls`: transformers annotates it with the base class.
+        features = cast(
+            WhisperFeatureExtractor, WhisperFeatureExtractor.from_json_file(str(folder / WHISPER_PREPROCESSOR))
+        )
     except (OSError, ValueError, TypeError) as error:
         raise WeightsError(f"could not read {folder / WHISPER_PREPROCESSOR}: {error}") from error
     return MuseTalkModels(unet.eval(), vae.eval(), whisper.eval(), features)
@@ -90,7 +101,7 @@ def whisper_encoder_part(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     return encoder
 
 
-def _read_config(path: Path) -> dict:
+def _read_config(path: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -108,11 +119,11 @@ def _whisper_config(path: Path) -> WhisperConfig:
 
 
 def _strict_load(
-    build: Callable[[], torch.nn.Module],
+    build: Callable[[], ModuleT],
     path: Path,
     select: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
     mmap: bool,
-) -> torch.nn.Module:
+) -> ModuleT:
     """`build()` on the meta device, then every tensor of `path` (after `select`) assigned strictly."""
     try:
         with torch.device("meta"):

@@ -7,19 +7,21 @@ piece, so that `results/<task_id>.mp4` exists only once complete. Scratch copies
 soon as a step no longer needs them.
 """
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from app.services import scratch
-from app.services.object_store import ObjectStore
-from app.services.storage import StoredObject, TaskStorage
+from app.services.storage import scratch
+from app.services.storage.folders import TaskFolders
+from app.services.storage.interface import StoredResult
+from app.services.storage.object_store import ObjectStore
 
 _INPUTS = "inputs/"
 _RESULTS = "results/"
 _SCRATCH_RESULT = "result.mp4"
 
 
-class S3TaskStorage(TaskStorage):
+class S3TaskStorage(TaskFolders):
     def __init__(self, upload_dir: Path, objects: ObjectStore) -> None:
         super().__init__(upload_dir)
         self.objects = objects
@@ -34,7 +36,7 @@ class S3TaskStorage(TaskStorage):
     def publish_inputs(self, task_id: str, video_extension: str, audio_extension: str) -> None:
         for path in (self.video_path(task_id, video_extension), self.audio_path(task_id, audio_extension)):
             self.objects.put_file(path, f"{_INPUTS}{task_id}/{path.name}")
-        super().remove_inputs(task_id)
+        self.remove_input_files(task_id)
         self._remove_folder_unless_recorded(task_id)
 
     def fetch_inputs(self, task_id: str, video_extension: str, audio_extension: str) -> None:
@@ -47,7 +49,7 @@ class S3TaskStorage(TaskStorage):
         self.result_path(task_id).unlink(missing_ok=True)
 
     def release_scratch(self, task_id: str) -> None:
-        super().remove_inputs(task_id)
+        self.remove_input_files(task_id)
         for path in self.task_dir(task_id).glob(f"{_SCRATCH_RESULT}*"):
             path.unlink(missing_ok=True)
         self._remove_folder_unless_recorded(task_id)
@@ -65,20 +67,29 @@ class S3TaskStorage(TaskStorage):
         except OSError:
             pass
 
-    def stored_result(self, task_id: str) -> StoredObject | None:
+    def stored_result(self, task_id: str) -> StoredResult | None:
         return self.objects.head(self.result_key(task_id))
 
+    def read_result(self, stored: StoredResult, start: int, end: int) -> Iterator[bytes]:
+        return self.objects.read(stored.key, start, end)
+
+    def result_link(self, stored: StoredResult, filename: str, ttl_s: int) -> str | None:
+        return self.objects.presigned_url(stored.key, filename, ttl_s)
+
+    def check_ready(self) -> None:
+        self.objects.ensure_bucket()
+
     def remove_inputs(self, task_id: str) -> None:
-        super().remove_inputs(task_id)
+        self.remove_input_files(task_id)
         self.objects.delete_prefix(f"{_INPUTS}{task_id}/")
 
     def remove_task(self, task_id: str) -> None:
-        super().remove_task(task_id)
+        self.discard_upload(task_id)
         self.objects.delete_prefix(f"{_INPUTS}{task_id}/")
         self.objects.delete_prefix(self.result_key(task_id))
 
     def leftovers(self, known: set[str], older_than: float) -> list[str]:
-        stale = set(super().leftovers(known, older_than))
+        stale = set(self.folders_without_record(known, older_than))
         for prefix in (_INPUTS, _RESULTS):
             for key, modified in self.objects.list(prefix):
                 task_id = key[len(prefix) :].split("/")[0].removesuffix(".mp4")

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from app.config import Settings
 from app.errors import BackendUnavailable
 from app.logs import log_event
-from app.services.storage import StoredObject
+from app.services.storage.interface import StoredResult
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class ObjectStore:
         with _reachable(key):
             self._client.download_file(self.bucket, key, str(path), Config=_TRANSFER)
 
-    def head(self, key: str) -> StoredObject | None:
+    def head(self, key: str) -> StoredResult | None:
         with _reachable(key):
             try:
                 answer = self._client.head_object(Bucket=self.bucket, Key=key)
@@ -64,7 +64,7 @@ class ObjectStore:
                 if _code(error) in _NOT_FOUND_CODES:
                     return None
                 raise
-        return StoredObject(key, int(answer["ContentLength"]), answer["ETag"])
+        return StoredResult(int(answer["ContentLength"]), answer["ETag"], key=key)
 
     def read(self, key: str, start: int, end: int) -> Iterator[bytes]:
         """Bytes `start` to `end` (exclusive) of the object, a chunk at a time."""

@@ -1,108 +1,13 @@
-"""Task records and the in-memory registry that holds them (`redis_registry` is the shared one)."""
+"""The registry in this process's memory; `DurableTaskRegistry` mirrors each task to its task.json."""
 
 import threading
 from collections.abc import Callable, KeysView, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from app.errors import TaskNotFound
-from app.pipeline.media.probe import MediaInfo
-from app.pipeline.timeline import SyncMode
-from app.stages import Stage
-
-
-class TaskState(StrEnum):
-    QUEUED = "queued"
-    PROCESSING = "processing"
-    FINISHED = "finished"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-ACTIVE_STATES = frozenset({TaskState.QUEUED, TaskState.PROCESSING})
-
-
-@dataclass(frozen=True)
-class OutputInfo:
-    """The finished video."""
-
-    duration_s: float
-    frames: int
-    width: int
-    height: int
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    task_id: str
-    model_choice: str
-    engine: str
-    sync_mode: SyncMode
-    audio_extension: str
-    media: MediaInfo
-    # The uploaded video's stored extension, from its detected container (mp4 or mkv).
-    video_extension: str = "mp4"
-    status: TaskState = TaskState.QUEUED
-    stage: Stage = Stage.QUEUED
-    progress: float = 0.0
-    error: str | None = None
-    created_at: datetime = field(default_factory=utc_now)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    # Runs started so far; a run may only change the task while it is the latest one.
-    attempt: int = 0
-    # Last sign of life from the run in progress (a worker that stops reporting is presumed dead).
-    heartbeat_at: datetime | None = None
-    output: OutputInfo | None = None
-    # The client's Idempotency-Key, and the digest of what was sent under it.
-    idempotency_key: str | None = None
-    fingerprint: str | None = None
-    # Where events are POSTed, and the download URL they name.
-    webhook_url: str | None = None
-    result_url: str | None = None
-    # Which face to lip-sync when several show: the one nearest this point; None: the largest.
-    face_point: tuple[float, float] | None = None
-
-
-class TaskRegistry(Protocol):
-    def add(self, task: TaskInfo) -> None: ...
-
-    def admit(self, task: TaskInfo, limit: int, counted: frozenset[TaskState]) -> TaskInfo | None: ...
-
-    def find_by_key(self, idempotency_key: str) -> TaskInfo | None:
-        """The task holding a client's Idempotency-Key; a cancelled or removed one holds none."""
-        ...
-
-    def get(self, task_id: str) -> TaskInfo: ...
-
-    def transition(
-        self,
-        task_id: str,
-        allowed: frozenset[TaskState],
-        expect: Mapping[str, object] | None = None,
-        **changes: Any,
-    ) -> bool: ...
-
-    def count(self, state: TaskState) -> int: ...
-
-    def in_state(self, state: TaskState) -> list[TaskInfo]: ...
-
-    def remove(self, task_id: str) -> None: ...
-
-    def restore(self, task: TaskInfo) -> None: ...
-
-    def all(self) -> list[TaskInfo]: ...
-
-    def answering_since(self) -> datetime | None:
-        """When the store came back from its latest outage (None: none seen): heartbeats count
-        from then on, as no run could report while it was away."""
-        ...
+from app.services.tasks.model import TaskInfo, TaskState
 
 
 class InMemoryTaskRegistry:
@@ -192,6 +97,9 @@ class InMemoryTaskRegistry:
 
     def answering_since(self) -> datetime | None:
         return None  # in this process's memory: never away
+
+    def check_durable(self) -> None:
+        """Nothing to check: a durable registry writes each task's record as it changes."""
 
     def _changed(self, task: TaskInfo, fields: KeysView[str]) -> None:
         """Called under the lock after each change, so that changes are seen in order."""

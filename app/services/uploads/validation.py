@@ -121,6 +121,7 @@ def check_inputs(
         raise problems[0]
     if problems:
         raise InvalidUploads(problems)
+    assert video_checked is not None and audio_checked is not None  # each check raised or answered
     video_container, media = video_checked
     audio_container, audio_seconds = audio_checked
     check_output_frames(media, audio_seconds, limits, sync_mode)

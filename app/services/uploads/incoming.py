@@ -4,7 +4,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.services.storage import UploadSink
+from app.services.uploads.sink import UploadSink
 
 
 @dataclass(frozen=True)

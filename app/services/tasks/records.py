@@ -10,7 +10,7 @@ from pathlib import Path
 from app.logs import log_event
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
-from app.services.registry import OutputInfo, TaskInfo, TaskState
+from app.services.tasks.model import OutputInfo, TaskInfo, TaskState
 from app.stages import Stage
 
 logger = logging.getLogger(__name__)

@@ -10,24 +10,23 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from app.config import Settings
 from app.errors import BackendUnavailable, ModelLabError, TaskCancelled, TaskNotFound
 from app.logs import current_task_id, log_event
-from app.pipeline.lipsync import LipSyncJob, RenderedVideo, run_lipsync
-from app.pipeline.timeline import SyncMode
-from app.services import validation
-from app.services.engines import EngineCatalog
-from app.services.registry import OutputInfo, TaskInfo, TaskRegistry, TaskState, utc_now
-from app.services.storage import TaskStorage, remove_quietly
-from app.services.webhooks import WebhookSender
+from app.pipeline.lipsync import RenderedVideo, run_lipsync
+from app.services.execution.engine_catalog import EngineCatalog
+from app.services.execution.jobs import build_job
+from app.services.storage.interface import TaskStorage, remove_quietly
+from app.services.tasks.model import OutputInfo, TaskEvent, TaskInfo, TaskState, utc_now
+from app.services.tasks.registry import TaskRegistry
+from app.services.webhooks.sender import WebhookSender
 from app.stages import Stage
 
 logger = logging.getLogger(__name__)
 
-_DEFAULT_CHUNK_FRAMES = {"cuda": 128, "cpu": 32}
 _RUNNING = frozenset({TaskState.PROCESSING})
 # Heartbeats per heartbeat timeout: a few may be late without the run being presumed dead.
 _BEATS_PER_TIMEOUT = 4
@@ -35,31 +34,19 @@ _BEATS_PER_TIMEOUT = 4
 _END_PATIENCE_S = 120.0
 
 
-def build_job(
-    settings: Settings,
-    engines: EngineCatalog,
-    video: Path,
-    audio: Path,
-    output: Path,
-    sync_mode: SyncMode,
-    face_point: tuple[float, float] | None = None,
-) -> LipSyncJob:
-    """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
-    return LipSyncJob(
-        video=video,
-        audio=audio,
-        output=output,
-        sync_mode=sync_mode,
-        chunk_frames=settings.chunk_frames or _DEFAULT_CHUNK_FRAMES[engines.device.type],
-        face_detect_interval=settings.face_detect_interval,
-        landmark_step=settings.landmark_step,
-        encoder_preset=settings.encoder_preset,
-        encoder_crf=settings.encoder_crf,
-        gpu_encode=engines.device.type == "cuda",
-        max_seconds=validation.MediaLimits.from_settings(settings).read_seconds,
-        max_fps=settings.max_output_fps,
-        face_point=face_point,
-    )
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended (a cancelled or replaced run has none): the task's end state and its details."""
+
+    status: TaskState
+    output: OutputInfo | None = None
+    error: str | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields of the task's record that this end sets."""
+        if self.status is TaskState.FINISHED:
+            return {"status": self.status, "stage": Stage.DONE, "progress": 1.0, "output": self.output}
+        return {"status": self.status, "stage": Stage.FAILED, "error": self.error}
 
 
 class TaskExecutor:
@@ -138,7 +125,7 @@ class TaskExecutor:
                 if task.attempt:
                     log_event(logger, "task.retried", attempt=task.attempt + 1)
                 else:
-                    self._webhooks.announce(self._registry, task_id, "started")
+                    self._webhooks.announce(self._registry, task_id, TaskEvent.STARTED)
                 return task.attempt + 1
 
     def _give_up(self, task: TaskInfo, seen: Mapping[str, object]) -> None:
@@ -156,29 +143,25 @@ class TaskExecutor:
             finished_at=utc_now(),
         ):
             remove_quietly(self._storage.remove_inputs, task.task_id)
-            self._webhooks.announce(self._registry, task.task_id, TaskState.FAILED.value)
+            self._webhooks.announce(self._registry, task.task_id, TaskEvent.FAILED)
             log_event(logger, "task.failed", logging.ERROR, error=error)
 
     def _run_attempt(self, task: TaskInfo, attempt: int) -> None:
         clock = time.perf_counter()
         mine = {"attempt": attempt}
         stop_beating = self._beat(task.task_id, mine)
-        outcome: dict[str, Any] | None
+        outcome: Outcome | None
         try:
             video = self._render(task, mine)
             output = OutputInfo(round(video.frames / video.fps, 3), video.frames, video.width, video.height)
-            outcome = {"status": TaskState.FINISHED, "stage": Stage.DONE, "progress": 1.0, "output": output}
+            outcome = Outcome(TaskState.FINISHED, output=output)
         except TaskCancelled:
             outcome = None
         except ModelLabError as error:
-            outcome = {"status": TaskState.FAILED, "stage": Stage.FAILED, "error": error.message}
+            outcome = Outcome(TaskState.FAILED, error=error.message)
         except Exception:
             logger.exception("event=task.crashed")
-            outcome = {
-                "status": TaskState.FAILED,
-                "stage": Stage.FAILED,
-                "error": "internal error while processing the video",
-            }
+            outcome = Outcome(TaskState.FAILED, error="internal error while processing the video")
         finally:
             stop_beating()
         try:
@@ -186,11 +169,11 @@ class TaskExecutor:
         finally:
             remove_quietly(self._storage.release_scratch, task.task_id)
 
-    def _finish(
-        self, task_id: str, mine: Mapping[str, object], outcome: dict[str, Any] | None, duration_s: float
-    ) -> None:
+    def _finish(self, task_id: str, mine: Mapping[str, object], outcome: Outcome | None, duration_s: float) -> None:
         ended = outcome is not None and _patiently(
-            lambda: self._registry.transition(task_id, _RUNNING, expect=mine, finished_at=utc_now(), **outcome)
+            lambda: self._registry.transition(
+                task_id, _RUNNING, expect=mine, finished_at=utc_now(), **outcome.changes()
+            )
         )
         if not ended:
             # Cancelled meanwhile: nothing of it stays. Replaced by a newer run: that run owns its files.
@@ -201,15 +184,13 @@ class TaskExecutor:
                 log_event(logger, "task.superseded", logging.WARNING, duration_s=duration_s, now=status.value)
             return
         assert outcome is not None  # `ended` needs an outcome
-        self._webhooks.announce(self._registry, task_id, outcome["status"].value)
-        if outcome["status"] is TaskState.FAILED:
+        self._webhooks.announce(self._registry, task_id, TaskEvent(outcome.status.value))
+        if outcome.status is TaskState.FAILED:
             remove_quietly(self._storage.remove_inputs, task_id)
-        log_event(
-            logger,
-            f"task.{outcome['status']}",
-            duration_s=duration_s,
-            **({"error": outcome["error"]} if "error" in outcome else {}),
-        )
+        if outcome.error:
+            log_event(logger, f"task.{outcome.status}", duration_s=duration_s, error=outcome.error)
+        else:
+            log_event(logger, f"task.{outcome.status}", duration_s=duration_s)
 
     def _render(self, task: TaskInfo, mine: Mapping[str, object]) -> RenderedVideo:
         self._storage.fetch_inputs(task.task_id, task.video_extension, task.audio_extension)

@@ -1,33 +1,17 @@
-"""Runs tasks off the event loop: a FIFO queue of task ids served by a fixed number of worker threads.
-
-An interface: `celery_queue.CeleryJobRunner` sends the ids to workers on other hosts instead.
-"""
+"""Runs tasks off the event loop: a FIFO queue of task ids served by a fixed number of worker threads."""
 
 import logging
 import os
 import queue
 import threading
-from collections.abc import Callable
-from typing import Protocol
+
+from app.services.execution.runner import RunTask
 
 logger = logging.getLogger(__name__)
-
-RunTask = Callable[[str], None]
 
 # Media and model work gives way to the event loop answering requests: a worker thread (and the
 # threads and ffmpeg processes it starts, which inherit its niceness) runs this much nicer.
 _WORKER_NICENESS = 10
-
-
-class JobRunner(Protocol):
-    def submit(self, task_id: str) -> None: ...
-
-    def withdraw(self, task_id: str) -> None:
-        """Drop the task's waiting jobs, if the queue can: it was cancelled. Where it cannot, the
-        job still starts and its claim finds nothing to run."""
-        ...
-
-    def stop(self) -> None: ...
 
 
 class ThreadJobRunner:

@@ -3,7 +3,7 @@
 Delivery: a worker takes one job at a time (prefetch 1) and acknowledges it only when the job
 has ended (late ack), so a job whose worker process dies is delivered again
 (`reject_on_worker_lost`); a job whose whole worker host vanished is delivered again after the
-visibility timeout, or sooner by the API hosts' watch on heartbeats (`LipSyncService`).
+visibility timeout, or sooner by the API hosts' watch on heartbeats (`TaskService`).
 """
 
 import logging

@@ -4,10 +4,10 @@ The body is JSON `{delivery_id, task_id, status, error, result_url, event}`, sig
 `X-ModelLab-Signature: t=<unix time>,v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<t>.<body>")>`; the
 event's `delivery_id` is also in `X-ModelLab-Delivery` and stays the same across its tries, so a
 receiver can drop replays. Each try parses the URL and checks every address its host resolves to
-(`webhook_target`), then POSTs to a checked address within a total deadline (`webhook_post`). A
+(`target`), then POSTs to a checked address within a total deadline (`post`). A
 try that fails is scheduled again with growing delays. Where tries run is the dispatch's
 business: a bounded pool of threads here (`ThreadDispatch`), or the broker's `webhooks` queue in
-distributed mode (`webhook_queue`). No job ever waits for a receiver.
+distributed mode (`celery_dispatch`). No job ever waits for a receiver.
 """
 
 import hashlib
@@ -21,10 +21,11 @@ from typing import Any, Protocol
 
 from app.errors import InvalidUpload, ModelLabError
 from app.logs import log_event
-from app.services.registry import TaskRegistry
-from app.services.webhook_dispatch import ThreadDispatch
-from app.services.webhook_post import post
-from app.services.webhook_target import Resolve, checked_addresses, parse_webhook_url, resolve_addresses
+from app.services.tasks.model import TaskEvent
+from app.services.tasks.registry import TaskRegistry
+from app.services.webhooks.dispatch import ThreadDispatch
+from app.services.webhooks.post import post
+from app.services.webhooks.target import Resolve, checked_addresses, parse_webhook_url, resolve_addresses
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class WebhookSender:
         self._resolve = resolve
         self._dispatch = dispatch or ThreadDispatch(self.attempt, concurrency)
 
-    def announce(self, registry: TaskRegistry, task_id: str, event: str) -> None:
+    def announce(self, registry: TaskRegistry, task_id: str, event: TaskEvent) -> None:
         """Queue the event for the task's webhook, if it has one, with the task's state now (just
         after the event). Never raises: a task store that cannot answer costs only the webhook."""
         try:
@@ -97,7 +98,7 @@ class WebhookSender:
                 "status": task.status.value,
                 "error": task.error,
                 "result_url": task.result_url,
-                "event": event,
+                "event": event.value,
             }
         )
         self._dispatch.schedule(Delivery(delivery_id, task.webhook_url, body, task.task_id, event), 0)

@@ -21,8 +21,8 @@ import redis
 
 from app.errors import BackendUnavailable, TaskNotFound
 from app.logs import log_event
-from app.services.registry import TaskInfo, TaskState, utc_now
-from app.services.task_records import from_record, to_record
+from app.services.tasks.model import TaskInfo, TaskState, utc_now
+from app.services.tasks.records import from_record, to_record
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class RedisTaskRegistry:
         with self._reachable():
             holder = self._redis.get(_key_index(idempotency_key))
         try:
-            task = self.get(holder) if holder else None
+            task = self.get(str(holder)) if holder else None
         except TaskNotFound:
             return None
         return None if task is None or task.status is TaskState.CANCELLED else task
@@ -180,7 +180,7 @@ class RedisTaskRegistry:
 
     def in_state(self, state: TaskState) -> list[TaskInfo]:
         with self._reachable():
-            return self._load(sorted(self._redis.smembers(f"{_PREFIX}state:{state}")))
+            return self._load(sorted(str(member) for member in self._redis.smembers(f"{_PREFIX}state:{state}")))
 
     def remove(self, task_id: str) -> None:
         with self._reachable():
@@ -200,7 +200,7 @@ class RedisTaskRegistry:
 
     def all(self) -> list[TaskInfo]:
         with self._reachable():
-            return self._load(self._redis.zrange(f"{_PREFIX}created", 0, -1))
+            return self._load([str(member) for member in self._redis.zrange(f"{_PREFIX}created", 0, -1)])
 
     def _load(self, ids: list[str]) -> list[TaskInfo]:
         raws = self._redis.mget([_task_key(task_id) for task_id in ids]) if ids else []
@@ -231,10 +231,15 @@ def _key_index(idempotency_key: str) -> str:
     return f"{_PREFIX}idempotency:{hashlib.sha256(idempotency_key.encode()).hexdigest()}"
 
 
-def _as_record(values: dict[str, object]) -> dict[str, object]:
+def _as_record(values: Mapping[str, object]) -> dict[str, object]:
     """Field values in the form `to_record` stores them (enums as strings, times ISO 8601,
     dataclasses as objects)."""
-    return {
-        name: value.isoformat() if isinstance(value, datetime) else asdict(value) if is_dataclass(value) else value
-        for name, value in values.items()
-    }
+    return {name: _stored_form(value) for name, value in values.items()}
+
+
+def _stored_form(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value

@@ -13,7 +13,7 @@ import socket
 import ssl
 import time
 
-from app.services.webhook_target import WebhookTarget
+from app.services.webhooks.target import WebhookTarget
 
 MAX_ANSWER_BYTES = 64 * 1024
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9]{2})(?: [^\r\n]*)?\r?\n")

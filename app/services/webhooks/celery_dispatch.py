@@ -11,8 +11,8 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from app.logs import log_event
-from app.services.celery_queue import WEBHOOK_QUEUE, WEBHOOK_TASK
-from app.services.webhooks import Delivery
+from app.services.execution.celery_queue import WEBHOOK_QUEUE, WEBHOOK_TASK
+from app.services.webhooks.sender import Delivery
 
 logger = logging.getLogger(__name__)
 

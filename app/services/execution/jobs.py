@@ -1,0 +1,39 @@
+"""A pipeline job for a task's files, tuned by the settings (shared by the executor and the CLI)."""
+
+from pathlib import Path
+
+from app.config import Settings
+from app.pipeline.lipsync import LipSyncJob
+from app.pipeline.timeline import SyncMode
+from app.services.execution.engine_catalog import EngineCatalog
+from app.services.uploads.validation import MediaLimits
+
+# Frames decoded, rendered and encoded together, by device, unless CHUNK_FRAMES says.
+_DEFAULT_CHUNK_FRAMES = {"cuda": 128, "cpu": 32}
+
+
+def build_job(
+    settings: Settings,
+    engines: EngineCatalog,
+    video: Path,
+    audio: Path,
+    output: Path,
+    sync_mode: SyncMode,
+    face_point: tuple[float, float] | None = None,
+) -> LipSyncJob:
+    """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
+    return LipSyncJob(
+        video=video,
+        audio=audio,
+        output=output,
+        sync_mode=sync_mode,
+        chunk_frames=settings.chunk_frames or _DEFAULT_CHUNK_FRAMES[engines.device.type],
+        face_detect_interval=settings.face_detect_interval,
+        landmark_step=settings.landmark_step,
+        encoder_preset=settings.encoder_preset,
+        encoder_crf=settings.encoder_crf,
+        gpu_encode=engines.device.type == "cuda",
+        max_seconds=MediaLimits.from_settings(settings).read_seconds,
+        max_fps=settings.max_output_fps,
+        face_point=face_point,
+    )

@@ -1,0 +1,1 @@
+"""Receiving uploads: streaming them to disk, and checking what was received."""

@@ -1,0 +1,1 @@
+"""Webhooks: checking the target, signing, posting, and scheduling tries (threads or Celery)."""
