@@ -1,6 +1,7 @@
 """Offline lip-sync with the service's pipeline: python -m app.cli VIDEO AUDIO -o OUT.mp4 --model model1"""
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -10,8 +11,9 @@ from app import wiring
 from app.config import get_settings
 from app.errors import ModelLabError
 from app.pipeline.lipsync import run_lipsync
+from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
-from app.services.execution.jobs import build_job
+from app.services.execution.jobs import build_job, measure_output
 from app.services.uploads import validation
 from app.stages import Stage
 
@@ -23,6 +25,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-o", "--output", type=Path, required=True, help="where to write the mp4")
     parser.add_argument("--model", default="model1", help="model choice (default: model1)")
     parser.add_argument("--sync-mode", type=SyncMode, default=SyncMode.BOUNCE, choices=list(SyncMode))
+    parser.add_argument(
+        "--silence",
+        type=SilenceMode,
+        default=SilenceMode.REST,
+        choices=list(SilenceMode),
+        help="rest (default): the mouth rests where the speech pauses; animate: every frame moves",
+    )
     return parser.parse_args(argv)
 
 
@@ -35,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ModelLabError(f"unknown model {args.model!r}; choose from {', '.join(settings.model_engines)}")
         catalog.require_available(args.model)
         validation.check_inputs(args.video, args.audio, validation.MediaLimits.from_settings(settings), args.sync_mode)
-        job = build_job(settings, catalog, args.video, args.audio, args.output, args.sync_mode)
+        job = build_job(settings, catalog, args.video, args.audio, args.output, args.sync_mode, silence=args.silence)
         with tqdm(total=100, unit="%", desc="lip-sync") as bar:
 
             def on_progress(stage: Stage, progress: float) -> None:
@@ -47,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
     print(f"wrote {args.output}")
+    if quality := measure_output(job):
+        print(f"quality: {json.dumps(quality.as_dict())}")
     return 0
 
 

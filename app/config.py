@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     def _distributed_mode_is_complete(self) -> "Settings":
         if self.execution == "celery" and self.storage != "s3":
             raise ValueError("EXECUTION=celery needs STORAGE=s3: workers on other hosts read the inputs from it")
+        if self.storage == "s3" and self.execution != "celery":
+            # A single host keeps each task's record (task.json) in the task's folder, which the
+            # bucket storage uses as scratch space and removes after each step.
+            raise ValueError("STORAGE=s3 needs EXECUTION=celery: a single host keeps its tasks on its own disk")
         if self.visibility_timeout_s <= self.job_time_limit_s:
             raise ValueError(
                 "VISIBILITY_TIMEOUT_S must be longer than JOB_TIME_LIMIT_S, or a running job is delivered twice"

@@ -16,12 +16,18 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from app.config import get_settings
+from app.errors import ErrorCode
 
 # Seconds a client refused for too many connections waits before trying again.
 RETRY_AFTER_S = 5
 # uvicorn's default: a connection idle this long between two requests is closed.
 KEEP_ALIVE_S = 5
-_BUSY_BODY = json.dumps({"detail": "the server has too many open connections; try again later"}).encode()
+_BUSY_BODY = json.dumps(
+    {
+        "detail": f"the server has too many open connections; try again later (in {RETRY_AFTER_S} s)",
+        "error_code": ErrorCode.SERVER_BUSY.value,
+    }
+).encode()
 
 
 async def _too_many_connections(scope: Scope, receive: Receive, send: Send) -> None:

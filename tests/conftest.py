@@ -79,11 +79,13 @@ def upload(
     model_choice: str = "model1",
     video_type: str = "video/mp4",
     audio_type: str = "audio/wav",
+    headers: dict[str, str] | None = None,
     **form: str,
 ) -> httpx.Response:
     with video.open("rb") as video_file, audio.open("rb") as audio_file:
         return client.post(
             "/process/",
+            headers=headers,
             files={
                 "video_file": (video.name, video_file, video_type),
                 "audio_file": (audio.name, audio_file, audio_type),

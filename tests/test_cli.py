@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from app.cli import main
@@ -9,7 +11,11 @@ def test_cli_writes_a_lipsynced_mp4(face_video, short_audio, tmp_path, capsys):
     out = tmp_path / "out.mp4"
     assert main([str(face_video), str(short_audio), "-o", str(out), "--model", "model1"]) == 0
     assert stream(ffprobe(out), "video")["codec_name"] == "h264"
-    assert "wrote" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "wrote" in printed
+    # The quality report of the output, as /status gives it.
+    report = json.loads(printed.split("quality: ", 1)[1])
+    assert report["face_frames"] == 1.0 and 0 <= report["sync_score"] <= 1
 
 
 def test_cli_reports_bad_input_without_a_traceback(short_audio, tmp_path, capsys):

@@ -27,6 +27,7 @@ def test_env_example_parses_to_the_defaults(monkeypatch):
     ("settings", "complaint"),
     [
         ({"execution": "celery"}, "EXECUTION=celery needs STORAGE=s3"),
+        ({"storage": "s3"}, "STORAGE=s3 needs EXECUTION=celery"),
         ({"job_time_limit_s": 600, "visibility_timeout_s": 600}, "VISIBILITY_TIMEOUT_S must be longer"),
         ({"execution": "celery", "storage": "s3", "max_queued": 0}, "MAX_QUEUED >= 1"),
     ],

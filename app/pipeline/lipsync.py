@@ -15,6 +15,7 @@ import numpy as np
 from app.errors import MediaError, NoFaceFound, TaskCancelled
 from app.logs import log_event
 from app.pipeline.engines.base import Engine, FeaturesT, OwnMouthPicker
+from app.pipeline.face.detection import no_face_message
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.media.frame_reader import read_frames
@@ -25,6 +26,7 @@ from app.pipeline.media.probe import MediaInfo, PacketScan, probe_media, scan_vi
 from app.pipeline.media.yuv import FrameFormat
 from app.pipeline.render.mouth_choice import KEEP
 from app.pipeline.render.own_mouths import OwnMouths
+from app.pipeline.silence_rest import SilenceMode, SilenceRest
 from app.pipeline.source_mouths import index_source_mouths, source_talks
 from app.pipeline.timeline import OutputPlan, SyncMode, plan_output, source_order
 from app.stages import Stage
@@ -61,6 +63,9 @@ class LipSyncJob:
     # Among several faces, the one nearest this point (x, y pixels) of the first frame showing
     # one; None: the largest.
     face_point: tuple[float, float] | None = None
+    # `rest`: where the new audio has no voice for 0.2 s or more, the mouth rests (the source's
+    # closed mouth; see `silence_rest`); `animate`: the engine animates every frame.
+    silence: SilenceMode = SilenceMode.REST
 
 
 @dataclass(frozen=True)
@@ -94,13 +99,15 @@ def run_lipsync(
 @dataclass(frozen=True)
 class _Plan(Generic[FeaturesT]):
     """What the main pass needs: the frame format, which source frame goes where, the engine's
-    per-frame features and, where the engine reuses them, the source's own mouths."""
+    per-frame features, where the engine reuses them the source's own mouths, and where the mouth
+    rests in silence (None: the engine animates every frame)."""
 
     fmt: FrameFormat
     chunk_frames: int
     output: OutputPlan
     features: FeaturesT
     own_mouths: OwnMouths | None
+    rest: SilenceRest | None
 
 
 def _plan(job: LipSyncJob, engine: Engine[FeaturesT], is_cancelled: Callable[[], bool]) -> _Plan[FeaturesT]:
@@ -130,6 +137,11 @@ def _plan(job: LipSyncJob, engine: Engine[FeaturesT], is_cancelled: Callable[[],
         needed = int(np.ceil(output.frame_count / fps * SAMPLE_RATE))
         heard = np.pad(samples[:needed], (0, max(0, needed - len(samples))))
         features = engine.audio_features(heard, SAMPLE_RATE, fps, output.frame_count)
+        rest = (
+            SilenceRest.for_audio(heard, SAMPLE_RATE, fps, output.frame_count)
+            if job.silence is SilenceMode.REST
+            else None
+        )
         log_event(
             logger,
             "pipeline.planned",
@@ -137,12 +149,13 @@ def _plan(job: LipSyncJob, engine: Engine[FeaturesT], is_cancelled: Callable[[],
             output_frames=output.frame_count,
             fps=fps,
             sync_mode=job.sync_mode.value,
+            resting_frames=rest.resting_frames if rest else 0,
             duration_s=time.perf_counter() - started,
         )
         own_mouths = None
         if talks is not None and talks.result():
             own_mouths = _own_mouths(job, engine, fmt, chunk_frames, output, features, is_cancelled)
-    return _Plan(fmt, chunk_frames, output, features, own_mouths)
+    return _Plan(fmt, chunk_frames, output, features, own_mouths, rest)
 
 
 def _render_to(
@@ -171,7 +184,9 @@ def _render_to(
             faces = tracker.track(frames)
             frames_with_face += sum(face is not None for face in faces)
             own = own_mouths.window(done, len(frames)) if own_mouths else None
-            writer.write(engine.render(frames, faces, planned.features[done : done + len(frames)], own))
+            heard = planned.features[done : done + len(frames)]
+            render = lambda batch, seen: engine.render(batch, seen, heard, own)  # noqa: B023 (called at once)
+            writer.write(planned.rest.render(done, frames, faces, render) if planned.rest else render(frames, faces))
             done += len(frames)
             on_progress(Stage.RENDERING, done / plan.frame_count)
         on_progress(Stage.ENCODING, 1.0)
@@ -206,7 +221,7 @@ def _require_a_face(
                 raise TaskCancelled("the task was cancelled")
             if tracker.track(frame)[0] is not None:
                 return
-    raise NoFaceFound("no face found in the video")
+    raise NoFaceFound(no_face_message(fmt.width, fmt.height))
 
 
 def _own_mouths(

@@ -6,10 +6,10 @@ too; it sits inside CORS so browsers' preflight requests (which carry no custom 
 
 import hmac
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.routes.errors import log_refusal
+from app.errors import ErrorCode
+from app.routes.errors import error_response, log_refusal
 
 API_KEY_HEADER = "X-API-Key"
 # Open without a key: the health check and its probes, the API docs (their Authorize button takes
@@ -35,9 +35,10 @@ class ApiKeyGuard:
         # compare_digest takes the same time wherever the first difference is.
         if not hmac.compare_digest(presented, self._key):
             log_refusal(scope["method"], scope["path"], 401, "missing or wrong API key")
-            response = JSONResponse(
-                {"detail": "missing or wrong API key: send it in the X-API-Key header"},
-                status_code=401,
+            response = error_response(
+                401,
+                ErrorCode.UNAUTHORIZED,
+                "missing or wrong API key: send it in the X-API-Key header",
                 headers={"WWW-Authenticate": "X-API-Key"},
             )
             await response(scope, receive, send)

@@ -70,7 +70,8 @@ async def receive_form(
             received += len(chunk)
             if received > max_body:
                 raise UploadTooLarge(
-                    f"request body is larger than {len(file_fields)} files of {max_file_bytes // (1024 * 1024)} MB"
+                    f"request body is larger than {len(file_fields)} files of {max_file_bytes // (1024 * 1024)} MB; "
+                    "send smaller files"
                 )
             parser.write(chunk)
             await collector.flush()
@@ -97,7 +98,7 @@ async def _body_chunks(request: Request, timeouts: UploadTimeouts) -> AsyncItera
         except TimeoutError:
             raise UploadTimedOut(
                 f"the upload was too slow: the body must arrive within {timeouts.total_s:g} s, "
-                f"with no pause over {timeouts.idle_s:g} s"
+                f"with no pause over {timeouts.idle_s:g} s; send it again over a faster connection, or smaller files"
             ) from None
         except ClientDisconnect:
             raise InvalidUpload("body", "the client disconnected during the upload") from None

@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from app.routes.deps import ServiceDep
 from app.routes.multipart_form import ReceivedForm, UploadTimeouts, receive_form
 from app.schemas.processing import PROCESS_FILE_FIELDS, ProcessFields, ProcessResponse, process_form_schema
-from app.schemas.system import ErrorResponse
+from app.schemas.system import ErrorResponse, ValidationErrorResponse
+from app.services.uploads.validation import ACCEPTED_FORMATS
 
 router = APIRouter(tags=["processing"])
 
@@ -28,15 +29,29 @@ _OPENAPI_BODY = {
     responses={
         400: {
             "model": ErrorResponse,
-            "description": "A label that is no media type or contradicts the bytes; undecodable, "
-            "damaged or too long media; a bad webhook_url or face_point",
+            "description": "`invalid_media`: a file that is not media we read (video_file: "
+            f"{ACCEPTED_FORMATS['video_file']}; audio_file: {ACCEPTED_FORMATS['audio_file']}), damaged, "
+            "over a limit, or labelled as another type; `media_too_long`: over MAX_VIDEO_SECONDS or the "
+            "output's frame limit; `invalid_request`: a malformed body, a bad webhook_url or face_point",
         },
-        408: {"model": ErrorResponse, "description": "The upload stalled or took too long"},
-        409: {"model": ErrorResponse, "description": "Idempotency-Key already used with different uploads"},
-        413: {"model": ErrorResponse, "description": "A file is over MAX_UPLOAD_MB"},
-        422: {"description": "A missing field or a value outside its enum (FastAPI's error list)"},
-        503: {"model": ErrorResponse, "description": "Model not available, or queue full"},
-        507: {"model": ErrorResponse, "description": "Too little free disk space"},
+        401: {"model": ErrorResponse, "description": "`unauthorized`: API_KEY is set and X-API-Key is not it"},
+        408: {"model": ErrorResponse, "description": "`upload_timeout`: the upload stalled or took too long"},
+        409: {
+            "model": ErrorResponse,
+            "description": "`idempotency_conflict`: Idempotency-Key already used with different uploads",
+        },
+        413: {"model": ErrorResponse, "description": "`upload_too_large`: a file is over MAX_UPLOAD_MB"},
+        422: {
+            "model": ValidationErrorResponse,
+            "description": "`invalid_request`: a missing field or a value outside its enum (FastAPI's list "
+            "in `detail`, one sentence in `message`)",
+        },
+        503: {
+            "model": ErrorResponse,
+            "description": "`model_unavailable`, `queue_full`, `server_busy` (too many uploads at once) or "
+            "`storage_unavailable` (Redis or the bucket is away); retry later or pick another model",
+        },
+        507: {"model": ErrorResponse, "description": "`insufficient_storage`: too little free disk space"},
     },
 )
 async def process(
@@ -69,6 +84,7 @@ async def process(
             webhook_url=fields.webhook_url,
             result_url=f"{_public_base_url(request)}result/{incoming.task_id}",
             face_point=fields.face_point_xy,
+            silence=fields.silence,
         )
     if created:
         background.add_task(service.process_task, task.task_id)

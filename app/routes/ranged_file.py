@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from fastapi import Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
+from app.errors import ErrorCode
+from app.routes.errors import error_response
 from app.services.storage.interface import StoredResult
 
 # Reads bytes start..end (exclusive) of a stored result.
@@ -80,10 +82,13 @@ def _checked_ranges(http_range: str, size: int) -> list[tuple[int, int]] | Respo
     try:
         return RangedFileResponse._parse_range_header(http_range, size)
     except RangeNotSatisfiable:
-        return JSONResponse(
-            {"detail": f"no requested range lies within the file's {size} bytes"},
-            status_code=416,
+        return error_response(
+            416,
+            ErrorCode.RANGE_NOT_SATISFIABLE,
+            f"no requested range lies within the file's {size} bytes; ask for bytes below {size}",
             headers={"Content-Range": f"bytes */{size}"},
         )
     except MalformedRangeHeader as error:
-        return JSONResponse({"detail": f"malformed Range header: {error.content}"}, status_code=400)
+        return error_response(
+            400, ErrorCode.INVALID_REQUEST, f"malformed Range header: {error.content}; send bytes=<start>-<end>"
+        )

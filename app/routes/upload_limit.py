@@ -5,10 +5,10 @@ exact ones and cover chunked bodies too; this one spares reading gigabytes that 
 announced and that would be refused anyway.
 """
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.routes.errors import log_refusal
+from app.errors import ErrorCode
+from app.routes.errors import error_response, log_refusal
 
 # Two files plus the multipart framing and form fields.
 _FILES_PER_REQUEST = 2
@@ -24,8 +24,10 @@ class UploadSizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and self._declared_size(scope) > self._max_body:
             log_refusal(scope["method"], scope["path"], 413, "declared body size over the upload limit")
-            response = JSONResponse(
-                {"detail": f"request body is larger than two files of {self._max_mb} MB"}, status_code=413
+            response = error_response(
+                413,
+                ErrorCode.UPLOAD_TOO_LARGE,
+                f"request body is larger than two files of {self._max_mb} MB; send smaller files",
             )
             await response(scope, receive, send)
             return

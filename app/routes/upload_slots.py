@@ -5,10 +5,10 @@ to send it; past the cap a new one is answered 503 with Retry-After at once, bef
 read, instead of piling up until the disk or the file descriptors run out.
 """
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.routes.errors import log_refusal
+from app.errors import ErrorCode
+from app.routes.errors import error_response, log_refusal
 
 UPLOAD_PATHS = frozenset({"/process", "/process/"})
 # Seconds a refused client waits before trying again: an upload usually takes longer than that.
@@ -28,9 +28,10 @@ class UploadSlots:
             return
         if self._active >= self._max:
             log_refusal(scope["method"], scope["path"], 503, "too many uploads at once")
-            response = JSONResponse(
-                {"detail": f"the server is receiving {self._max} uploads already; try again later"},
-                status_code=503,
+            response = error_response(
+                503,
+                ErrorCode.SERVER_BUSY,
+                f"the server is receiving {self._max} uploads already; try again later (after Retry-After seconds)",
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
             await response(scope, receive, send)

@@ -7,8 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.errors import ErrorCode
+from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.tasks.model import TaskInfo, TaskState
+from app.services.uploads.validation import ACCEPTED_FORMATS
 from app.stages import Stage
 
 __all__ = [
@@ -31,8 +34,8 @@ class ModelChoice(StrEnum):
 
 
 PROCESS_FILE_FIELDS = {
-    "video_file": "Talking-head video: mp4, quicktime, webm or matroska (labelled, or application/octet-stream)",
-    "audio_file": "Speech: wav, mp3, ogg, webm, flac or m4a/aac (labelled, or application/octet-stream)",
+    "video_file": f"Talking-head video: {ACCEPTED_FORMATS['video_file']} (labelled, or application/octet-stream)",
+    "audio_file": f"Speech: {ACCEPTED_FORMATS['audio_file']} (labelled, or application/octet-stream)",
 }
 
 
@@ -45,6 +48,7 @@ class ProcessFields(BaseModel):
 
     model_choice: ModelChoice
     sync_mode: SyncMode = SyncMode.BOUNCE
+    silence: SilenceMode = SilenceMode.REST
     webhook_url: str | None = Field(None, max_length=2048)
     # ASCII digits only: `\d` would take any script's digits, which the rest of the service does not.
     face_point: str | None = Field(None, max_length=64, pattern=FACE_POINT_PATTERN)
@@ -74,6 +78,13 @@ def process_form_schema() -> dict:
                 "enum": [mode.value for mode in SyncMode],
                 "default": SyncMode.BOUNCE.value,
             },
+            "silence": {
+                "type": "string",
+                "enum": [mode.value for mode in SilenceMode],
+                "default": SilenceMode.REST.value,
+                "description": "rest: where the speech pauses for 0.2 s or more the mouth rests (closed); "
+                "animate: every frame is animated",
+            },
             "face_point": {
                 "type": "string",
                 "pattern": FACE_POINT_PATTERN,
@@ -98,11 +109,12 @@ class ResultStatusResponse(BaseModel):
 
     status: Literal["processing", "failed", "cancelled"]
     error: str | None = None
+    error_code: ErrorCode | None = None
 
     @classmethod
     def from_task(cls, task: TaskInfo) -> "ResultStatusResponse":
         if task.status is TaskState.FAILED:
-            return cls(status="failed", error=task.error)
+            return cls(status="failed", error=task.error, error_code=_code(task))
         if task.status is TaskState.CANCELLED:
             return cls(status="cancelled", error="the task was cancelled")
         return cls(status="processing")
@@ -122,17 +134,32 @@ class OutputInfoModel(BaseModel):
     height: int
 
 
+class QualityModel(BaseModel):
+    """How well the finished output's mouth follows its speech, measured on the output itself
+    (docs/api.md#quality-report)."""
+
+    sync_score: float = Field(
+        ge=0, le=1, description="mouth opening against the speech envelope, best offset; 1 = exact"
+    )
+    offset_ms: float = Field(description="the best offset within ±200 ms; positive: the video lags the audio")
+    face_frames: float = Field(ge=0, le=1, description="share of the output's frames where a face was found")
+    speech_s: float = Field(ge=0, description="seconds of speech found in the audio")
+    warnings: list[str] = Field(description="what to look at, in plain words; empty when all is well")
+
+
 class TaskStatusResponse(BaseModel):
     task_id: str
     status: TaskState
     model_choice: str
     engine: str
     sync_mode: SyncMode
+    silence: SilenceMode
     stage: Stage = Field(
         description="queued, starting, probing, rendering (progress moves here), encoding, done, failed or cancelled"
     )
     progress: float = Field(ge=0, le=1, description="0..1; a failed task keeps what it had reached")
     error: str | None
+    error_code: ErrorCode | None = Field(None, description="a failed task's stable code (docs/api.md)")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -140,6 +167,7 @@ class TaskStatusResponse(BaseModel):
     attempt: int = Field(ge=0)
     input: InputInfo
     output: OutputInfoModel | None = Field(None, description="the result video, once finished")
+    quality: QualityModel | None = Field(None, description="the quality report, once finished")
     queue_position: int | None = Field(None, ge=1, description="1 = next to start, while queued")
 
     @classmethod
@@ -151,14 +179,27 @@ class TaskStatusResponse(BaseModel):
             model_choice=task.model_choice,
             engine=task.engine,
             sync_mode=task.sync_mode,
+            silence=task.silence,
             stage=task.stage,
             progress=task.progress,
             error=task.error,
+            error_code=_code(task),
             created_at=task.created_at,
             started_at=task.started_at,
             finished_at=task.finished_at,
             attempt=task.attempt,
             input=InputInfo(duration_s=media.duration_s, fps=media.fps, width=media.width, height=media.height),
             output=OutputInfoModel(**asdict(task.output)) if task.output else None,
+            quality=QualityModel.model_validate(task.quality.as_dict()) if task.quality else None,
             queue_position=queue_position,
         )
+
+
+def _code(task: TaskInfo) -> ErrorCode | None:
+    """A failed task's code; `internal` for one recorded before tasks had codes."""
+    if task.status is not TaskState.FAILED:
+        return None
+    try:
+        return ErrorCode(task.error_code or ErrorCode.INTERNAL)
+    except ValueError:
+        return ErrorCode.INTERNAL

@@ -1,9 +1,10 @@
 """Bodies of the service-level routes: models, health and probes."""
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from app.errors import ErrorCode
 from app.services.execution.engine_catalog import ModelDescription
 
 
@@ -37,4 +38,15 @@ class ProbeResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    detail: str
+    """Every 4xx/5xx body: what went wrong and what to do, and a code to branch on (docs/api.md)."""
+
+    detail: str = Field(description="What went wrong and what to do next, for people")
+    error_code: ErrorCode = Field(description="Stable: branch on this, never on `detail`")
+
+
+class ValidationErrorResponse(BaseModel):
+    """A 422: FastAPI's list of field errors, the code, and one readable sentence."""
+
+    detail: list[dict[str, Any]] = Field(description="FastAPI's list: one item per bad field (loc, msg, type)")
+    error_code: Literal[ErrorCode.INVALID_REQUEST]
+    message: str = Field(description="The same, as one sentence that says what to fix")

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.errors import IdempotencyConflict, InsufficientStorage, InvalidUpload, ModelLabError, QueueFull, ResultMissing
 from app.logs import log_event
 from app.pipeline.media.probe import MediaInfo
+from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.execution.engine_catalog import EngineCatalog, ModelDescription
 from app.services.execution.executor import TaskExecutor
@@ -27,6 +28,8 @@ from app.services.webhooks.target import check_webhook_url
 from app.stages import Stage
 
 logger = logging.getLogger(__name__)
+
+_QUEUE_FULL = "the processing queue is full; try again in a minute (GET /health shows the queue)"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class TaskService:
         webhook_url: str | None = None,
         result_url: str | None = None,
         face_point: tuple[float, float] | None = None,
+        silence: SilenceMode = SilenceMode.REST,
     ) -> tuple[TaskInfo, bool]:
         """Check the received uploads and register the task as queued; say whether it is new.
 
@@ -107,7 +111,9 @@ class TaskService:
         key already names (nothing new starts); with anything different, IdempotencyConflict.
         Raises on bad input.
         """
-        fingerprint = incoming.fingerprint(model_choice, sync_mode.value, webhook_url or "", str(face_point))
+        fingerprint = incoming.fingerprint(
+            model_choice, sync_mode.value, webhook_url or "", str(face_point), silence.value
+        )
         if idempotency_key and (known := await to_thread.run_sync(self._registry.find_by_key, idempotency_key)):
             return self._replayed(known, fingerprint, incoming), False
         if webhook_url:
@@ -126,6 +132,7 @@ class TaskService:
             model_choice=model_choice,
             engine=self.engines.engine_name(model_choice),
             sync_mode=sync_mode,
+            silence=silence,
             video_extension=video_extension,
             audio_extension=audio_extension,
             media=media,
@@ -142,7 +149,7 @@ class TaskService:
         if admitted is not task:
             await to_thread.run_sync(remove_quietly, self._storage.remove_task, task.task_id)
             if admitted is None:
-                raise QueueFull("the processing queue is full; try again later")
+                raise QueueFull(_QUEUE_FULL)
             return self._replayed(admitted, fingerprint, incoming), False
         log_event(logger, "task.accepted", task_id=task.task_id, model=model_choice, sync_mode=sync_mode.value)
         return task, True
@@ -168,7 +175,7 @@ class TaskService:
         try:
             await to_thread.run_sync(self._runner.submit, task_id)
         except ModelLabError as error:
-            await to_thread.run_sync(self._fail_unqueued, task_id, error.message)
+            await to_thread.run_sync(self._fail_unqueued, task_id, error)
 
     async def get_status(self, raw_task_id: str) -> TaskInfo:
         return await to_thread.run_sync(self._registry.get, parse_task_id(raw_task_id))
@@ -184,7 +191,7 @@ class TaskService:
         """The finished result: its size, tag and where its bytes are."""
         stored = await to_thread.run_sync(self._storage.stored_result, task.task_id)
         if stored is None:
-            raise ResultMissing(f"the result of task {task.task_id} is no longer on the server")
+            raise ResultMissing(f"the result of task {task.task_id} is no longer on the server; send the task again")
         return stored
 
     async def result_link(self, stored: StoredResult, filename: str) -> str | None:
@@ -252,16 +259,17 @@ class TaskService:
 
     def _require_queue_room(self) -> None:
         if sum(self._registry.count(state) for state in self._admission.counted) >= self._admission.limit:
-            raise QueueFull("the processing queue is full; try again later")
+            raise QueueFull(_QUEUE_FULL)
 
-    def _fail_unqueued(self, task_id: str, reason: str) -> None:
+    def _fail_unqueued(self, task_id: str, reason: ModelLabError) -> None:
         try:
             if self._registry.transition(
                 task_id,
                 frozenset({TaskState.QUEUED}),
                 status=TaskState.FAILED,
                 stage=Stage.FAILED,
-                error=f"the job could not be queued: {reason}",
+                error=f"the job could not be queued: {reason.message}",
+                error_code=reason.error_code.value,
                 finished_at=utc_now(),
             ):
                 self._storage.remove_inputs(task_id)

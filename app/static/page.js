@@ -153,6 +153,7 @@ async function submit(event) {
   form.append("audio_file", audio, audio.name || "recording.webm");
   form.append("model_choice", $("model").value);
   form.append("sync_mode", $("sync").value);
+  form.append("silence", $("silence").value);
   $("source").src = URL.createObjectURL(video);
   $("result").removeAttribute("src");
   $("download").hidden = true;

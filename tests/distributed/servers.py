@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -20,6 +21,16 @@ from tests.live_server import free_port
 _REPO = Path(__file__).resolve().parents[2]
 _START_TIMEOUT_S = 90
 S3_KEYS = {"S3_ACCESS_KEY_ID": "modellab-test", "S3_SECRET_ACCESS_KEY": "modellab-test-secret"}
+
+
+@contextmanager
+def serving(server: "RedisServer | S3Server") -> Iterator["RedisServer | S3Server"]:
+    """The server started for the block, stopped after it whatever happens."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class ServerProcess:

@@ -1,11 +1,13 @@
 """The in-memory registry's atomic steps, which the Redis registry mirrors (tests/distributed)."""
 
+import json
 from dataclasses import replace
 
 from app.pipeline.media.probe import MediaInfo
+from app.pipeline.quality.report import QualityReport
 from app.pipeline.timeline import SyncMode
 from app.services.tasks.memory_registry import InMemoryTaskRegistry
-from app.services.tasks.model import ACTIVE_STATES, TaskInfo, TaskState
+from app.services.tasks.model import ACTIVE_STATES, OutputInfo, TaskInfo, TaskState
 from app.services.tasks.records import from_record, to_record
 
 
@@ -46,3 +48,14 @@ def test_records_written_before_attempts_existed_still_load():
     del record["attempt"], record["heartbeat_at"]
     task = from_record(record)
     assert task.attempt == 0 and task.heartbeat_at is None
+
+
+def test_a_finished_tasks_output_and_quality_survive_its_record():
+    finished = replace(
+        _task("a", TaskState.FINISHED),
+        output=OutputInfo(2.0, 50, 512, 512),
+        quality=QualityReport.judged(0.2, 40.0, 0.5, 3.0),
+    )
+    restored = from_record(json.loads(json.dumps(to_record(finished))))
+    assert restored == finished
+    assert restored.quality.warnings == ["no face in 50 % of frames", "low lip-sync score: check the face choice"]

@@ -61,7 +61,7 @@ class VisemeEngine:
     reuses_source_mouths = True
 
     def __init__(self, device: torch.device) -> None:
-        self._device = device
+        self._drawer = MouthDrawer(device)
         warm_up_recognizer()
 
     def audio_features(self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int) -> np.ndarray:
@@ -112,8 +112,23 @@ class VisemeEngine:
                     paste_own_mouth(frames, i, face, own_mouths.bank, int(picks[i]))
         # Frames that keep their own mouth, or show a kept one, are done.
         drawn = {i: face for i, face in enumerate(faces) if face is not None and picks[i] == DRAW}
+        self._drawer.draw(frames, drawn, features)
+        return frames
+
+
+class MouthDrawer:
+    """The engine's drawing: each given face's mouth warped from what the source shows to the
+    shape its features ask for. Needs no recogniser: the pipeline also uses it to close open
+    mouths where the new audio is silent (`silence_rest`)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self._device = device
+
+    def draw(self, frames: YuvBatch, drawn: dict[int, FaceLandmarks], features: np.ndarray) -> None:
+        """Draw, in place, the mouth of each frame of `drawn` (frame index: its face) with the
+        features (len(frames), 4) of its frame."""
         if not drawn:
-            return frames
+            return
         present = list(drawn)
         geometry, parting, shows_teeth = self._source_mouths(frames, drawn)
         # The teeth's colour hardly changes within a chunk: a few of its frames tell it.
@@ -121,7 +136,7 @@ class VisemeEngine:
         motion = mouth_motion(geometry, features[present], parting, shows_teeth)
         moving = np.abs(motion[:, :2]).max(axis=1) > _MIN_MOTION_PX
         if not moving.any():
-            return frames
+            return
         active = [i for i, keep in zip(present, moving) if keep]
         geometry, motion = geometry[moving], motion[moving]
         side = window_side(geometry, motion, frames.height, frames.width)
@@ -133,7 +148,6 @@ class VisemeEngine:
             rendered, alpha = self._render_crops(crops[batch], geometry[batch], motion[batch], origins[batch], enamel)
             for (x, y), index, crop, weight in zip(origins[batch], active[batch], rendered, alpha):
                 frames.paste(index, x, y, crop, weight)
-        return frames
 
     def _source_mouths(
         self, frames: YuvBatch, faces: dict[int, FaceLandmarks]
@@ -146,14 +160,14 @@ class VisemeEngine:
         geometry = np.stack([mouth_geometry(face) for face in faces.values()])
         readings = [palette.read_gap(frames, i, face) for i, face in faces.items()]
         steady_gap = palette.steady([(gap.parting, gap.shows_teeth) for gap in readings])
-        # `faces` is never empty (`render` returns before), so there are readings: never None.
+        # `faces` is never empty (`draw` returns before), so there are readings: never None.
         assert steady_gap is not None
         share, teeth = steady_gap
         parting = np.full(len(faces), share)
         shows_teeth = np.full(len(faces), teeth >= 0.5)
         for row, gap in enumerate(readings):
             # An open mouth is never taken for teeth together, whatever the chunk's other frames show.
-            if gap.open_px > _OPEN_INSIDE * 2 * geometry[row, HALF_WIDTH]:
+            if _shows_open(gap, geometry[row]):
                 shows_teeth[row] = False
                 # Only where the mesh reads the mouth as nearly shut: a mouth it reads as open has
                 # its lower lip right, and dark lips would pass for more of the dark inside.
@@ -195,6 +209,16 @@ class VisemeEngine:
             opened, changed = open_mouths(crops, params)
         # Only changed pixels are written back (a colour round trip would nudge the rest).
         return opened, feather_mask(crops.shape[1], crops.shape[2]) * changed
+
+
+def mouth_is_open(frames: YuvBatch, index: int, face: FaceLandmarks) -> bool:
+    """Whether frame `index` shows its mouth open: a dark inside between the lips (teeth together,
+    a smile, are not open)."""
+    return _shows_open(palette.read_gap(frames, index, face), mouth_geometry(face))
+
+
+def _shows_open(gap: palette.GapReading, geometry: np.ndarray) -> bool:
+    return gap.open_px > _OPEN_INSIDE * 2 * geometry[HALF_WIDTH]
 
 
 class VisemeSpec:

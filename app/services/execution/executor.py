@@ -7,18 +7,19 @@ it stops at its next chunk, and its result is never published.
 """
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from app.config import Settings
-from app.errors import BackendUnavailable, ModelLabError, TaskCancelled, TaskNotFound
+from app.errors import BackendUnavailable, ErrorCode, JobTimedOut, ModelLabError, TaskCancelled, TaskNotFound
 from app.logs import current_task_id, log_event
 from app.pipeline.lipsync import RenderedVideo, run_lipsync
+from app.pipeline.quality.report import QualityReport
 from app.services.execution.engine_catalog import EngineCatalog
-from app.services.execution.jobs import build_job
+from app.services.execution.heartbeat import start_heartbeat
+from app.services.execution.jobs import build_job, measure_output
+from app.services.execution.outcome import Outcome
 from app.services.storage.interface import TaskStorage, remove_quietly
 from app.services.tasks.model import OutputInfo, TaskEvent, TaskInfo, TaskState, utc_now
 from app.services.tasks.registry import TaskRegistry
@@ -32,21 +33,9 @@ _RUNNING = frozenset({TaskState.PROCESSING})
 _BEATS_PER_TIMEOUT = 4
 # A run's end is recorded even across a short outage of the task store (Redis restarting).
 _END_PATIENCE_S = 120.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a run ended (a cancelled or replaced run has none): the task's end state and its details."""
-
-    status: TaskState
-    output: OutputInfo | None = None
-    error: str | None = None
-
-    def changes(self) -> dict[str, Any]:
-        """The fields of the task's record that this end sets."""
-        if self.status is TaskState.FINISHED:
-            return {"status": self.status, "stage": Stage.DONE, "progress": 1.0, "output": self.output}
-        return {"status": self.status, "stage": Stage.FAILED, "error": self.error}
+# A run stops itself (job_timeout) this much before JOB_TIME_LIMIT_S, at most, so that it records
+# its end before Celery's hard time limit kills its process (which would leave it to be retried).
+_TIME_LIMIT_MARGIN_S = 30.0
 
 
 class TaskExecutor:
@@ -131,7 +120,7 @@ class TaskExecutor:
     def _give_up(self, task: TaskInfo, seen: Mapping[str, object]) -> None:
         error = (
             f"the job stopped its worker {task.attempt} times (MAX_ATTEMPTS={self._settings.max_attempts}); "
-            "it is not tried again"
+            "it is not tried again: send shorter or smaller media, or report it if it persists"
         )
         if self._registry.transition(
             task.task_id,
@@ -140,6 +129,7 @@ class TaskExecutor:
             status=TaskState.FAILED,
             stage=Stage.FAILED,
             error=error,
+            error_code=ErrorCode.WORKER_LOST.value,
             finished_at=utc_now(),
         ):
             remove_quietly(self._storage.remove_inputs, task.task_id)
@@ -149,19 +139,33 @@ class TaskExecutor:
     def _run_attempt(self, task: TaskInfo, attempt: int) -> None:
         clock = time.perf_counter()
         mine = {"attempt": attempt}
-        stop_beating = self._beat(task.task_id, mine)
+        stop_beating = start_heartbeat(
+            self._registry, task.task_id, mine, self._settings.heartbeat_timeout_s / _BEATS_PER_TIMEOUT
+        )
         outcome: Outcome | None
+        deadline = time.monotonic() + self._time_limit_s()
         try:
-            video = self._render(task, mine)
+            video, quality = self._render(task, mine, deadline)
             output = OutputInfo(round(video.frames / video.fps, 3), video.frames, video.width, video.height)
-            outcome = Outcome(TaskState.FINISHED, output=output)
+            outcome = Outcome(TaskState.FINISHED, output=output, quality=quality)
         except TaskCancelled:
             outcome = None
+            if time.monotonic() > deadline:  # stopped by its own time limit, not by a cancel
+                outcome = Outcome.failed(
+                    JobTimedOut(
+                        f"the job ran longer than its limit of {self._settings.job_time_limit_s:g} s "
+                        "(JOB_TIME_LIMIT_S); send shorter media or a lighter model"
+                    )
+                )
         except ModelLabError as error:
-            outcome = Outcome(TaskState.FAILED, error=error.message)
+            outcome = Outcome.failed(error)
         except Exception:
             logger.exception("event=task.crashed")
-            outcome = Outcome(TaskState.FAILED, error="internal error while processing the video")
+            outcome = Outcome(
+                TaskState.FAILED,
+                error="internal error while processing the video; try again, and report it if it persists",
+                error_code=ErrorCode.INTERNAL,
+            )
         finally:
             stop_beating()
         try:
@@ -192,7 +196,13 @@ class TaskExecutor:
         else:
             log_event(logger, f"task.{outcome.status}", duration_s=duration_s)
 
-    def _render(self, task: TaskInfo, mine: Mapping[str, object]) -> RenderedVideo:
+    def _time_limit_s(self) -> float:
+        limit = self._settings.job_time_limit_s
+        return limit - min(_TIME_LIMIT_MARGIN_S, limit / 10)
+
+    def _render(
+        self, task: TaskInfo, mine: Mapping[str, object], deadline: float
+    ) -> tuple[RenderedVideo, QualityReport | None]:
         self._storage.fetch_inputs(task.task_id, task.video_extension, task.audio_extension)
         job = build_job(
             self._settings,
@@ -202,6 +212,7 @@ class TaskExecutor:
             output=self._storage.result_path(task.task_id),
             sync_mode=task.sync_mode,
             face_point=task.face_point,
+            silence=task.silence,
         )
         engine = self._engines.load(task.engine)
         stage_started: dict[str, Any] = {"stage": Stage.STARTING, "at": time.perf_counter()}
@@ -223,46 +234,28 @@ class TaskExecutor:
                 stage_started.update(stage=stage, at=now)
 
         def is_cancelled() -> bool:
-            """Also true for a run that a newer one replaced: it must stop writing. While the task
-            store is away, the run goes on (its end waits for the store)."""
+            """Also true for a run that a newer one replaced: it must stop writing, and for one past
+            its time limit. While the task store is away, the run goes on (its end waits for the store)."""
+            if time.monotonic() > deadline:
+                return True
             try:
                 return not _still_mine(self._registry.get(task.task_id), mine)
             except BackendUnavailable:
                 return False
 
         video = run_lipsync(job, engine, on_progress, is_cancelled)
+        quality = measure_output(job)
         # The last look before publishing: a run that is no longer current never writes a result.
         if not _still_mine(_patiently(lambda: self._registry.get(task.task_id)), mine):
             raise TaskCancelled("the task was cancelled or handed to another worker")
         self._storage.publish_result(task.task_id)
-        return video
+        return video, quality
 
     def _current_status(self, task_id: str) -> TaskState | None:
         try:
             return self._registry.get(task_id).status
         except TaskNotFound:
             return None
-
-    def _beat(self, task_id: str, mine: Mapping[str, object]) -> Callable[[], None]:
-        """Report the run alive every share of the heartbeat timeout, from a thread, until stopped."""
-        stopped = threading.Event()
-        interval = self._settings.heartbeat_timeout_s / _BEATS_PER_TIMEOUT
-
-        def beat() -> None:
-            while not stopped.wait(interval):
-                try:
-                    self._registry.transition(task_id, _RUNNING, expect=mine, heartbeat_at=utc_now())
-                except BackendUnavailable:
-                    log_event(logger, "task.heartbeat_failed", logging.WARNING)
-
-        thread = threading.Thread(target=beat, name=f"heartbeat-{task_id[:8]}", daemon=True)
-        thread.start()
-
-        def stop() -> None:
-            stopped.set()
-            thread.join(timeout=10)
-
-        return stop
 
 
 Answer = TypeVar("Answer")

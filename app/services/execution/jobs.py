@@ -1,12 +1,19 @@
-"""A pipeline job for a task's files, tuned by the settings (shared by the executor and the CLI)."""
+"""A pipeline job for a task's files, tuned by the settings, and the quality report of its output
+(shared by the executor and the CLI)."""
 
+import logging
 from pathlib import Path
 
 from app.config import Settings
 from app.pipeline.lipsync import LipSyncJob
+from app.pipeline.quality.measure import measure_quality
+from app.pipeline.quality.report import QualityReport
+from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.execution.engine_catalog import EngineCatalog
 from app.services.uploads.validation import MediaLimits
+
+logger = logging.getLogger(__name__)
 
 # Frames decoded, rendered and encoded together, by device, unless CHUNK_FRAMES says.
 _DEFAULT_CHUNK_FRAMES = {"cuda": 128, "cpu": 32}
@@ -20,6 +27,7 @@ def build_job(
     output: Path,
     sync_mode: SyncMode,
     face_point: tuple[float, float] | None = None,
+    silence: SilenceMode = SilenceMode.REST,
 ) -> LipSyncJob:
     """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
     return LipSyncJob(
@@ -36,4 +44,22 @@ def build_job(
         max_seconds=MediaLimits.from_settings(settings).read_seconds,
         max_fps=settings.max_output_fps,
         face_point=face_point,
+        silence=silence,
     )
+
+
+def measure_output(job: LipSyncJob) -> QualityReport | None:
+    """The quality report of a finished job's output, read by the same face tracking; None where
+    it cannot be measured (logged): a report is a courtesy, never a reason to fail a task."""
+    try:
+        return measure_quality(
+            job.output,
+            job.output,
+            max_seconds=job.max_seconds,
+            face_detect_interval=job.face_detect_interval,
+            landmark_step=job.landmark_step,
+            face_point=job.face_point,
+        )
+    except Exception:
+        logger.exception("event=quality.unmeasured")
+        return None

@@ -60,8 +60,13 @@ class S3TaskStorage(TaskFolders):
     def remove_orphan_scratch(self) -> None:
         scratch.remove_orphans(self.upload_dir)
 
+    def remove_partial_results(self) -> None:
+        """Results a run stopped writing: renders happen in the task's scratch folder here."""
+        for path in self.upload_dir.glob(f"*/{_SCRATCH_RESULT}.part"):
+            path.unlink(missing_ok=True)
+
     def _remove_folder_unless_recorded(self, task_id: str) -> None:
-        """Remove the task's scratch folder once empty (EXECUTION=local keeps its task.json there)."""
+        """Remove the task's scratch folder once empty (an upload still arriving keeps it)."""
         try:
             self.task_dir(task_id).rmdir()
         except OSError:

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from app.errors import TaskNotFound
 from app.pipeline.media.probe import MediaInfo
+from app.pipeline.quality.report import QualityReport
+from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.stages import Stage
 
@@ -50,6 +52,8 @@ class TaskInfo:
     stage: Stage = Stage.QUEUED
     progress: float = 0.0
     error: str | None = None
+    # The failure's stable code (app.errors.ErrorCode's value), beside `error`.
+    error_code: str | None = None
     created_at: datetime = field(default_factory=utc_now)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -58,12 +62,16 @@ class TaskInfo:
     # Last sign of life from the run in progress (a worker that stops reporting is presumed dead).
     heartbeat_at: datetime | None = None
     output: OutputInfo | None = None
+    # How well the finished output's mouth follows its speech (None: not measured).
+    quality: QualityReport | None = None
     # The client's Idempotency-Key, and the digest of what was sent under it.
     idempotency_key: str | None = None
     fingerprint: str | None = None
     # Where events are POSTed, and the download URL they name.
     webhook_url: str | None = None
     result_url: str | None = None
+    # Whether the mouth rests where the new speech pauses (records before it existed: rest).
+    silence: SilenceMode = SilenceMode.REST
     # Which face to lip-sync when several show: the one nearest this point; None: the largest.
     face_point: tuple[float, float] | None = None
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from app.logs import log_event
 from app.pipeline.media.probe import MediaInfo
+from app.pipeline.quality.report import QualityReport
+from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.tasks.model import OutputInfo, TaskInfo, TaskState
 from app.stages import Stage
@@ -36,6 +38,8 @@ def from_record(record: dict) -> TaskInfo:
     }
     values["status"] = TaskState(values["status"])
     values["sync_mode"] = SyncMode(values["sync_mode"])
+    if "silence" in values:
+        values["silence"] = SilenceMode(values["silence"])
     values["media"] = MediaInfo(**values["media"])
     if "stage" in values:
         values["stage"] = Stage(values["stage"])
@@ -43,6 +47,8 @@ def from_record(record: dict) -> TaskInfo:
         values["face_point"] = tuple(values["face_point"])
     if values.get("output") is not None:
         values["output"] = OutputInfo(**values["output"])
+    if values.get("quality") is not None:
+        values["quality"] = QualityReport(**values["quality"])
     for name in _TIMESTAMPS:
         if name in values:
             values[name] = datetime.fromisoformat(values[name]) if values[name] else None

@@ -4,20 +4,22 @@ Keys, under a prefix:
 - `task:<id>`: the task's record as JSON (`task_records.to_record`);
 - `state:<status>`: the set of task ids in each state, so counts are one call;
 - `created`: every task id scored by its creation time, for the TTL sweep.
-Changes are Lua scripts, so that a check and its write are one atomic step across hosts.
+Admission is a Lua script and other changes optimistic transactions (WATCH), so that a check
+and its write are one atomic step across hosts.
 """
 
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
+from redis.client import Pipeline
 
 from app.errors import BackendUnavailable, TaskNotFound
 from app.logs import log_event
@@ -25,6 +27,8 @@ from app.services.tasks.model import TaskInfo, TaskState, utc_now
 from app.services.tasks.records import from_record, to_record
 
 logger = logging.getLogger(__name__)
+
+Answer = TypeVar("Answer")
 
 _PREFIX = "modellab:"
 # A Redis call gives up after this long: a request answers 503 instead of hanging.
@@ -49,35 +53,13 @@ for _, state in ipairs(cjson.decode(ARGV[3])) do
   queued = queued + redis.call('SCARD', KEYS[2] .. state)
 end
 if queued >= tonumber(ARGV[2]) then return false end
+local previous = redis.call('GET', KEYS[1])
+if previous then redis.call('SREM', KEYS[2] .. cjson.decode(previous).status, ARGV[4]) end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2] .. cjson.decode(ARGV[1]).status, ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
 if KEYS[4] ~= "" then redis.call('SET', KEYS[4], ARGV[4]) end
 return ARGV[4]
-"""
-
-# KEYS: task, its state sets' prefix. ARGV: allowed states (JSON list), expected fields (JSON
-# object), changes (JSON object), task id.
-_TRANSITION = """
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-local task = cjson.decode(raw)
-local allowed = false
-for _, state in ipairs(cjson.decode(ARGV[1])) do
-  if task.status == state then allowed = true end
-end
-if not allowed then return 0 end
-for name, value in pairs(cjson.decode(ARGV[2])) do
-  if task[name] ~= value then return 0 end
-end
-local previous = task.status
-for name, value in pairs(cjson.decode(ARGV[3])) do task[name] = value end
-redis.call('SET', KEYS[1], cjson.encode(task))
-if task.status ~= previous then
-  redis.call('SREM', KEYS[2] .. previous, ARGV[4])
-  redis.call('SADD', KEYS[2] .. task.status, ARGV[4])
-end
-return 1
 """
 
 
@@ -90,7 +72,6 @@ class RedisTaskRegistry:
             decode_responses=True,
         )
         self._admit = self._redis.register_script(_ADMIT)
-        self._transition = self._redis.register_script(_TRANSITION)
         self._away = False
         self._answering_since: datetime | None = None
 
@@ -160,19 +141,28 @@ class RedisTaskRegistry:
         **changes: Any,
     ) -> bool:
         """Apply `changes` only while the task is in an `allowed` state and holds the `expect`ed
-        values (compared in their record form); say whether it was."""
-        with self._reachable():
-            return bool(
-                self._transition(
-                    keys=[_task_key(task_id), f"{_PREFIX}state:"],
-                    args=[
-                        json.dumps(sorted(allowed)),
-                        json.dumps(_as_record(expect or {})),
-                        json.dumps(_as_record(changes)),
-                        task_id,
-                    ],
-                )
-            )
+        values (compared in their record form); say whether it was. An optimistic transaction
+        (WATCH): the record is changed in Python, so every value keeps its exact JSON form."""
+        key = _task_key(task_id)
+        wanted = _as_record(expect or {})
+
+        def apply(pipe: Pipeline) -> bool:
+            raw = pipe.get(key)
+            if raw is None:
+                return False
+            record = json.loads(raw)
+            if record["status"] not in allowed or any(record.get(name) != value for name, value in wanted.items()):
+                return False
+            updated = {**record, **_as_record(changes)}
+            pipe.multi()
+            pipe.set(key, json.dumps(updated))
+            if updated["status"] != record["status"]:
+                pipe.srem(f"{_PREFIX}state:{record['status']}", task_id)
+                pipe.sadd(f"{_PREFIX}state:{updated['status']}", task_id)
+            pipe.execute()
+            return True
+
+        return self._atomically(apply, key)
 
     def count(self, state: TaskState) -> int:
         with self._reachable():
@@ -183,17 +173,26 @@ class RedisTaskRegistry:
             return self._load(sorted(str(member) for member in self._redis.smembers(f"{_PREFIX}state:{state}")))
 
     def remove(self, task_id: str) -> None:
-        with self._reachable():
-            raw = self._redis.get(_task_key(task_id))
-            pipe = self._redis.pipeline()
-            if raw is not None:
-                record = json.loads(raw)
+        """Forget the task; its Idempotency-Key is freed only if it still names this task."""
+        key = _task_key(task_id)
+
+        def apply(pipe: Pipeline) -> None:
+            raw = pipe.get(key)
+            record = json.loads(raw) if raw is not None else {}
+            index = _key_index(record["idempotency_key"]) if record.get("idempotency_key") else None
+            if index is not None:
+                pipe.watch(index)
+            holder = pipe.get(index) if index is not None else None
+            pipe.multi()
+            if record:
                 pipe.srem(f"{_PREFIX}state:{record['status']}", task_id)
-                if record.get("idempotency_key"):
-                    pipe.delete(_key_index(record["idempotency_key"]))
+            if index is not None and holder == task_id:
+                pipe.delete(index)
             pipe.zrem(f"{_PREFIX}created", task_id)
-            pipe.delete(_task_key(task_id))
+            pipe.delete(key)
             pipe.execute()
+
+        self._atomically(apply, key)
 
     def restore(self, task: TaskInfo) -> None:
         self.add(task)
@@ -201,6 +200,17 @@ class RedisTaskRegistry:
     def all(self) -> list[TaskInfo]:
         with self._reachable():
             return self._load([str(member) for member in self._redis.zrange(f"{_PREFIX}created", 0, -1)])
+
+    def _atomically(self, apply: Callable[[Pipeline], Answer], key: str) -> Answer:
+        """Run `apply` on a pipeline watching `key` until no other client changed what it read
+        (redis-py's optimistic transaction: WatchError means try again)."""
+        with self._reachable(), self._redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    return apply(pipe)
+                except redis.WatchError:
+                    continue
 
     def _load(self, ids: list[str]) -> list[TaskInfo]:
         raws = self._redis.mget([_task_key(task_id) for task_id in ids]) if ids else []

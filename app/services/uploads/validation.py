@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.config import Settings
-from app.errors import InvalidUpload, InvalidUploads, MediaError
+from app.errors import InvalidMedia, InvalidUpload, InvalidUploads, MediaError, MediaTooLong
 from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.media.container import (
     ADTS_AAC,
@@ -43,11 +43,40 @@ LABELS: dict[str, frozenset[Container]] = {
 # Labels that say nothing of the format (curl's default, or none): the bytes decide alone.
 GENERIC_LABELS = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 _KINDS = {"video_file": ("video", VIDEO_CONTAINERS), "audio_file": ("audio", AUDIO_CONTAINERS)}
+# The formats each file field takes, as clients name them: the one wording of the refusals here,
+# the form's OpenAPI descriptions (app.schemas.processing) and docs/api.md.
+ACCEPTED_FORMATS = {
+    "video_file": "mp4, quicktime, webm or matroska",
+    "audio_file": "wav, mp3, ogg, webm, flac or m4a/aac",
+}
+# First bytes of the still-image formats people send by mistake (a photo instead of a video).
+_IMAGE_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "png",
+    b"\xff\xd8\xff": "jpeg",
+    b"GIF87a": "gif",
+    b"GIF89a": "gif",
+    b"BM": "bmp",
+    b"II*\x00": "tiff",
+    b"MM\x00*": "tiff",
+}
 
 
 def _a(name: str) -> str:
     """The article for a format's name as it is read aloud: a wav, an mp4, an audio."""
     return f"an {name}" if name[0] in "aeio" or name.startswith("mp") else f"a {name}"
+
+
+def what_to_send(field: str) -> str:
+    """The advice every refusal of a file ends with: "send a video file (mp4, ...)"."""
+    kind, _ = _KINDS[field]
+    return f"send {_a(kind)} file ({ACCEPTED_FORMATS[field]})"
+
+
+def image_format(head: bytes) -> str | None:
+    """The still-image format a file's first bytes say it is, if any."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return next((name for signature, name in _IMAGE_SIGNATURES.items() if head.startswith(signature)), None)
 
 
 # Media is read this far past the length limit, to tell "at the limit" from "over it".
@@ -86,11 +115,9 @@ def check_label(field: str, content_type: str | None) -> None:
     """Refuse a content type that is no media format we read (the bytes are checked later)."""
     label = _base_type(content_type)
     if label not in LABELS and label not in GENERIC_LABELS:
-        kind, containers = _KINDS[field]
-        formats = ", ".join(sorted({container.name for container in containers}))
-        raise InvalidUpload(
+        raise InvalidMedia(
             field,
-            f"content type {content_type!r} is not accepted; send {_a(kind)} file ({formats}) "
+            f"content type {content_type!r} is not accepted; {what_to_send(field)} "
             "labelled with its type or as application/octet-stream",
         )
 
@@ -148,27 +175,30 @@ def check_video_file(path: Path, limits: MediaLimits, content_type: str | None =
     container = _container("video_file", path, content_type)
     header = _probe("video_file", path, decode_seconds=0)
     if not header.has_video:
-        raise InvalidUpload("video_file", "the file has no video stream")
+        raise InvalidMedia("video_file", f"the file has no video stream; {what_to_send('video_file')}")
     if header.width * header.height > limits.max_pixels:
-        raise InvalidUpload(
+        raise InvalidMedia(
             "video_file",
-            f"the resolution {header.width}x{header.height} is over the limit of {limits.max_pixels} pixels",
+            f"the resolution {header.width}x{header.height} is over the limit of {limits.max_pixels} pixels; "
+            "scale the video down",
         )
     _check_declared_duration("video_file", "video", header, limits.max_seconds)
     try:
         scan = scan_video_packets(path, limits.read_seconds)
     except MediaError as error:
-        raise InvalidUpload("video_file", error.message) from error
+        raise InvalidMedia("video_file", error.message) from error
     _check_read_duration("video_file", "video", scan.duration_s, header, limits.max_seconds)
     real_fps = scan.frames / scan.duration_s if scan.duration_s > 0 else 0.0
     fps = max(header.fps, real_fps)
     if fps > limits.max_source_fps:
-        raise InvalidUpload(
-            "video_file", f"the frame rate {fps:.0f} fps is over the limit of {limits.max_source_fps:g} fps"
+        raise InvalidMedia(
+            "video_file",
+            f"the frame rate {fps:.0f} fps is over the limit of {limits.max_source_fps:g} fps; "
+            "re-encode it at a lower rate",
         )
     info = _probe("video_file", path)
     if not (info.decodes and info.frames_decoded > 0 and info.fps > 0):
-        raise InvalidUpload("video_file", "the file has no decodable video stream")
+        raise InvalidMedia("video_file", f"the file has no decodable video stream; {what_to_send('video_file')}")
     return container, info
 
 
@@ -177,12 +207,12 @@ def check_audio_file(path: Path, limits: MediaLimits, content_type: str | None =
     container = _container("audio_file", path, content_type)
     info = _probe("audio_file", path)
     if not (info.has_audio and info.decodes):
-        raise InvalidUpload("audio_file", "the file has no decodable audio stream")
+        raise InvalidMedia("audio_file", f"the file has no decodable audio stream; {what_to_send('audio_file')}")
     _check_declared_duration("audio_file", "audio", info, limits.max_seconds)
     try:
         seconds = len(decode_audio(path, limits.read_seconds)) / SAMPLE_RATE
     except MediaError as error:
-        raise InvalidUpload("audio_file", error.message) from error
+        raise InvalidMedia("audio_file", error.message) from error
     _check_read_duration("audio_file", "audio", seconds, info, limits.max_seconds)
     return container, seconds
 
@@ -196,17 +226,21 @@ def check_output_frames(video: MediaInfo, audio_seconds: float, limits: MediaLim
     if frames > limits.max_output_frames:
         # In `silence` the output keeps the video's length; in every other mode the audio's bounds it.
         field = "video_file" if sync_mode is SyncMode.SILENCE else "audio_file"
-        raise InvalidUpload(
+        raise MediaTooLong(
             field,
             f"the output would have {frames} frames ({frames / fps:.1f} s at {fps:g} fps, sync mode "
-            f"{sync_mode.value}); the limit is {limits.max_output_frames} frames",
+            f"{sync_mode.value}); send shorter media or another sync mode, "
+            f"the limit is {limits.max_output_frames} frames",
         )
 
 
 def check_face_point(point: tuple[float, float], video: MediaInfo) -> None:
     x, y = point
     if not (x < video.width and y < video.height):
-        raise InvalidUpload("face_point", f"({x:g}, {y:g}) lies outside the {video.width}x{video.height} video")
+        raise InvalidUpload(
+            "face_point",
+            f"({x:g}, {y:g}) lies outside the {video.width}x{video.height} video; give x,y pixels inside the frame",
+        )
 
 
 def _container(field: str, path: Path, content_type: str | None) -> Container:
@@ -216,26 +250,38 @@ def _container(field: str, path: Path, content_type: str | None) -> Container:
     try:
         container = detect_container(path)
     except MediaError as error:
-        raise InvalidUpload(field, error.message) from error
+        with path.open("rb") as file:
+            image = image_format(file.read(16))
+        if image is not None:
+            raise InvalidMedia(field, f"this is an image ({image}), not {_a(kind)}; {what_to_send(field)}") from None
+        raise InvalidMedia(field, f"{error.message}; {what_to_send(field)}") from error
     if container not in accepted:
-        raise InvalidUpload(field, f"the file has no {kind} stream (it is {_a(container.name)} file)")
+        raise InvalidMedia(
+            field, f"the file has no {kind} stream (it is {_a(container.name)} file); {what_to_send(field)}"
+        )
     label = _base_type(content_type)
     if label in LABELS and container not in LABELS[label]:
-        raise InvalidUpload(field, f"the content type says {label} but the bytes are {_a(container.name)} file")
+        raise InvalidMedia(
+            field,
+            f"the content type says {label} but the bytes are {_a(container.name)} file; "
+            "label it with its own type or as application/octet-stream",
+        )
     return container
 
 
 def _check_declared_duration(field: str, kind: str, info: MediaInfo, max_seconds: float) -> None:
     if info.duration_s > max_seconds:
-        raise InvalidUpload(field, f"the {kind} lasts {info.duration_s:.1f} s; the limit is {max_seconds:g} s")
+        raise MediaTooLong(
+            field, f"the {kind} lasts {info.duration_s:.1f} s; the limit is {max_seconds:g} s: send a shorter {kind}"
+        )
 
 
 def _check_read_duration(field: str, kind: str, seconds: float, header: MediaInfo, max_seconds: float) -> None:
     if seconds > max_seconds:
-        raise InvalidUpload(
+        raise MediaTooLong(
             field,
             f"the {kind} lasts over {max_seconds:g} s when read (its header claims "
-            f"{header.duration_s:.1f} s); the limit is {max_seconds:g} s",
+            f"{header.duration_s:.1f} s); the limit is {max_seconds:g} s: send a shorter {kind}",
         )
 
 
@@ -243,4 +289,4 @@ def _probe(field: str, path: Path, decode_seconds: float = 0.5) -> MediaInfo:
     try:
         return probe_media(path, decode_seconds)
     except MediaError as error:
-        raise InvalidUpload(field, error.message) from error
+        raise InvalidMedia(field, error.message) from error

@@ -1,6 +1,7 @@
 """Task events POSTed to the client's `webhook_url`: `started` and every end state.
 
-The body is JSON `{delivery_id, task_id, status, error, result_url, event}`, signed in the header
+The body is JSON `{delivery_id, task_id, status, error, error_code, result_url, quality, event}`
+(`error_code` is a failed task's stable code, else null; `quality` a finished task's report), signed in the header
 `X-ModelLab-Signature: t=<unix time>,v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<t>.<body>")>`; the
 event's `delivery_id` is also in `X-ModelLab-Delivery` and stays the same across its tries, so a
 receiver can drop replays. Each try parses the URL and checks every address its host resolves to
@@ -97,7 +98,9 @@ class WebhookSender:
                 "task_id": task.task_id,
                 "status": task.status.value,
                 "error": task.error,
+                "error_code": task.error_code,
                 "result_url": task.result_url,
+                "quality": task.quality.as_dict() if task.quality else None,
                 "event": event.value,
             }
         )

@@ -65,21 +65,32 @@ def test_uploads_are_decided_by_their_bytes(client, face_video, speech_audio, vi
 @pytest.mark.parametrize(
     ("video_type", "audio_type", "detail"),
     [
-        ("video/webm", "audio/wav", "video_file: the content type says video/webm but the bytes are an mp4 file"),
-        ("video/mp4", "audio/ogg", "audio_file: the content type says audio/ogg but the bytes are a wav file"),
+        (
+            "video/webm",
+            "audio/wav",
+            "video_file: the content type says video/webm but the bytes are an mp4 file; "
+            "label it with its own type or as application/octet-stream",
+        ),
+        (
+            "video/mp4",
+            "audio/ogg",
+            "audio_file: the content type says audio/ogg but the bytes are a wav file; "
+            "label it with its own type or as application/octet-stream",
+        ),
         (
             "video/mp4",
             "text/plain",
             "audio_file: content type 'text/plain' is not accepted; send an audio file "
-            "(aac, flac, matroska, mp3, mp4, ogg, wav) labelled with its type or as "
+            "(wav, mp3, ogg, webm, flac or m4a/aac) labelled with its type or as "
             "application/octet-stream",
         ),
         (
             "image/png",
             "audio/mpeg",
             "video_file: content type 'image/png' is not accepted; send a video file "
-            "(matroska, mp4) labelled with its type or as application/octet-stream; "
-            "audio_file: the content type says audio/mpeg but the bytes are a wav file",
+            "(mp4, quicktime, webm or matroska) labelled with its type or as application/octet-stream; "
+            "audio_file: the content type says audio/mpeg but the bytes are a wav file; "
+            "label it with its own type or as application/octet-stream",
         ),
     ],
 )
@@ -116,14 +127,18 @@ def test_text_renamed_mp4_is_400(client, speech_audio, tmp_path):
     fake.write_text("this is not a video\n" * 100)
     response = upload(client, fake, speech_audio)
     assert response.status_code == 400
-    assert response.json()["detail"] == "video_file: not a readable media file"
+    assert response.json()["detail"] == (
+        "video_file: not a readable media file; send a video file (mp4, quicktime, webm or matroska)"
+    )
     assert leftover_entries(client) == []
 
 
 def test_video_without_audio_as_audio_file_is_400(client, face_video):
     response = upload(client, face_video, face_video, audio_type="video/mp4")
     assert response.status_code == 400
-    assert response.json()["detail"] == "audio_file: the file has no decodable audio stream"
+    assert response.json()["detail"] == (
+        "audio_file: the file has no decodable audio stream; send an audio file (wav, mp3, ogg, webm, flac or m4a/aac)"
+    )
     assert leftover_entries(client) == []
 
 
@@ -142,8 +157,10 @@ def test_video_longer_than_limit_is_400(make_client, face_video, speech_audio):
     assert response.status_code == 400
     # Both fields are over the limit: one answer names both.
     assert response.json()["detail"] == (
-        "video_file: the video lasts 2.0 s; the limit is 1 s; audio_file: the audio lasts 7.0 s; the limit is 1 s"
+        "video_file: the video lasts 2.0 s; the limit is 1 s: send a shorter video; "
+        "audio_file: the audio lasts 7.0 s; the limit is 1 s: send a shorter audio"
     )
+    assert response.json()["error_code"] == "media_too_long"
     assert leftover_entries(client) == []
 
 

@@ -182,6 +182,16 @@ def test_status_of_a_finished_task_describes_the_output_as_ffprobe_does(module_c
     assert output["duration_s"] == pytest.approx(output["frames"] / 25, abs=1e-3)
 
 
+def test_a_finished_task_reports_the_quality_measured_on_its_output(module_client, bounce_result):
+    task_id, _, _ = bounce_result
+    quality = module_client.get(f"/status/{task_id}").json()["quality"]
+    assert set(quality) == {"sync_score", "offset_ms", "face_frames", "speech_s", "warnings"}
+    # The test face is found in every frame of the output and the speech is heard whole.
+    assert quality["face_frames"] == 1.0 and quality["speech_s"] > 0.5
+    assert 0 <= quality["sync_score"] <= 1 and abs(quality["offset_ms"]) <= 200
+    assert "no speech found in the audio" not in quality["warnings"]
+
+
 def test_polling_shows_processing_then_progress(module_client, face_video, speech_audio):
     task_id = upload(module_client, face_video, speech_audio).json()["task_id"]
     waiting = module_client.get(f"/result/{task_id}")
@@ -192,7 +202,7 @@ def test_polling_shows_processing_then_progress(module_client, face_video, speec
     while (status := module_client.get(f"/status/{task_id}").json())["status"] in ("queued", "processing"):
         seen.append(status["progress"])
         stages.add(status["stage"])
-        assert status["output"] is None
+        assert status["output"] is None and status["quality"] is None
     assert status["status"] == "finished"
     assert all(0 <= p <= 1 for p in seen) and seen == sorted(seen)
     assert stages <= {"queued", "starting", "probing", "rendering", "encoding", "done"}
@@ -220,12 +230,14 @@ def test_video_without_a_face_fails_with_clear_error(module_client, no_face_vide
     task_id = upload(module_client, no_face_video, short_audio).json()["task_id"]
     status = wait_for_end(module_client, task_id)
     assert status["status"] == "failed"
-    assert status["error"] == "no face found in the video"
+    assert status["error"].startswith("no face found in the video: faces are found from about 10 px wide")
+    assert status["error_code"] == "no_face"
     # It keeps the stage and progress it had reached, short of the end.
     assert status["stage"] == "failed" and status["progress"] < 1.0 and status["output"] is None
     assert module_client.get(f"/result/{task_id}").json() == {
         "status": "failed",
-        "error": "no face found in the video",
+        "error": status["error"],
+        "error_code": "no_face",
     }
     results = module_client.app.state.settings.upload_dir / "results"
     assert not list(results.glob(f"{task_id}*"))
@@ -327,7 +339,9 @@ def test_face_point_picks_the_face_to_lip_sync_and_the_largest_by_default(
 def test_a_face_point_outside_the_video_is_400(module_client, two_faces, short_audio):
     response = upload(module_client, two_faces, short_audio, face_point="900,10")
     assert response.status_code == 400
-    assert response.json()["detail"] == "face_point: (900, 10) lies outside the 768x384 video"
+    assert response.json()["detail"] == (
+        "face_point: (900, 10) lies outside the 768x384 video; give x,y pixels inside the frame"
+    )
 
 
 def test_queued_tasks_show_their_place_in_the_queue(make_client, face_video, speech_audio):

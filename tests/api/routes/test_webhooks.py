@@ -40,10 +40,13 @@ def test_started_and_finished_are_delivered_signed_and_a_500_is_retried(make_cli
     assert [event["event"] for event in receiver.events()] == ["started", "finished"]
     finished = receiver.events()[-1]
     assert finished.pop("delivery_id") == receiver.received[-1][0]["x-modellab-delivery"]
+    # The report the finished task's status shows, measured on the output.
+    assert finished.pop("quality") == client.get(f"/status/{task_id}").json()["quality"]
     assert finished == {
         "task_id": task_id,
         "status": "finished",
         "error": None,
+        "error_code": None,
         "result_url": f"http://testserver/result/{task_id}",
         "event": "finished",
     }
@@ -59,7 +62,8 @@ def test_a_failed_task_announces_its_error(make_client, receiver, no_face_video,
     assert wait_for_end(client, task_id)["status"] == "failed"
     receiver.wait_for(2)
     assert receiver.events()[-1]["event"] == "failed"
-    assert receiver.events()[-1]["error"] == "no face found in the video"
+    assert receiver.events()[-1]["error"].startswith("no face found in the video")
+    assert receiver.events()[-1]["error_code"] == "no_face"
 
 
 @pytest.mark.parametrize(
