@@ -229,9 +229,10 @@ def test_b_a_job_that_kills_its_worker_every_time_fails_after_the_capped_attempt
             f"the end of attempt {attempt}",
         )
     status = wait_for(api, task_id, {"failed"}, timeout_s=60)
-    assert status["error"] == (
+    assert status["error"].startswith(
         f"the job stopped its worker {MAX_ATTEMPTS} times (MAX_ATTEMPTS={MAX_ATTEMPTS}); it is not tried again"
     )
+    assert status["error_code"] == "worker_lost"
     wait_until(lambda: not any(key.startswith("inputs/") for key in _keys_of(cluster, task_id)), 30, "input removal")
 
 
