@@ -10,7 +10,9 @@ from tqdm import tqdm
 from app import wiring
 from app.config import get_settings
 from app.errors import ModelLabError
+from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.lipsync import run_lipsync
+from app.pipeline.segments import Segment, SegmentError, parse_segments
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.execution.jobs import build_job, measure_output
@@ -26,13 +28,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default="model1", help="model choice (default: model1)")
     parser.add_argument("--sync-mode", type=SyncMode, default=SyncMode.BOUNCE, choices=list(SyncMode))
     parser.add_argument(
+        "--speaker",
+        type=SpeakerChoice,
+        default=SpeakerChoice.LARGEST,
+        choices=list(SpeakerChoice),
+        help="largest (default): the largest face; auto: per shot, the face that talks in the video's own audio",
+    )
+    parser.add_argument(
         "--silence",
         type=SilenceMode,
         default=SilenceMode.REST,
         choices=list(SilenceMode),
         help="rest (default): the mouth rests where the speech pauses; animate: every frame moves",
     )
+    parser.add_argument(
+        "--segments",
+        type=_segments,
+        default=(),
+        help='JSON list like \'[{"start": 0.5, "end": 2.0, "audio_start": 0}]\': lip-sync only these ranges '
+        "(seconds); elsewhere the video and its own audio pass through (sync mode does not apply)",
+    )
     return parser.parse_args(argv)
+
+
+def _segments(text: str) -> tuple[Segment, ...]:
+    try:
+        return parse_segments(text)
+    except SegmentError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +66,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.model not in settings.model_engines:
             raise ModelLabError(f"unknown model {args.model!r}; choose from {', '.join(settings.model_engines)}")
         catalog.require_available(args.model)
-        validation.check_inputs(args.video, args.audio, validation.MediaLimits.from_settings(settings), args.sync_mode)
-        job = build_job(settings, catalog, args.video, args.audio, args.output, args.sync_mode, silence=args.silence)
+        limits = validation.MediaLimits.from_settings(settings)
+        validation.check_inputs(args.video, args.audio, limits, args.sync_mode, segments=args.segments)
+        job = build_job(
+            settings,
+            catalog,
+            args.video,
+            args.audio,
+            args.output,
+            args.sync_mode,
+            silence=args.silence,
+            speaker=args.speaker,
+            segments=args.segments,
+        )
         with tqdm(total=100, unit="%", desc="lip-sync") as bar:
 
             def on_progress(stage: Stage, progress: float) -> None:

@@ -56,6 +56,15 @@ class InvalidUpload(ModelLabError):
         self.field = field
 
 
+class InvalidFieldValue(InvalidUpload):
+    """A text field's value that only the media can refute (segments past the video's end): a 422
+    in FastAPI's list form, like the values refused before the files are read."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        ModelLabError.__init__(self, reason)
+        self.field = field
+
+
 class InvalidMedia(InvalidUpload):
     """An uploaded file is not media we read: wrong label or container, damaged, over a limit."""
 

@@ -1,5 +1,6 @@
 """The whole lip-sync job as one streaming function: probe, plan, then decode → track → render → encode."""
 
+import functools
 import logging
 import os
 import time
@@ -16,8 +17,10 @@ from app.errors import MediaError, NoFaceFound, TaskCancelled
 from app.logs import log_event
 from app.pipeline.engines.base import Engine, FeaturesT, OwnMouthPicker
 from app.pipeline.face.detection import no_face_message
+from app.pipeline.face.speaker import SpeakerChoice, speaker_path
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
+from app.pipeline.media.audio_mix import AudioPiece
 from app.pipeline.media.frame_reader import read_frames
 from app.pipeline.media.frame_writer import FrameWriter, nvenc_available
 from app.pipeline.media.planned_frames import read_planned_frames
@@ -26,7 +29,8 @@ from app.pipeline.media.probe import MediaInfo, PacketScan, probe_media, scan_vi
 from app.pipeline.media.yuv import FrameFormat
 from app.pipeline.render.mouth_choice import KEEP
 from app.pipeline.render.own_mouths import OwnMouths
-from app.pipeline.silence_rest import SilenceMode, SilenceRest
+from app.pipeline.segments import Segment, SegmentFrames
+from app.pipeline.silence_rest import RenderChunk, SilenceMode, SilenceRest
 from app.pipeline.source_mouths import index_source_mouths, source_talks
 from app.pipeline.timeline import OutputPlan, SyncMode, plan_output, source_order
 from app.stages import Stage
@@ -66,6 +70,11 @@ class LipSyncJob:
     # `rest`: where the new audio has no voice for 0.2 s or more, the mouth rests (the source's
     # closed mouth; see `silence_rest`); `animate`: the engine animates every frame.
     silence: SilenceMode = SilenceMode.REST
+    # Only these ranges are lip-synced; the rest keeps its frames and own audio (`segments`).
+    # With segments the output keeps the video's length and `sync_mode` does not apply.
+    segments: tuple[Segment, ...] = ()
+    # `auto`: in each shot, the face that talks (see `face.speaker`); face_point wins over it.
+    speaker: SpeakerChoice = SpeakerChoice.LARGEST
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,10 @@ class _Plan(Generic[FeaturesT]):
     features: FeaturesT
     own_mouths: OwnMouths | None
     rest: SilenceRest | None
+    # Where the engine renders (None: everywhere), and the output's sound: the new audio's file,
+    # or pieces of it and of the video's own audio (segments).
+    segments: SegmentFrames | None
+    sound: Path | tuple[AudioPiece, ...]
 
 
 def _plan(job: LipSyncJob, engine: Engine[FeaturesT], is_cancelled: Callable[[], bool]) -> _Plan[FeaturesT]:
@@ -122,7 +135,8 @@ def _plan(job: LipSyncJob, engine: Engine[FeaturesT], is_cancelled: Callable[[],
         # Whether the source talks is looked at while the audio is decoded and recognised.
         talks = (
             background.submit(source_talks, job.video, fmt, info.frame_count, chunk_frames, job.face_point)
-            if engine.reuses_source_mouths
+            # Kept mouths come from one face: not under `auto`, whose face may change with each shot.
+            if engine.reuses_source_mouths and (job.speaker is SpeakerChoice.LARGEST or job.face_point is not None)
             else None
         )
         samples = decode_audio(job.audio, job.max_seconds)
@@ -130,12 +144,17 @@ def _plan(job: LipSyncJob, engine: Engine[FeaturesT], is_cancelled: Callable[[],
         _require_complete(info, scan)
         # Frames of the source resampled to a constant `fps` (a variable-rate clip included).
         source_frames = max(1, round(scan.duration_s * fps))
-        output = plan_output(source_frames, len(samples) / SAMPLE_RATE, fps, job.sync_mode)
+        # With segments, every source frame shows once, in order (as in `silence`).
+        mode = SyncMode.SILENCE if job.segments else job.sync_mode
+        output = plan_output(source_frames, len(samples) / SAMPLE_RATE, fps, mode)
+        segments = SegmentFrames.for_video(job.segments, fps, output.frame_count) if job.segments else None
         _require_a_face(job, fmt, output, chunk_frames, is_cancelled)
         # Only the audio that ends up in the output drives (and normalises) the mouth; past its
         # end (sync mode `silence`) the mouth hears silence.
         needed = int(np.ceil(output.frame_count / fps * SAMPLE_RATE))
         heard = np.pad(samples[:needed], (0, max(0, needed - len(samples))))
+        if segments:  # the new audio inside the segments, silence outside
+            heard = segments.heard(samples, SAMPLE_RATE)
         features = engine.audio_features(heard, SAMPLE_RATE, fps, output.frame_count)
         rest = (
             SilenceRest.for_audio(heard, SAMPLE_RATE, fps, output.frame_count)
@@ -149,13 +168,15 @@ def _plan(job: LipSyncJob, engine: Engine[FeaturesT], is_cancelled: Callable[[],
             output_frames=output.frame_count,
             fps=fps,
             sync_mode=job.sync_mode.value,
+            segments=len(segments.spans) if segments else 0,
             resting_frames=rest.resting_frames if rest else 0,
             duration_s=time.perf_counter() - started,
         )
         own_mouths = None
         if talks is not None and talks.result():
             own_mouths = _own_mouths(job, engine, fmt, chunk_frames, output, features, is_cancelled)
-    return _Plan(fmt, chunk_frames, output, features, own_mouths, rest)
+    sound = segments.audio_pieces(job.video if info.has_audio else None, job.audio) if segments else job.audio
+    return _Plan(fmt, chunk_frames, output, features, own_mouths, rest, segments, sound)
 
 
 def _render_to(
@@ -169,13 +190,16 @@ def _render_to(
     on_progress(Stage.PROBING, 0.0)
     planned = _plan(job, engine, is_cancelled)
     fmt, plan, own_mouths = planned.fmt, planned.output, planned.own_mouths
-    tracker = FaceTracker(job.face_detect_interval, job.landmark_step, job.face_point)
+    path = speaker_path(
+        job.speaker, job.face_point, job.video, fmt, source_order(plan), planned.chunk_frames, is_cancelled
+    )
+    tracker = FaceTracker(job.face_detect_interval, job.landmark_step, job.face_point, path)
     frames_with_face = done = 0
     gpu = job.gpu_encode and nvenc_available()
     decoded = prefetch(read_planned_frames(job.video, fmt, plan, planned.chunk_frames))
     with (
         closing(decoded),
-        FrameWriter(partial, fmt, plan.frame_count, job.audio, job.encoder_preset, job.encoder_crf, gpu) as writer,
+        FrameWriter(partial, fmt, plan.frame_count, planned.sound, job.encoder_preset, job.encoder_crf, gpu) as writer,
     ):
         # Three stages overlap: decoding (prefetch thread), tracking + rendering (here), encoding.
         for frames in decoded:
@@ -185,8 +209,12 @@ def _render_to(
             frames_with_face += sum(face is not None for face in faces)
             own = own_mouths.window(done, len(frames)) if own_mouths else None
             heard = planned.features[done : done + len(frames)]
-            render = lambda batch, seen: engine.render(batch, seen, heard, own)  # noqa: B023 (called at once)
-            writer.write(planned.rest.render(done, frames, faces, render) if planned.rest else render(frames, faces))
+            render: RenderChunk = lambda batch, seen: engine.render(batch, seen, heard, own)  # noqa: B023 (called at once)
+            if planned.rest:
+                render = functools.partial(planned.rest.render, done, render=render)
+            if planned.segments:  # only the frames inside a segment are the engine's
+                render = functools.partial(planned.segments.render, done, render=render)
+            writer.write(render(frames, faces))
             done += len(frames)
             on_progress(Stage.RENDERING, done / plan.frame_count)
         on_progress(Stage.ENCODING, 1.0)

@@ -19,6 +19,7 @@ from app.errors import (
     ErrorCode,
     IdempotencyConflict,
     InsufficientStorage,
+    InvalidFieldValue,
     InvalidUpload,
     ModelLabError,
     ModelUnavailable,
@@ -60,6 +61,9 @@ def error_response(status: int, code: ErrorCode, detail: str, headers: dict[str,
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ModelLabError)
+    if isinstance(error, InvalidFieldValue):
+        item = {"type": "value_error", "loc": ("body", error.field), "msg": error.message, "input": None}
+        return await _invalid_request(request, RequestValidationError([item]))
     status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)), None)
     if status is None:
         return await _unexpected_error(request, error)

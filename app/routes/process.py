@@ -34,6 +34,12 @@ _OPENAPI_BODY = {
             "over a limit, or labelled as another type; `media_too_long`: over MAX_VIDEO_SECONDS or the "
             "output's frame limit; `invalid_request`: a malformed body, a bad webhook_url or face_point",
         },
+        422: {
+            "model": ValidationErrorResponse,
+            "description": "`invalid_request`: a missing field, a value outside its enum, or segments that "
+            "are malformed, unordered, overlapping or past the end of the video or audio (FastAPI's list in "
+            "`detail` naming the segment, one sentence in `message`)",
+        },
         401: {"model": ErrorResponse, "description": "`unauthorized`: API_KEY is set and X-API-Key is not it"},
         408: {"model": ErrorResponse, "description": "`upload_timeout`: the upload stalled or took too long"},
         409: {
@@ -41,11 +47,6 @@ _OPENAPI_BODY = {
             "description": "`idempotency_conflict`: Idempotency-Key already used with different uploads",
         },
         413: {"model": ErrorResponse, "description": "`upload_too_large`: a file is over MAX_UPLOAD_MB"},
-        422: {
-            "model": ValidationErrorResponse,
-            "description": "`invalid_request`: a missing field or a value outside its enum (FastAPI's list "
-            "in `detail`, one sentence in `message`)",
-        },
         503: {
             "model": ErrorResponse,
             "description": "`model_unavailable`, `queue_full`, `server_busy` (too many uploads at once) or "
@@ -85,6 +86,8 @@ async def process(
             result_url=f"{_public_base_url(request)}result/{incoming.task_id}",
             face_point=fields.face_point_xy,
             silence=fields.silence,
+            speaker=fields.speaker,
+            segments=fields.parsed_segments,
         )
     if created:
         background.add_task(service.process_task, task.task_id)

@@ -5,9 +5,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from app.errors import ErrorCode
+from app.pipeline.face.speaker import SpeakerChoice
+from app.pipeline.segments import EXAMPLE, Segment, SegmentError, parse_segments
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.tasks.model import TaskInfo, TaskState
@@ -49,9 +52,27 @@ class ProcessFields(BaseModel):
     model_choice: ModelChoice
     sync_mode: SyncMode = SyncMode.BOUNCE
     silence: SilenceMode = SilenceMode.REST
+    speaker: SpeakerChoice = SpeakerChoice.LARGEST
     webhook_url: str | None = Field(None, max_length=2048)
     # ASCII digits only: `\d` would take any script's digits, which the rest of the service does not.
     face_point: str | None = Field(None, max_length=64, pattern=FACE_POINT_PATTERN)
+    # A JSON list (app.pipeline.segments); blank: none.
+    segments: str | None = Field(None, max_length=20_000)
+
+    @field_validator("segments")
+    @classmethod
+    def _segments_parse(cls, text: str | None) -> str | None:
+        if text is None or not text.strip():
+            return None
+        try:
+            parse_segments(text)
+        except SegmentError as error:
+            raise PydanticCustomError("segments", str(error)) from None
+        return text
+
+    @property
+    def parsed_segments(self) -> tuple[Segment, ...]:
+        return parse_segments(self.segments) if self.segments else ()
 
     @property
     def face_point_xy(self) -> tuple[float, float] | None:
@@ -78,12 +99,27 @@ def process_form_schema() -> dict:
                 "enum": [mode.value for mode in SyncMode],
                 "default": SyncMode.BOUNCE.value,
             },
+            "speaker": {
+                "type": "string",
+                "enum": [choice.value for choice in SpeakerChoice],
+                "default": SpeakerChoice.LARGEST.value,
+                "description": "largest: the largest face; auto: in each shot, the face whose mouth moves with "
+                "the video's own audio (or moves most without audio); face_point overrides both",
+            },
             "silence": {
                 "type": "string",
                 "enum": [mode.value for mode in SilenceMode],
                 "default": SilenceMode.REST.value,
                 "description": "rest: where the speech pauses for 0.2 s or more the mouth rests (closed); "
                 "animate: every frame is animated",
+            },
+            "segments": {
+                "type": "string",
+                "maxLength": 20_000,
+                "description": f"JSON list like {EXAMPLE} (seconds): only these ranges of the video are "
+                "lip-synced, each to the audio from its audio_start (default: where the previous segment's "
+                "audio ended); elsewhere the video and its own audio pass through, and the output keeps the "
+                "video's length (sync_mode does not apply). In time order, not overlapping, at most 100",
             },
             "face_point": {
                 "type": "string",
@@ -147,6 +183,12 @@ class QualityModel(BaseModel):
     warnings: list[str] = Field(description="what to look at, in plain words; empty when all is well")
 
 
+class SegmentModel(BaseModel):
+    start: float
+    end: float
+    audio_start: float
+
+
 class TaskStatusResponse(BaseModel):
     task_id: str
     status: TaskState
@@ -154,6 +196,8 @@ class TaskStatusResponse(BaseModel):
     engine: str
     sync_mode: SyncMode
     silence: SilenceMode
+    speaker: SpeakerChoice
+    segments: list[SegmentModel] | None = Field(None, description="the segments lip-synced (none: the whole video)")
     stage: Stage = Field(
         description="queued, starting, probing, rendering (progress moves here), encoding, done, failed or cancelled"
     )
@@ -180,6 +224,8 @@ class TaskStatusResponse(BaseModel):
             engine=task.engine,
             sync_mode=task.sync_mode,
             silence=task.silence,
+            speaker=task.speaker,
+            segments=[SegmentModel(**asdict(segment)) for segment in task.segments] if task.segments else None,
             stage=task.stage,
             progress=task.progress,
             error=task.error,

@@ -1,7 +1,6 @@
 """TaskService: accepts tasks, hands them to the runner, and reports on them and their results."""
 
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -12,7 +11,8 @@ from anyio import to_thread
 from app.config import Settings
 from app.errors import IdempotencyConflict, InsufficientStorage, InvalidUpload, ModelLabError, QueueFull, ResultMissing
 from app.logs import log_event
-from app.pipeline.media.probe import MediaInfo
+from app.pipeline.face.speaker import SpeakerChoice
+from app.pipeline.segments import Segment
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.execution.engine_catalog import EngineCatalog, ModelDescription
@@ -23,6 +23,7 @@ from app.services.tasks.model import ACTIVE_STATES, TaskEvent, TaskInfo, TaskSta
 from app.services.tasks.registry import TaskRegistry
 from app.services.uploads import validation
 from app.services.uploads.incoming import IncomingTask
+from app.services.uploads.received import file_checked_uploads
 from app.services.webhooks.sender import WebhookSender
 from app.services.webhooks.target import check_webhook_url
 from app.stages import Stage
@@ -104,6 +105,8 @@ class TaskService:
         result_url: str | None = None,
         face_point: tuple[float, float] | None = None,
         silence: SilenceMode = SilenceMode.REST,
+        segments: tuple[Segment, ...] = (),
+        speaker: SpeakerChoice = SpeakerChoice.LARGEST,
     ) -> tuple[TaskInfo, bool]:
         """Check the received uploads and register the task as queued; say whether it is new.
 
@@ -111,15 +114,16 @@ class TaskService:
         key already names (nothing new starts); with anything different, IdempotencyConflict.
         Raises on bad input.
         """
-        fingerprint = incoming.fingerprint(
-            model_choice, sync_mode.value, webhook_url or "", str(face_point), silence.value
-        )
+        choices = (sync_mode.value, silence.value, speaker.value, str(face_point), str(segments))
+        fields = (model_choice, *choices, webhook_url or "")
+        fingerprint = incoming.fingerprint(*fields)
         if idempotency_key and (known := await to_thread.run_sync(self._registry.find_by_key, idempotency_key)):
             return self._replayed(known, fingerprint, incoming), False
         if webhook_url:
             await to_thread.run_sync(self._check_webhook, webhook_url)
+        limits = validation.MediaLimits.from_settings(self._settings)
         media, video_extension, audio_extension = await to_thread.run_sync(
-            self._check_inputs, incoming.task_id, sync_mode, video_type, audio_type
+            file_checked_uploads, self._storage, incoming.task_id, limits, sync_mode, (video_type, audio_type), segments
         )
         if face_point is not None:
             validation.check_face_point(face_point, media)
@@ -133,6 +137,8 @@ class TaskService:
             engine=self.engines.engine_name(model_choice),
             sync_mode=sync_mode,
             silence=silence,
+            segments=segments,
+            speaker=speaker,
             video_extension=video_extension,
             audio_extension=audio_extension,
             media=media,
@@ -276,24 +282,3 @@ class TaskService:
                 self._webhooks.announce(self._registry, task_id, TaskEvent.FAILED)
         except ModelLabError:
             log_event(logger, "task.unqueued", logging.ERROR, task_id=task_id)
-
-    def _check_inputs(
-        self, task_id: str, sync_mode: SyncMode, video_type: str | None, audio_type: str | None
-    ) -> tuple[MediaInfo, str, str]:
-        """Blocking (ffmpeg): check both uploads; each gets its detected container's extension
-        (the client's file name is never used)."""
-        received_video, received_audio = (
-            self._storage.video_upload_path(task_id),
-            self._storage.audio_upload_path(task_id),
-        )
-        checked = validation.check_inputs(
-            received_video,
-            received_audio,
-            validation.MediaLimits.from_settings(self._settings),
-            sync_mode,
-            video_type,
-            audio_type,
-        )
-        os.replace(received_video, self._storage.video_path(task_id, checked.video_container.extension))
-        os.replace(received_audio, self._storage.audio_path(task_id, checked.audio_container.extension))
-        return checked.media, checked.video_container.extension, checked.audio_container.extension

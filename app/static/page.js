@@ -154,6 +154,8 @@ async function submit(event) {
   form.append("model_choice", $("model").value);
   form.append("sync_mode", $("sync").value);
   form.append("silence", $("silence").value);
+  form.append("speaker", $("speaker").value);
+  if ($("segments").value.trim()) form.append("segments", $("segments").value.trim());
   $("source").src = URL.createObjectURL(video);
   $("result").removeAttribute("src");
   $("download").hidden = true;

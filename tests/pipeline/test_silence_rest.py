@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.pipeline.engines.base import EngineOptions
-from app.pipeline.engines.viseme import MouthDrawer, VisemeEngine, mouth_is_open
-from app.pipeline.engines.wav2lip import Wav2LipEngine
+from app.pipeline.engines.viseme import MouthDrawer, mouth_is_open
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.lipsync import LipSyncJob, run_lipsync
 from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
@@ -22,7 +20,6 @@ from app.pipeline.timeline import SyncMode
 from tests import media_factory
 from tests.face_regions import mouth_and_upper_regions
 from tests.media_tools import decode_rgb
-from tests.wav2lip_checkpoint import save_published_format
 
 FPS = 25
 GAP_S = 1.0
@@ -110,18 +107,6 @@ def test_a_gap_at_the_start_rests_from_the_first_frame():
 
 
 # The whole pipeline, measured on the mouth region.
-
-
-@pytest.fixture(scope="module")
-def viseme():
-    return VisemeEngine(torch.device("cpu"))
-
-
-@pytest.fixture(scope="module")
-def wav2lip(tmp_path_factory):
-    """Random weights paint noise over the lower face: any motion it adds shows."""
-    generator = save_published_format(tmp_path_factory.mktemp("w2l") / "wav2lip.pth")
-    return Wav2LipEngine(generator, torch.device("cpu"), EngineOptions(weights_dir=Path(".")))
 
 
 @pytest.fixture(scope="module")

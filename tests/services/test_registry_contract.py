@@ -14,8 +14,10 @@ import pytest
 import redis
 
 from app.errors import TaskNotFound
+from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.quality.report import QualityReport
+from app.pipeline.segments import Segment
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.tasks.memory_registry import DurableTaskRegistry, InMemoryTaskRegistry
@@ -97,6 +99,8 @@ def _every_field_set(task_id: str) -> TaskInfo:
         idempotency_key="order-7",
         fingerprint="sha256:0123abcd",
         silence=SilenceMode.ANIMATE,
+        speaker=SpeakerChoice.AUTO,
+        segments=(Segment(0.5, 1.25, 0.0), Segment(1.5, 2.0, 0.75)),
         webhook_url="https://hooks.example.com/modellab",
         result_url="https://api.example.com/result/x",
         face_point=(0.25, 0.75),

@@ -1,1 +1,1 @@
-"""Faces: detection, face-mesh landmarks (mediapipe's model files run with LiteRT) and tracking across frames."""
+"""Faces: detection, face-mesh landmarks (LiteRT), tracking across frames, the speaker of each shot."""

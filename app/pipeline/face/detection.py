@@ -63,16 +63,22 @@ class FaceDetector:
         largest one; None if there is none. The model sees the whole frame at 192 px, where a
         face under about 12 px is lost (100 px in a 1920x1080 frame); with `search_tiles`, four
         overlapping quarters of the frame are also searched, each at 192 px."""
-        faces = self._detect_in(frames, index, (0, 0, frames.width, frames.height))
-        if not faces and search_tiles:
-            faces = [
-                face for tile in _quarters(frames.width, frames.height) for face in self._detect_in(frames, index, tile)
-            ]
+        faces = self.detect_all(frames, index, search_tiles)
         if not faces:
             return None
         if near is None:
             return max(faces, key=lambda face: float(np.prod(face.size)))
         return min(faces, key=lambda face: float(np.linalg.norm(face.center - near)))
+
+    def detect_all(self, frames: YuvBatch, index: int, search_tiles: bool = False) -> list[DetectedFace]:
+        """Every face in frame `index`, most confident first; with `search_tiles`, where the whole
+        frame shows none, the faces found in its four quarters (one face may be found in two)."""
+        faces = self._detect_in(frames, index, (0, 0, frames.width, frames.height))
+        if not faces and search_tiles:
+            faces = [
+                face for tile in _quarters(frames.width, frames.height) for face in self._detect_in(frames, index, tile)
+            ]
+        return faces
 
     def _detect_in(self, frames: YuvBatch, index: int, box: tuple[int, int, int, int]) -> list[DetectedFace]:
         x0, y0, x1, y1 = box

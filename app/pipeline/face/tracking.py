@@ -6,9 +6,14 @@ finds the face and the mesh model looks at a region around it; between detection
 follows the last landmarks. While no face is followed, every periodic detection also searches
 the frame in quarters, which finds faces down to about 65 px in 720p and 100 px in 1080p.
 Both are MediaPipe models shipped with the service and run directly (see `mediapipe_models`).
+
+Given a `FacePath` (the speaker of each shot, see `speaker`), the tracker picks the face again at
+every shot change, nearest the path's point, and finds no face where the path has none or its
+face is not within a face's width of where it was last seen in the shot.
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -46,6 +51,15 @@ _REGION_HYSTERESIS = 0.06
 _REANCHOR_DRIFT = 0.25
 
 
+class FacePath(Protocol):
+    """The face to follow, shot by shot."""
+
+    def at(self, position: int) -> tuple[int, np.ndarray | None]:
+        """The shot of the `position`-th frame tracked, and the (x, y) the face to follow is near
+        at the shot's start (None: no face to follow in that shot)."""
+        ...
+
+
 @dataclass(frozen=True)
 class FaceLandmarks:
     """468 landmark positions in frame pixels, shape (468, 2) as (x, y)."""
@@ -69,11 +83,15 @@ class FaceTracker:
         detect_interval: int = 5,
         landmark_step: int = 1,
         face_point: tuple[float, float] | None = None,
+        path: FacePath | None = None,
     ) -> None:
         """`face_point` (x, y in frame pixels) picks, among several faces, the one nearest it in
         the first frame with a face; by default the largest. Later detections keep to the face
-        being followed."""
+        being followed. A `path` (used without a face_point) picks the face in each shot."""
         self._face_point = np.array(face_point, dtype=np.float64) if face_point is not None else None
+        self._path = path
+        self._position = 0  # frames tracked so far, for the path
+        self._shot: int | None = None
         self._detect_interval = detect_interval
         self._landmark_step = landmark_step
         self._detector = FaceDetector()
@@ -87,9 +105,17 @@ class FaceTracker:
         a frame between two faces gets their linear interpolation (cheaper, but a mouth that
         opens for a single frame is missed), one next to a face-less frame a look of its own."""
         faces: list[FaceLandmarks | None] = [None] * len(frames)
-        keyframes = sorted({*range(0, len(frames), self._landmark_step), len(frames) - 1})
+        shots = [self._path.at(self._position + index) for index in range(len(frames))] if self._path else []
+        # Never interpolated across a shot change: both frames either side of it are keyframes.
+        changes = {index for index in range(1, len(shots)) if shots[index][0] != shots[index - 1][0]}
+        keyframes = sorted(
+            {*range(0, len(frames), self._landmark_step), len(frames) - 1, *changes, *(i - 1 for i in changes)}
+        )
         for index in keyframes:
-            faces[index] = self._track_frame(frames, index)
+            if shots:
+                self._enter_shot(*shots[index])
+            faces[index] = self._track_frame(frames, index) if not shots or shots[index][1] is not None else None
+        self._position += len(frames)
         for before, after in zip(keyframes, keyframes[1:]):
             first, last = faces[before], faces[after]
             for index in range(before + 1, after):
@@ -99,6 +125,13 @@ class FaceTracker:
                 elif first is not None or last is not None:
                     faces[index] = self._look_near(frames, index, first or last)
         return faces
+
+    def _enter_shot(self, shot: int, point: np.ndarray | None) -> None:
+        """At a shot change, forget the face followed: the next detection looks near the shot's point."""
+        if shot != self._shot:
+            self._shot, self._face_point = shot, point
+            self._last = self._region = None
+            self._frame_index = 0  # detect at once
 
     def _look_near(self, frames: YuvBatch, index: int, neighbour: FaceLandmarks) -> FaceLandmarks | None:
         """Landmarks of one frame in the region of a neighbouring face, leaving the tracking state alone."""
@@ -120,6 +153,8 @@ class FaceTracker:
             return None
         self._region = region
         self._last = self._smooth(points)
+        if self._path is not None:
+            self._face_point = self._last.points.mean(axis=0)  # where to look for the face if it is lost
         return self._last
 
     def _next_region(self, frames: YuvBatch, index: int, due: bool) -> FaceRegion | None:
@@ -143,6 +178,10 @@ class FaceTracker:
         face = self._detector.detect(frames, index, search_tiles, near)
         if face is None:
             return None
+        if self._path is not None and near is not None:
+            # Another face than the one followed in this shot: none.
+            if np.linalg.norm(face.center - near) > face.size.max():
+                return None
         size = face.size.max() * _REGION_SCALE
         return FaceRegion.level_with_eyes(face.center, size, face.right_eye, face.left_eye)
 

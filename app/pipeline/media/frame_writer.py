@@ -4,6 +4,7 @@ can open it) muxed with AAC audio."""
 import logging
 import queue
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -13,6 +14,7 @@ import numpy as np
 
 from app.errors import MediaError
 from app.logs import log_event
+from app.pipeline.media.audio_mix import AudioPiece, mixed_audio
 from app.pipeline.media.container import file_url, input_options
 from app.pipeline.media.ffmpeg_binary import drain, ffmpeg_exe, ffmpeg_failure, run_ffmpeg
 from app.pipeline.media.yuv import FrameFormat, YuvBatch
@@ -26,8 +28,9 @@ _WRITE_AHEAD = 2
 class FrameWriter:
     """Encodes YUV 4:2:0 frames fed in order to H.264 (+faststart) muxed with AAC audio.
 
-    The audio is cut or padded with silence to exactly `frame_count / fps` seconds, so both
-    streams end together without `-shortest` (which can close the pipe before the last frame).
+    The audio (a file, or pieces of files put end to end) is cut or padded with silence to exactly
+    `frame_count / fps` seconds, so both streams end together without `-shortest` (which can close
+    the pipe before the last frame).
     Frames go to ffmpeg from a thread of the writer's own, so encoding overlaps with rendering.
     """
 
@@ -36,7 +39,7 @@ class FrameWriter:
         output: Path,
         fmt: FrameFormat,
         frame_count: int,
-        audio: Path,
+        audio: Path | Sequence[AudioPiece],
         preset: str,
         crf: int,
         gpu: bool = False,
@@ -44,9 +47,12 @@ class FrameWriter:
         self._fmt = fmt
         duration = frame_count / fmt.fps
         video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="yuv420p", s=f"{fmt.width}x{fmt.height}", r=fmt.fps)
-        audio_in = ffmpeg.input(file_url(audio), **input_options(audio), t=duration).audio.filter(
-            "apad", whole_dur=duration
-        )
+        if isinstance(audio, Path):
+            audio_in = ffmpeg.input(file_url(audio), **input_options(audio), t=duration).audio.filter(
+                "apad", whole_dur=duration
+            )
+        else:  # pieces of several files (segments), each exactly as long as it says
+            audio_in = mixed_audio(audio)
         self._process = (
             ffmpeg.output(
                 video_in.video,

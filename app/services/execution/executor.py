@@ -213,6 +213,8 @@ class TaskExecutor:
             sync_mode=task.sync_mode,
             face_point=task.face_point,
             silence=task.silence,
+            speaker=task.speaker,
+            segments=task.segments,
         )
         engine = self._engines.load(task.engine)
         stage_started: dict[str, Any] = {"stage": Stage.STARTING, "at": time.perf_counter()}

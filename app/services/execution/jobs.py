@@ -5,9 +5,11 @@ import logging
 from pathlib import Path
 
 from app.config import Settings
+from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.lipsync import LipSyncJob
 from app.pipeline.quality.measure import measure_quality
 from app.pipeline.quality.report import QualityReport
+from app.pipeline.segments import Segment
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.execution.engine_catalog import EngineCatalog
@@ -28,6 +30,8 @@ def build_job(
     sync_mode: SyncMode,
     face_point: tuple[float, float] | None = None,
     silence: SilenceMode = SilenceMode.REST,
+    speaker: SpeakerChoice = SpeakerChoice.LARGEST,
+    segments: tuple[Segment, ...] = (),
 ) -> LipSyncJob:
     """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
     return LipSyncJob(
@@ -45,6 +49,8 @@ def build_job(
         max_fps=settings.max_output_fps,
         face_point=face_point,
         silence=silence,
+        speaker=speaker,
+        segments=segments,
     )
 
 

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from app.errors import TaskNotFound
+from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.quality.report import QualityReport
+from app.pipeline.segments import Segment
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.stages import Stage
@@ -72,6 +74,10 @@ class TaskInfo:
     result_url: str | None = None
     # Whether the mouth rests where the new speech pauses (records before it existed: rest).
     silence: SilenceMode = SilenceMode.REST
+    # Which face is lip-synced: the largest, or per shot the one that talks (records before: largest).
+    speaker: SpeakerChoice = SpeakerChoice.LARGEST
+    # Only these ranges are lip-synced (empty: the whole video; `app.pipeline.segments`).
+    segments: tuple[Segment, ...] = ()
     # Which face to lip-sync when several show: the one nearest this point; None: the largest.
     face_point: tuple[float, float] | None = None
 

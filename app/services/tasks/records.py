@@ -8,8 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 from app.logs import log_event
+from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.quality.report import QualityReport
+from app.pipeline.segments import Segment
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.tasks.model import OutputInfo, TaskInfo, TaskState
@@ -40,9 +42,13 @@ def from_record(record: dict) -> TaskInfo:
     values["sync_mode"] = SyncMode(values["sync_mode"])
     if "silence" in values:
         values["silence"] = SilenceMode(values["silence"])
+    if "speaker" in values:
+        values["speaker"] = SpeakerChoice(values["speaker"])
     values["media"] = MediaInfo(**values["media"])
     if "stage" in values:
         values["stage"] = Stage(values["stage"])
+    if "segments" in values:
+        values["segments"] = tuple(Segment(**segment) for segment in values["segments"])
     if values.get("face_point") is not None:
         values["face_point"] = tuple(values["face_point"])
     if values.get("output") is not None:

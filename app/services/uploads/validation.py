@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.config import Settings
-from app.errors import InvalidMedia, InvalidUpload, InvalidUploads, MediaError, MediaTooLong
+from app.errors import InvalidFieldValue, InvalidMedia, InvalidUpload, InvalidUploads, MediaError, MediaTooLong
 from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.media.container import (
     ADTS_AAC,
@@ -25,6 +25,7 @@ from app.pipeline.media.container import (
     detect_container,
 )
 from app.pipeline.media.probe import MediaInfo, probe_media, scan_video_packets
+from app.pipeline.segments import Segment, SegmentError, check_segments_fit
 from app.pipeline.timeline import SyncMode, plan_output
 
 # Content types a client may put on an upload, and the containers each may label. Browsers and
@@ -136,11 +137,10 @@ def check_inputs(
     sync_mode: SyncMode,
     video_type: str | None = None,
     audio_type: str | None = None,
+    segments: tuple[Segment, ...] = (),
 ) -> CheckedInputs:
-    """Both uploads checked (blocking: ffmpeg): the video's facts and both containers.
-
-    Raises InvalidUpload naming every bad field at once.
-    """
+    """Both uploads checked (blocking: ffmpeg): the video's facts and both containers; the
+    segments, if any, inside both. Raises InvalidUpload naming every bad field at once."""
     problems: list[InvalidUpload] = []
     video_checked = _noting(problems, lambda: check_video_file(video, limits, video_type))
     audio_checked = _noting(problems, lambda: check_audio_file(audio, limits, audio_type))
@@ -151,7 +151,12 @@ def check_inputs(
     assert video_checked is not None and audio_checked is not None  # each check raised or answered
     video_container, media = video_checked
     audio_container, audio_seconds = audio_checked
-    check_output_frames(media, audio_seconds, limits, sync_mode)
+    try:
+        check_segments_fit(segments, media.duration_s, audio_seconds)
+    except SegmentError as error:
+        raise InvalidFieldValue("segments", str(error)) from None
+    # With segments the output keeps the video's length, as in `silence`.
+    check_output_frames(media, audio_seconds, limits, SyncMode.SILENCE if segments else sync_mode)
     return CheckedInputs(media, video_container, audio_container)
 
 
