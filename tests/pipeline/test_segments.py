@@ -16,11 +16,12 @@ from tests.face_regions import mouth_and_upper_regions
 from tests.media_tools import decode_rgb, ffprobe, psnr, stream
 
 FPS = 25
-VIDEO_S = 5.0
+VIDEO_S = 20.0
+FRAMES = round(VIDEO_S * FPS)
 TONE_HZ = 330
-SEGMENTS = '[{"start": 1.0, "end": 2.4, "audio_start": 0.2}, {"start": 3.0, "end": 4.2}]'
-# Inside the segments: frames [25, 60) and [75, 105); the second hears the audio from 1.6 s on.
-INSIDE = [(25, 60, 0.2), (75, 105, 1.6)]
+SEGMENTS = '[{"start": 4.0, "end": 5.4, "audio_start": 0.2}, {"start": 12.0, "end": 13.2}]'
+# Inside the segments: frames [100, 135) and [300, 330); the second hears the audio from 1.6 s on.
+INSIDE = [(100, 135, 0.2), (300, 330, 1.6)]
 # Audio compared this far from each boundary (AAC frames spread a cut over a few ms).
 EDGE_S = 0.05
 
@@ -64,10 +65,10 @@ def test_segments_past_the_video_or_the_audio_are_refused_naming_the_segment():
 
 
 def test_the_output_sound_alternates_the_videos_own_audio_and_the_new_audios_slices():
-    frames = SegmentFrames.for_video(parse_segments(SEGMENTS), FPS, 125)
+    frames = SegmentFrames.for_video(parse_segments(SEGMENTS), FPS, FRAMES)
     video, audio = Path("v.mp4"), Path("a.wav")
     pieces = [(p.source, round(p.start, 3), round(p.duration, 3)) for p in frames.audio_pieces(video, audio)]
-    assert pieces == [(video, 0, 1.0), (audio, 0.2, 1.4), (video, 2.4, 0.6), (audio, 1.6, 1.2), (video, 4.2, 0.8)]
+    assert pieces == [(video, 0, 4.0), (audio, 0.2, 1.4), (video, 5.4, 6.6), (audio, 1.6, 1.2), (video, 13.2, 6.8)]
     assert [p.source for p in frames.audio_pieces(None, audio)][::2] == [None, None, None]
     assert int(frames.inside.sum()) == 35 + 30
 
@@ -86,7 +87,7 @@ def _decode_audio_16k(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def toned_video(media_dir) -> Path:
-    """5 s of the astronaut's face with its own audio: a steady tone."""
+    """20 s of the astronaut's face with its own audio: a steady tone."""
     silent = media_factory.talking_head_video(media_dir / "segments_face.mp4", VIDEO_S)
     path = media_dir / "segments_toned.mp4"
     subprocess.run(
@@ -117,13 +118,13 @@ def test_only_the_segments_are_lip_synced_and_the_rest_passes_through(
     job = LipSyncJob(toned_video, new_speech, output, chunk_frames=16, segments=parse_segments(SEGMENTS))
     rendered = run_lipsync(job, request.getfixturevalue(engine_name))
 
-    assert rendered.frames == 125
+    assert rendered.frames == FRAMES
     assert abs(float(ffprobe(output)["format"]["duration"]) - VIDEO_S) < 0.05
     assert stream(ffprobe(output), "audio")["codec_name"] == "aac"
     source, result = decode_rgb(toned_video), decode_rgb(output)
-    assert len(result) == len(source) == 125
+    assert len(result) == len(source) == FRAMES
     mouth, _ = mouth_and_upper_regions(source[0])
-    inside = np.zeros(125, dtype=bool)
+    inside = np.zeros(FRAMES, dtype=bool)
     for first, last, _ in INSIDE:
         inside[first:last] = True
     outside_psnr = [psnr(result[i], source[i]) for i in np.flatnonzero(~inside)]
@@ -134,7 +135,7 @@ def test_only_the_segments_are_lip_synced_and_the_rest_passes_through(
 
     sound, tone, speech = _decode_audio_16k(output), _decode_audio_16k(toned_video), _decode_audio_16k(new_speech)
     assert abs(len(sound) / 16000 - VIDEO_S) < 0.05
-    edges = [0.0, 1.0, 2.4, 3.0, 4.2, VIDEO_S]
+    edges = [0.0, 4.0, 5.4, 12.0, 13.2, VIDEO_S]
     for start, end in zip(edges[0::2], edges[1::2], strict=True):  # outside: the video's own tone
         a, b = int((start + EDGE_S) * 16000), int((end - EDGE_S) * 16000)
         assert _correlation(sound[a:b], tone[a:b]) > 0.95

@@ -2,11 +2,13 @@
 (shared by the executor and the CLI)."""
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from app.config import Settings
 from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.lipsync import LipSyncJob
+from app.pipeline.quality.face_choice import face_point_warning
 from app.pipeline.quality.measure import measure_quality
 from app.pipeline.quality.report import QualityReport
 from app.pipeline.segments import Segment
@@ -58,7 +60,7 @@ def measure_output(job: LipSyncJob) -> QualityReport | None:
     """The quality report of a finished job's output, read by the same face tracking; None where
     it cannot be measured (logged): a report is a courtesy, never a reason to fail a task."""
     try:
-        return measure_quality(
+        report = measure_quality(
             job.output,
             job.output,
             max_seconds=job.max_seconds,
@@ -66,6 +68,8 @@ def measure_output(job: LipSyncJob) -> QualityReport | None:
             landmark_step=job.landmark_step,
             face_point=job.face_point,
         )
+        wrong_face = face_point_warning(job.video, job.face_point, job.max_seconds) if job.face_point else None
+        return replace(report, warnings=[*report.warnings, wrong_face]) if wrong_face else report
     except Exception:
         logger.exception("event=quality.unmeasured")
         return None

@@ -21,7 +21,9 @@ from app.pipeline.lipsync import LipSyncJob, run_lipsync
 from app.pipeline.media.audio import decode_audio
 from app.pipeline.media.ffmpeg_binary import ffmpeg_exe
 from app.pipeline.media.yuv import FrameFormat, YuvBatch
+from app.pipeline.quality.face_choice import face_point_warning
 from app.pipeline.timeline import SyncMode
+from app.services.execution.jobs import measure_output
 from tests import media_factory
 from tests.media_tools import decode_rgb
 
@@ -216,3 +218,30 @@ def test_the_tracker_picks_the_face_again_at_each_shot_change_and_only_the_shots
     faces = FaceTracker(detect_interval=8, landmark_step=3, path=path).track(batch)
     sides = [None if face is None else chosen_side(face.points.mean(axis=0)) for face in faces]
     assert sides == ["left"] * 4 + [None] * 2 + ["right"] * 4 + [None] * 2 + ["right"] * 2
+
+
+def test_a_face_point_on_the_listener_is_warned_of_and_one_on_the_talker_is_not(people, tmp_path):
+    talker, other, speech = people
+    silent = media_factory.frames_video(tmp_path / "v.mp4", side_by_side(talker, other, True))
+    video = with_audio(silent, speech, tmp_path / "two.mp4")
+    listener, speaker = (1.5 * SIDE, SIDE / 2), (SIDE / 2, SIDE / 2)
+    warning = face_point_warning(video, listener)
+    assert warning is not None and warning.startswith("face_point picks a face that does not talk")
+    # The warning names where the talker is: on the left half.
+    x = int(warning.split(" is at ")[1].split(",")[0])
+    assert x < SIDE
+    assert face_point_warning(video, speaker) is None
+    # Without a sound of its own the video names no talker: nothing to say.
+    assert face_point_warning(silent, listener) is None
+
+
+def test_the_quality_report_of_a_job_aimed_at_the_listener_says_so(people, tmp_path):
+    talker, other, speech = people
+    video = with_audio(
+        media_factory.frames_video(tmp_path / "v.mp4", side_by_side(talker, other, True)), speech, tmp_path / "two.mp4"
+    )
+    job = LipSyncJob(video, speech, tmp_path / "out.mp4", sync_mode=SyncMode.CUT_OFF, face_point=(1.5 * SIDE, SIDE / 2))
+    run_lipsync(job, VisemeEngine(torch.device("cpu")))
+    report = measure_output(job)
+    assert report is not None
+    assert any(warning.startswith("face_point picks a face that does not talk") for warning in report.warnings)
