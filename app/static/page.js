@@ -1,4 +1,5 @@
-// The web page's behaviour: upload with progress, poll the task, play and download the result.
+// The web page's behaviour: upload with progress, poll the task, play and download the result;
+// choose the face and mark segments on the source's preview; show the models and the quality report.
 // Plain browser JavaScript, no build step and nothing from a CDN.
 "use strict";
 
@@ -10,6 +11,9 @@ const KEY_STORE = sessionStorage;
 const API_KEY_ITEM = "modellab.apikey";
 const POLL_MS = 1000;
 let recordedAudio = null;
+let facePoint = null; // [x, y] in the source video's own pixels
+let segments = []; // [{start, end}] marked on the source's timeline
+let pendingStart = null;
 
 function apiHeaders() {
   const key = $("apikey").value || KEY_STORE.getItem(API_KEY_ITEM) || "";
@@ -56,6 +60,7 @@ async function poll(taskId) {
     $("stage").textContent = `${status.status}, ${status.stage}` +
       (status.queue_position ? ` (position ${status.queue_position} in the queue)` : "");
     $("progress").value = status.progress;
+    showSegments(status.segments);
     if (!["queued", "processing"].includes(status.status)) return status;
     await new Promise((done) => setTimeout(done, POLL_MS));
   }
@@ -103,6 +108,7 @@ async function follow(taskId) {
     const status = await poll(taskId);
     if (status.status === "finished") {
       say("Done.");
+      showQuality(status.quality);
       await showResult(taskId);
     } else {
       say(`The task ${status.status}: ${status.error || ""}`, true);
@@ -156,9 +162,12 @@ async function submit(event) {
   form.append("silence", $("silence").value);
   form.append("speaker", $("speaker").value);
   if ($("segments").value.trim()) form.append("segments", $("segments").value.trim());
-  $("source").src = URL.createObjectURL(video);
+  if (facePoint) form.append("face_point", facePoint.join(","));
+  if (!$("source").src) previewSource();
   $("result").removeAttribute("src");
   $("download").hidden = true;
+  $("quality").hidden = true;
+  $("task-segments").hidden = true;
   $("upload").hidden = false;
   $("upload").value = 0;
   say("Uploading...");
@@ -174,9 +183,220 @@ async function submit(event) {
   }
 }
 
+
+// --- The source's preview: choose the face, mark segments -------------------------------------
+
+function previewSource() {
+  const video = $("video").files[0];
+  if ($("source").src) URL.revokeObjectURL($("source").src);
+  if (video) $("source").src = URL.createObjectURL(video);
+  else $("source").removeAttribute("src");
+  setFacePoint(null); // pixels of another video mean nothing here
+}
+
+function pictureBox(video) {
+  // Where the picture lies inside the element (object-fit: contain may letterbox it).
+  const rect = video.getBoundingClientRect();
+  const scale = Math.min(rect.width / video.videoWidth, rect.height / video.videoHeight);
+  const width = video.videoWidth * scale;
+  const height = video.videoHeight * scale;
+  return { rect, scale, left: (rect.width - width) / 2, top: (rect.height - height) / 2, width, height };
+}
+
+const CONTROLS_PX = 48; // the native controls' bar at the bottom: clicks there are theirs
+
+function pickFace(event) {
+  const video = $("source");
+  if (!video.videoWidth) return;
+  const box = pictureBox(video);
+  const inX = event.clientX - box.rect.left;
+  const inY = event.clientY - box.rect.top;
+  if (inY > box.rect.height - CONTROLS_PX) return;
+  const x = (inX - box.left) / box.scale;
+  const y = (inY - box.top) / box.scale;
+  if (x < 0 || y < 0 || x >= video.videoWidth || y >= video.videoHeight) return;
+  event.preventDefault(); // a click that picks a face does not also play or pause
+  setFacePoint([Math.round(Math.min(x, video.videoWidth - 1)), Math.round(Math.min(y, video.videoHeight - 1))]);
+}
+
+function placeMarker() {
+  const video = $("source");
+  const marker = $("face-marker");
+  if (!facePoint || !video.videoWidth) {
+    marker.hidden = true;
+    return;
+  }
+  const box = pictureBox(video);
+  // CSSOM properties, not a style attribute: allowed by the page's style-src policy.
+  marker.style.left = `${box.left + facePoint[0] * box.scale}px`;
+  marker.style.top = `${box.top + facePoint[1] * box.scale}px`;
+  marker.hidden = false;
+}
+
+function setFacePoint(point) {
+  facePoint = point;
+  $("face-point-text").textContent = point
+    ? `Face at ${point[0]},${point[1]} (video pixels): the face nearest it is lip-synced.`
+    : "Or click on a face in the source preview below.";
+  $("face-clear").hidden = !point;
+  placeMarker();
+}
+
+const seconds = (value) => Math.round(value * 1000) / 1000;
+
+function writeSegments() {
+  $("segments").value = segments.length ? JSON.stringify(segments) : "";
+  listSegments();
+}
+
+function listSegments() {
+  const list = $("segment-list");
+  list.replaceChildren();
+  segments.forEach((segment, index) => {
+    const item = document.createElement("li");
+    const text = document.createElement("span");
+    text.textContent = `${segment.start.toFixed(2)} – ${segment.end.toFixed(2)} s` +
+      (segment.audio_start !== undefined ? ` (audio from ${segment.audio_start} s)` : "");
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "remove";
+    remove.textContent = "Remove";
+    remove.title = `Remove the segment ${index + 1}`;
+    remove.onclick = () => { segments.splice(index, 1); writeSegments(); };
+    item.append(text, " ", remove);
+    list.append(item);
+  });
+  $("mark-pending").textContent = pendingStart === null ? "" : `start at ${pendingStart.toFixed(2)} s; now mark its end`;
+}
+
+function readSegments() {
+  // Typed by hand: the list follows the text while it is a valid JSON list.
+  const text = $("segments").value.trim();
+  if (!text) {
+    segments = [];
+  } else {
+    try {
+      const parsed = JSON.parse(text);
+      if (!Array.isArray(parsed) || !parsed.every((s) => typeof s.start === "number" && typeof s.end === "number")) return;
+      segments = parsed;
+    } catch (error) {
+      return; // the server names what is wrong when it is sent
+    }
+  }
+  listSegments();
+}
+
+function markStart() {
+  if (!$("source").src) {
+    say("Choose a video first: its preview is where segments are marked.", true);
+    return;
+  }
+  pendingStart = seconds($("source").currentTime);
+  listSegments();
+}
+
+function markEnd() {
+  const end = seconds($("source").currentTime);
+  if (pendingStart === null) {
+    say("Mark a start first.", true);
+    return;
+  }
+  if (end <= pendingStart) {
+    say("A segment's end must come after its start: move the preview on, then mark the end.", true);
+    return;
+  }
+  segments.push({ start: pendingStart, end });
+  segments.sort((a, b) => a.start - b.start);
+  pendingStart = null;
+  say("");
+  writeSegments();
+}
+
+// --- The task's answer: segments, quality, models ----------------------------------------------
+
+function showSegments(resolved) {
+  const line = $("task-segments");
+  line.hidden = !resolved;
+  if (resolved) {
+    line.textContent = "Segments: " + resolved
+      .map((s) => `${s.start}–${s.end} s (audio from ${s.audio_start} s)`).join(", ");
+  }
+}
+
+function showQuality(quality) {
+  if (!quality) return;
+  const number = (value, digits) => (typeof value === "number" ? value.toFixed(digits) : "–");
+  $("q-score").textContent = number(quality.sync_score, 2);
+  $("q-offset").textContent = `${number(quality.offset_ms, 0)} ms`;
+  $("q-face").textContent = typeof quality.face_frames === "number"
+    ? `${Math.round(quality.face_frames * 100)} % of frames` : "–";
+  $("q-speech").textContent = `${number(quality.speech_s, 1)} s`;
+  const warnings = $("q-warnings");
+  warnings.replaceChildren();
+  for (const warning of quality.warnings || []) {
+    const item = document.createElement("li");
+    item.textContent = warning;
+    warnings.append(item);
+  }
+  $("quality").hidden = false;
+}
+
+async function loadModels() {
+  try {
+    const answer = await fetch("/models", { headers: apiHeaders() });
+    if (!answer.ok) return; // e.g. a key is needed: every model stays offered
+    const models = await answer.json();
+    for (const option of $("model").options) {
+      const model = models.find((m) => m.model_choice === option.value);
+      if (!model || model.available) continue;
+      option.disabled = true;
+      option.title = model.reason || "not available on this server";
+      option.textContent = `${option.textContent} — not available: ${option.title}`;
+    }
+    const select = $("model");
+    if (select.selectedOptions[0] && select.selectedOptions[0].disabled) {
+      const first = [...select.options].find((option) => !option.disabled);
+      if (first) select.value = first.value;
+    }
+    noteModel();
+  } catch (error) {
+    /* the server answers the choice when the task is sent */
+  }
+}
+
+function noteModel() {
+  const option = $("model").selectedOptions[0];
+  $("model-note").hidden = !(option && option.disabled);
+  $("model-note").textContent = option && option.disabled ? option.title : "";
+}
+
+// --- Source and result in step -----------------------------------------------------------------
+
+function follower(event) {
+  if (!$("in-step").checked) return;
+  const source = $("source");
+  const result = $("result");
+  if (!source.src || !source.duration) return;
+  const time = result.currentTime % source.duration;
+  if (Math.abs(source.currentTime - time) > 0.05) source.currentTime = time;
+  if (event.type === "play" || event.type === "playing") source.play().catch(() => {});
+  if (event.type === "pause" || event.type === "ended") source.pause();
+}
+
 $("job").addEventListener("submit", submit);
+$("video").addEventListener("change", previewSource);
+$("source").addEventListener("click", pickFace);
+$("source").addEventListener("loadedmetadata", placeMarker);
+window.addEventListener("resize", placeMarker);
+$("face-clear").addEventListener("click", () => setFacePoint(null));
+$("mark-start").addEventListener("click", markStart);
+$("mark-end").addEventListener("click", markEnd);
+$("segments").addEventListener("input", readSegments);
+$("model").addEventListener("change", noteModel);
+for (const type of ["play", "pause", "seeked", "ended"]) $("result").addEventListener(type, follower);
 $("record").addEventListener("click", record);
 // A key left by an older version of this page is moved out of the browser's lasting storage.
 localStorage.removeItem(API_KEY_ITEM);
 $("apikey").value = KEY_STORE.getItem(API_KEY_ITEM) || "";
 listRecent();
+loadModels();
