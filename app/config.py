@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(8, ge=1)
     webhook_timeout_s: float = Field(15.0, gt=0)
 
+    # Logs: `text` (one `key=value` line per event) or `json` (one JSON object per line).
+    log_format: Literal["text", "json"] = "text"
+    # Prometheus metrics at GET /metrics (open without API_KEY unless METRICS_REQUIRE_KEY); a Celery
+    # worker serves its own on WORKER_METRICS_PORT when set (one port per worker process on a host).
+    metrics_enabled: bool = True
+    metrics_require_key: bool = False
+    worker_metrics_port: int | None = Field(None, ge=1, le=65535)
+
     # Distributed mode (README "Scaling out"): jobs go through Celery on Redis, task state lives
     # in Redis, files in S3-compatible storage. The defaults keep everything in this process.
     execution: Literal["local", "celery"] = "local"

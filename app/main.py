@@ -18,10 +18,11 @@ from app import wiring
 from app.config import Settings, get_settings
 from app.errors import ModelLabError
 from app.logs import configure_logging, log_event
-from app.routes import process, system, tasks
+from app.routes import metrics, process, system, tasks
 from app.routes.api_key import ApiKeyGuard
 from app.routes.docs import install_docs
 from app.routes.errors import install_error_handlers
+from app.routes.metrics import METRICS_PATH, RequestMetrics
 from app.routes.openapi_schema import schema_builder
 from app.routes.page import install_page
 from app.routes.security_headers import SecurityHeaders
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging()
+    configure_logging(settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,10 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     # Added innermost first. From the outside in: security headers on every answer, CORS (only
-    # when CORS_ORIGINS opens it), the API key check, the declared upload size, the upload slots.
+    # when CORS_ORIGINS opens it), the API key check, the declared upload size, the upload slots;
+    # outside them all, the request metrics (METRICS_ENABLED), which see every answer.
     app.add_middleware(UploadSlots, max_uploads=settings.max_concurrent_uploads)
     app.add_middleware(UploadSizeLimit, max_file_bytes=settings.max_upload_bytes)
-    app.add_middleware(ApiKeyGuard, api_key=settings.api_key)
+    open_metrics = {METRICS_PATH} if settings.metrics_enabled and not settings.metrics_require_key else set()
+    app.add_middleware(ApiKeyGuard, api_key=settings.api_key, also_open=frozenset(open_metrics))
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
@@ -72,8 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Content-Disposition", "Content-Range", "Accept-Ranges"],
         )
     app.add_middleware(SecurityHeaders)
-    for module in (process, tasks, system):
-        app.include_router(module.router)
+    routers = [process.router, tasks.router, system.router]
+    if settings.metrics_enabled:
+        app.add_middleware(RequestMetrics)
+        routers.append(metrics.router)
+    for router in routers:
+        app.include_router(router)
     install_docs(app)
     install_page(app)
     install_error_handlers(app)

@@ -17,6 +17,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from app.config import get_settings
 from app.errors import ErrorCode
+from app.logs import configure_logging
 
 # Seconds a client refused for too many connections waits before trying again.
 RETRY_AFTER_S = 5
@@ -91,12 +92,18 @@ def main() -> None:
         max_connections=settings.max_connections,
         head_timeout_s=settings.request_head_timeout_s,
     )
+    json_logs = settings.log_format == "json"
+    if json_logs:
+        configure_logging("json")  # before uvicorn's first line, which then goes through our handler
     uvicorn.run(
         "app.main:app",
         host=settings.host,
         port=settings.port,
         http=protocol,  # type: ignore[arg-type]
         timeout_keep_alive=KEEP_ALIVE_S,
+        # LOG_FORMAT=json: uvicorn installs no handlers of its own; its lines (access log included)
+        # reach the root logger's JSON handler. Text: uvicorn's own lines, as before.
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
     )
 
 

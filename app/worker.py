@@ -10,13 +10,16 @@ Webhook tries run apart, so that none waits behind a job: `celery -A app.worker 
 """
 
 import functools
+import logging
 from typing import Any
 
-from celery.signals import after_setup_logger, worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from prometheus_client import start_http_server
 
 from app import wiring
 from app.config import get_settings
-from app.logs import configure_logging
+from app.logs import configure_logging, line_formatter
+from app.metrics import REGISTRY
 from app.services.execution.celery_queue import RENDER_TASK, WEBHOOK_TASK, celery_app
 from app.services.execution.executor import TaskExecutor
 from app.services.webhooks.sender import Delivery, WebhookSender
@@ -27,21 +30,37 @@ _executor: TaskExecutor | None = None
 
 
 @after_setup_logger.connect
-def _log_task_ids(**_: Any) -> None:
-    """Celery's handlers print our line format (`celery_queue`), task id included."""
-    configure_logging()
+@after_setup_task_logger.connect
+def _log_task_ids(logger: logging.Logger | None = None, **_: Any) -> None:
+    """Celery's handlers print our line format (`celery_queue`), task id included; with
+    LOG_FORMAT=json, our JSON lines instead."""
+    configure_logging(settings.log_format)
+    if settings.log_format == "json" and logger is not None:
+        for handler in logger.handlers:
+            handler.setFormatter(line_formatter("json"))
 
 
 @worker_process_init.connect
 def _load_engines(**_: Any) -> None:
     global _executor
+    _serve_metrics()
     _executor = wiring.build_worker_executor(settings)
+
+
+@functools.cache
+def _serve_metrics() -> None:
+    """This process's metrics (jobs, webhooks, failures) on WORKER_METRICS_PORT, if set. Started in
+    the process that runs the tasks: the pool's child (prefork), or the worker itself (threads,
+    solo), on its first task. The task counts and queue depth are the API's (from Redis)."""
+    if settings.worker_metrics_port is not None:
+        start_http_server(settings.worker_metrics_port, registry=REGISTRY)
 
 
 @app.task(name=RENDER_TASK)
 def render(task_id: str) -> None:
     """Run the task to its end; its outcome is in the task's record, not in Celery's."""
     global _executor
+    _serve_metrics()
     if _executor is None:  # a pool without child processes (--pool solo) sends no process init
         _executor = wiring.build_worker_executor(settings)
     _executor.run(task_id)
@@ -50,6 +69,7 @@ def render(task_id: str) -> None:
 @app.task(name=WEBHOOK_TASK)
 def send_webhook(delivery: dict[str, Any]) -> None:
     """One try of a webhook; a failed one is queued again with its delay (`WebhookSender.attempt`)."""
+    _serve_metrics()
     _webhook_sender().attempt(Delivery(**delivery))
 
 

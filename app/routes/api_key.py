@@ -13,7 +13,8 @@ from app.routes.errors import error_response, log_refusal
 
 API_KEY_HEADER = "X-API-Key"
 # Open without a key: the health check and its probes, the API docs (their Authorize button takes
-# the key) and the web page with its assets (it asks for the key).
+# the key) and the web page with its assets (it asks for the key). GET /metrics is added to them
+# unless METRICS_REQUIRE_KEY (a scraper sends no key by default).
 OPEN_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/docs", "/openapi.json", "/"})
 _OPEN_PREFIXES = ("/docs-assets/", "/static/")
 
@@ -23,12 +24,14 @@ def is_open_path(path: str) -> bool:
 
 
 class ApiKeyGuard:
-    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+    def __init__(self, app: ASGIApp, api_key: str | None, also_open: frozenset[str] = frozenset()) -> None:
         self._app = app
         self._key = api_key.encode() if api_key else None
+        self._also_open = also_open
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._key is None or scope["type"] != "http" or is_open_path(scope["path"]):
+        path = scope.get("path", "")
+        if self._key is None or scope["type"] != "http" or is_open_path(path) or path in self._also_open:
             await self._app(scope, receive, send)
             return
         presented = dict(scope["headers"]).get(API_KEY_HEADER.lower().encode(), b"")

@@ -30,6 +30,7 @@ from app.errors import (
     UploadTooLarge,
 )
 from app.logs import escaped, log_event
+from app.metrics import FAILURES
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def error_body(code: ErrorCode, detail: Any, **more: Any) -> dict[str, Any]:
 
 
 def error_response(status: int, code: ErrorCode, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    FAILURES.labels("request", code.value).inc()
     return JSONResponse(error_body(code, detail), status_code=status, headers=headers)
 
 
@@ -75,6 +77,7 @@ async def _invalid_request(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     reasons = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors())
     log_refusal(request.method, request.url.path, 422, reasons)
+    FAILURES.labels("request", ErrorCode.INVALID_REQUEST.value).inc()
     # FastAPI's list form, each bad value cut short: a client's 20 KB header is not sent back.
     detail = jsonable_encoder([_cut_short(item) for item in error.errors()])
     return JSONResponse(

@@ -242,6 +242,9 @@ class TaskService:
     async def queue_counts(self) -> tuple[int, int]:
         return await to_thread.run_sync(self._queue_counts)
 
+    async def count_by_state(self) -> dict[TaskState, int]:  # for GET /metrics
+        return await to_thread.run_sync(lambda: {state: self._registry.count(state) for state in TaskState})
+
     def _queue_counts(self) -> tuple[int, int]:
         return self._registry.count(TaskState.QUEUED), self._registry.count(TaskState.PROCESSING)
 

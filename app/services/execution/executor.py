@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from app.config import Settings
 from app.errors import BackendUnavailable, ErrorCode, JobTimedOut, ModelLabError, TaskCancelled, TaskNotFound
 from app.logs import current_task_id, log_event
+from app.metrics import observe_run
 from app.pipeline.lipsync import RenderedVideo, run_lipsync
 from app.pipeline.quality.report import QualityReport
 from app.services.execution.engine_catalog import EngineCatalog
@@ -168,8 +169,9 @@ class TaskExecutor:
             )
         finally:
             stop_beating()
+        observe_run(task.engine, outcome, duration_s := time.perf_counter() - clock)
         try:
-            self._finish(task.task_id, mine, outcome, time.perf_counter() - clock)
+            self._finish(task.task_id, mine, outcome, duration_s)
         finally:
             remove_quietly(self._storage.release_scratch, task.task_id)
 

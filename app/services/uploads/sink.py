@@ -9,6 +9,7 @@ import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedIOBase
 
 from app.errors import InsufficientStorage, UploadTooLarge
+from app.metrics import UPLOAD_BYTES
 
 # Received bytes are written to disk in blocks of this size, off the event loop.
 UPLOAD_CHUNK_BYTES = 1024 * 1024
@@ -30,6 +31,7 @@ class UploadSink:
         self._file: AsyncBufferedIOBase | None = None
         self._folder = destination.parent
         self._field = field
+        self._received = UPLOAD_BYTES.labels(field)
         self._max_bytes = max_bytes
         self._min_free_bytes = min_free_bytes
         self._pending = bytearray()
@@ -41,6 +43,7 @@ class UploadSink:
     def add(self, data: bytes) -> None:
         """Take received bytes (no I/O: `flush` writes them)."""
         self.size += len(data)
+        self._received.inc(len(data))
         if self.size > self._max_bytes:
             raise UploadTooLarge(
                 f"{self._field}: file is larger than the limit of {self._max_bytes // (1024 * 1024)} MB"

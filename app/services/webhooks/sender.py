@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from app.errors import InvalidUpload, ModelLabError
 from app.logs import log_event
+from app.metrics import WEBHOOK_DELIVERIES
 from app.services.tasks.model import TaskEvent
 from app.services.tasks.registry import TaskRegistry
 from app.services.webhooks.dispatch import ThreadDispatch
@@ -113,6 +114,7 @@ class WebhookSender:
         except Exception:  # a bug in one try must cost that try, never the sender
             logger.exception("webhook try failed unexpectedly")
             outcome = "internal_error"
+        WEBHOOK_DELIVERIES.labels(outcome).inc()
         fields: dict[str, Any] = {
             "task_id": delivery.task_id,
             "webhook_event": delivery.event,
