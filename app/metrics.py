@@ -82,4 +82,9 @@ def observe_run(engine: str, outcome: "Outcome | None", duration_s: float) -> No
     if outcome.status is TaskState.FINISHED and outcome.output is not None and duration_s > 0:
         JOB_FPS.labels(engine).observe(outcome.output.frames / duration_s)
     elif outcome.status is TaskState.FAILED:
-        FAILURES.labels("task", (outcome.error_code.value if outcome.error_code else "internal")).inc()
+        count_task_failure(outcome.error_code.value if outcome.error_code else "internal")
+
+
+def count_task_failure(error_code: str) -> None:
+    """A task ended failed: by its run, or before one (never queued, out of attempts)."""
+    FAILURES.labels("task", error_code).inc()

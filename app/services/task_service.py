@@ -11,6 +11,7 @@ from anyio import to_thread
 from app.config import Settings
 from app.errors import IdempotencyConflict, InsufficientStorage, InvalidUpload, ModelLabError, QueueFull, ResultMissing
 from app.logs import log_event
+from app.metrics import count_task_failure
 from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.segments import Segment
 from app.pipeline.silence_rest import SilenceMode
@@ -283,5 +284,6 @@ class TaskService:
             ):
                 self._storage.remove_inputs(task_id)
                 self._webhooks.announce(self._registry, task_id, TaskEvent.FAILED)
+                count_task_failure(reason.error_code.value)
         except ModelLabError:
             log_event(logger, "task.unqueued", logging.ERROR, task_id=task_id)

@@ -15,6 +15,7 @@ from imageio import v3 as iio
 
 from app.config import Settings
 from app.errors import ErrorCode
+from app.metrics import REGISTRY
 from app.schemas.processing import TaskStatusResponse
 from app.services.execution.engine_catalog import EngineCatalog
 from app.services.execution.executor import TaskExecutor
@@ -211,9 +212,12 @@ def test_a_task_out_of_attempts_fails_worker_lost(tmp_path):
     )
     # Requeued after its worker died on each of its runs.
     registry.admit(replace(_task("lost"), attempt=2), 10, frozenset({TaskState.QUEUED}))
+    failures = {"source": "task", "error_code": "worker_lost"}
+    before = REGISTRY.get_sample_value("modellab_failures_total", failures) or 0.0
     executor.run("lost")
     task = registry.get("lost")
     assert task.status is TaskState.FAILED and task.error_code == "worker_lost"
+    assert REGISTRY.get_sample_value("modellab_failures_total", failures) == before + 1  # as /metrics shows
     assert TaskStatusResponse.from_task(task).error_code is ErrorCode.WORKER_LOST
 
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from app.config import Settings
 from app.errors import BackendUnavailable, ErrorCode, JobTimedOut, ModelLabError, TaskCancelled, TaskNotFound
 from app.logs import current_task_id, log_event
-from app.metrics import observe_run
+from app.metrics import count_task_failure, observe_run
 from app.pipeline.lipsync import RenderedVideo, run_lipsync
 from app.pipeline.quality.report import QualityReport
 from app.services.execution.engine_catalog import EngineCatalog
@@ -135,6 +135,7 @@ class TaskExecutor:
         ):
             remove_quietly(self._storage.remove_inputs, task.task_id)
             self._webhooks.announce(self._registry, task.task_id, TaskEvent.FAILED)
+            count_task_failure(ErrorCode.WORKER_LOST.value)
             log_event(logger, "task.failed", logging.ERROR, error=error)
 
     def _run_attempt(self, task: TaskInfo, attempt: int) -> None:
