@@ -18,6 +18,17 @@ COPY requirements.txt scripts/prune_runtime.sh ./
 RUN pip install --no-compile -r requirements.txt && bash prune_runtime.sh && rm prune_runtime.sh
 COPY app ./app
 
+# Weights baked into the image (docs/operations.md#weights): --build-arg FETCH_WEIGHTS="model4", or
+# "all"; Wav2Lip's non-commercial terms also need --build-arg ACCEPT_LICENCE=yes. HF_ENDPOINT picks a
+# mirror. Before VOLUME: what a build step writes into a declared volume is discarded.
+ARG FETCH_WEIGHTS=""
+ARG ACCEPT_LICENCE=""
+ARG HF_ENDPOINT
+RUN if [ -n "$FETCH_WEIGHTS" ]; then \
+        WEIGHTS_DIR=/weights python -m app.weights fetch $FETCH_WEIGHTS ${ACCEPT_LICENCE:+--accept-licence} \
+        && WEIGHTS_DIR=/weights python -m app.weights verify $FETCH_WEIGHTS; \
+    fi
+
 # A container's port is only reached through what `docker run -p` publishes: listen on all of its
 # interfaces (python -m app.server defaults to 127.0.0.1).
 ENV UPLOAD_DIR=/data/uploads WEIGHTS_DIR=/weights DEVICE=auto HOST=0.0.0.0 PORT=8000

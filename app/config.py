@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Neural engines' arithmetic: `auto` is fp16 on CUDA (as the references run) and fp32 on the
+    # CPU; `fp32` on CUDA trades speed and memory for exactness (debugging a checkpoint).
+    precision: Literal["auto", "fp16", "fp32"] = "auto"
     weights_dir: Path = Path("weights")
     max_concurrent_jobs: int = Field(1, ge=1)
     max_queued: int = Field(16, ge=0)

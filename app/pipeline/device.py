@@ -1,6 +1,10 @@
-"""Which torch device the engines run on."""
+"""Which torch device the engines run on, and in which precision."""
+
+from typing import Literal
 
 import torch
+
+Precision = Literal["auto", "fp16", "fp32"]
 
 
 def resolve_device(preference: str) -> torch.device:
@@ -10,3 +14,9 @@ def resolve_device(preference: str) -> torch.device:
             raise RuntimeError("DEVICE=cuda but no CUDA device is available")
         return torch.device("cuda:0")
     return torch.device("cpu")
+
+
+def uses_half_precision(device: torch.device, precision: Precision) -> bool:
+    """fp16 where asked, or by default on CUDA; never on the CPU, where fp16 is slower and
+    several of the networks' layers have no fp16 kernels."""
+    return device.type == "cuda" and precision != "fp32"

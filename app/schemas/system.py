@@ -14,6 +14,11 @@ class ModelInfo(BaseModel):
     description: str
     available: bool
     reason: str | None = None
+    install_command: str | None = Field(
+        None,
+        description="For a model that is not available: the command that installs its weights on the server",
+        examples=["python -m app.weights fetch model4"],
+    )
 
     @classmethod
     def from_description(cls, model: ModelDescription) -> "ModelInfo":
@@ -23,6 +28,7 @@ class ModelInfo(BaseModel):
             description=model.description,
             available=model.availability.available,
             reason=model.availability.reason,
+            install_command=model.install_command,
         )
 
 

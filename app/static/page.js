@@ -351,7 +351,10 @@ async function loadModels() {
       if (!model || model.available) continue;
       option.disabled = true;
       option.title = model.reason || "not available on this server";
-      option.textContent = `${option.textContent} — not available: ${option.title}`;
+      // The server's operator installs the weights; the page says with which command.
+      option.dataset.install = model.install_command || "";
+      const install = model.install_command ? ` — install with: ${model.install_command}` : "";
+      option.textContent = `${option.textContent} — not available: ${option.title}${install}`;
     }
     const select = $("model");
     if (select.selectedOptions[0] && select.selectedOptions[0].disabled) {
@@ -367,7 +370,8 @@ async function loadModels() {
 function noteModel() {
   const option = $("model").selectedOptions[0];
   $("model-note").hidden = !(option && option.disabled);
-  $("model-note").textContent = option && option.disabled ? option.title : "";
+  const install = option && option.dataset.install ? ` Install it on the server with: ${option.dataset.install}` : "";
+  $("model-note").textContent = option && option.disabled ? `${option.title}${install}` : "";
 }
 
 // --- Source and result in step -----------------------------------------------------------------

@@ -252,5 +252,6 @@ def test_a_model_without_weights_is_offered_disabled_with_its_reason(page: Page,
     expect(option).to_be_disabled()
     expect(option).to_contain_text(reason)
     expect(option).to_have_attribute("title", reason)
+    expect(option).to_contain_text(f"install with: {models['model2']['install_command']}")
     expect(page.locator("#model option[value=model1]")).to_be_enabled()
     expect(page.locator("#model")).to_have_value("model1")

@@ -8,6 +8,7 @@ from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 import numpy as np
 import torch
 
+from app.pipeline.device import Precision
 from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.media.yuv import YuvBatch
 from app.pipeline.render.own_mouths import MouthBank, OwnMouths
@@ -67,6 +68,8 @@ class EngineOptions:
     batch_size: int | None = None
     # Extra pixels around the face box: (top, bottom, left, right).
     face_pads: tuple[int, int, int, int] = (0, 10, 0, 0)
+    # fp16 or fp32 for the networks (see `device.uses_half_precision`).
+    precision: Precision = "auto"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from app.pipeline.device import uses_half_precision
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
 from app.pipeline.engines.wav2lip_net import FACE_SIZE, Wav2LipGenerator
 from app.pipeline.engines.weights_cache import WeightsCache, WeightsError
@@ -59,6 +60,7 @@ class Wav2LipEngine:
         self._generator = generator.to(device)
         self._batch_size = options.batch_size or _DEFAULT_BATCH[device.type]
         self._pads = options.face_pads
+        self._half = uses_half_precision(device, options.precision)
         # One model, many tasks: forward passes take turns.
         self._lock = threading.Lock()
 
@@ -88,7 +90,7 @@ class Wav2LipEngine:
     def _predict(self, crops_bgr: np.ndarray, windows: np.ndarray) -> np.ndarray:
         """(n, 96, 96, 3) uint8 BGR crops + (n, 80, 16) mel windows -> (n, 96, 96, 3) uint8 BGR."""
         outputs = []
-        autocast = torch.autocast("cuda", dtype=torch.float16, enabled=self._device.type == "cuda")
+        autocast = torch.autocast("cuda", dtype=torch.float16, enabled=self._half)
         with self._lock, torch.inference_mode(), autocast:
             for start in range(0, len(crops_bgr), self._batch_size):
                 faces = torch.from_numpy(crops_bgr[start : start + self._batch_size]).to(self._device)

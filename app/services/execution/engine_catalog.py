@@ -10,6 +10,7 @@ from app.errors import ModelUnavailable
 from app.pipeline.device import resolve_device
 from app.pipeline.engines import ENGINE_SPECS, Engine
 from app.pipeline.engines.base import EngineAvailability, EngineOptions
+from app.weights.manifest import install_command
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,9 @@ class ModelDescription:
     engine: str
     description: str
     availability: EngineAvailability
+    # How an operator installs the missing weights (`python -m app.weights fetch ...`); None when
+    # available or when the engine has no weights to download.
+    install_command: str | None = None
 
 
 class EngineCatalog:
@@ -31,15 +35,20 @@ class EngineCatalog:
     @classmethod
     def from_settings(cls, settings: Settings) -> "EngineCatalog":
         options = EngineOptions(
-            weights_dir=settings.weights_dir, batch_size=settings.batch_size, face_pads=settings.face_pads
+            weights_dir=settings.weights_dir,
+            batch_size=settings.batch_size,
+            face_pads=settings.face_pads,
+            precision=settings.precision,
         )
         return cls(settings.model_engines, options, resolve_device(settings.device))
 
     def preload(self) -> None:
-        """Load the engines marked for it, so that the first task does not wait (blocking)."""
+        """Check every engine's weights and load the engines marked for it (blocking). Checking a
+        large checkpoint takes seconds (MuseTalk's: about 15): done here, it is the start-up that
+        waits, not the first upload, and a wrong file shows in /models before anyone uploads."""
         for name in sorted(set(self._model_engines.values())):
             spec = ENGINE_SPECS.get(name)
-            if spec is not None and spec.preload and spec.availability(self._options).available:
+            if spec is not None and spec.availability(self._options).available and spec.preload:
                 self.load(name)
 
     def engine_name(self, model_choice: str) -> str:
@@ -70,4 +79,6 @@ class EngineCatalog:
                 "unknown engine",
                 EngineAvailability(False, f"MODEL_ENGINES names an unknown engine {name!r}"),
             )
-        return ModelDescription(model_choice, name, spec.description, spec.availability(self._options))
+        availability = spec.availability(self._options)
+        command = None if availability.available else install_command(model_choice, name)
+        return ModelDescription(model_choice, name, spec.description, availability, command)

@@ -27,6 +27,7 @@ def test_models_reports_musetalk_available_when_every_file_loads(make_client, we
         "description": described["description"],
         "available": True,
         "reason": None,
+        "install_command": None,
     }
 
 

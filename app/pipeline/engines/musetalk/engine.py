@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from app.pipeline.device import uses_half_precision
 from app.pipeline.engines.base import EngineOptions
 from app.pipeline.engines.musetalk.audio import AudioWindows, encoder_states, frame_windows
 from app.pipeline.engines.musetalk.face_crop import FACE_SIDE, crop_face, face_box, ibug_points, lower_face_mask
@@ -40,8 +41,8 @@ class MuseTalkEngine:
 
     def __init__(self, models: MuseTalkModels, device: torch.device, options: EngineOptions) -> None:
         self._device = device
-        # Half precision on a GPU (the reference's --use_float16), full on the CPU.
-        self._dtype = torch.float16 if device.type == "cuda" else torch.float32
+        # Half precision on a GPU by default (the reference's --use_float16), full on the CPU.
+        self._dtype = torch.float16 if uses_half_precision(device, options.precision) else torch.float32
         self._unet = _moved(models.unet, device, self._dtype)
         self._vae = _moved(models.vae, device, self._dtype)
         self._whisper = _moved(models.whisper, device, self._dtype)
