@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 from tqdm import tqdm
@@ -12,6 +13,7 @@ from app.config import get_settings
 from app.errors import ModelLabError
 from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.lipsync import run_lipsync
+from app.pipeline.media.output_controls import MAX_OUTPUT_HEIGHT, MIN_OUTPUT_HEIGHT, VideoQuality
 from app.pipeline.segments import Segment, SegmentError, parse_segments
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
@@ -26,20 +28,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("audio", type=Path, help="speech (wav or mp3)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="where to write the mp4")
     parser.add_argument("--model", default="model1", help="model choice (default: model1)")
-    parser.add_argument("--sync-mode", type=SyncMode, default=SyncMode.BOUNCE, choices=list(SyncMode))
-    parser.add_argument(
+    _choice(parser, "--sync-mode", SyncMode.BOUNCE, "how the output's length follows the audio")
+    _choice(
+        parser,
         "--speaker",
-        type=SpeakerChoice,
-        default=SpeakerChoice.LARGEST,
-        choices=list(SpeakerChoice),
-        help="largest (default): the largest face; auto: per shot, the face that talks in the video's own audio",
+        SpeakerChoice.LARGEST,
+        "largest: the largest face; auto: per shot, the face that talks in the video's own audio",
     )
-    parser.add_argument(
+    _choice(
+        parser,
         "--silence",
-        type=SilenceMode,
-        default=SilenceMode.REST,
-        choices=list(SilenceMode),
-        help="rest (default): the mouth rests where the speech pauses; animate: every frame moves",
+        SilenceMode.REST,
+        "rest: the mouth rests where the speech pauses; animate: every frame moves",
     )
     parser.add_argument(
         "--segments",
@@ -48,7 +48,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help='JSON list like \'[{"start": 0.5, "end": 2.0, "audio_start": 0}]\': lip-sync only these ranges '
         "(seconds); elsewhere the video and its own audio pass through (sync mode does not apply)",
     )
+    parser.add_argument(
+        "--output-height",
+        type=_output_height,
+        default=None,
+        help=f"the output's height in pixels ({MIN_OUTPUT_HEIGHT}-{MAX_OUTPUT_HEIGHT}, aspect kept); "
+        "default: the source's",
+    )
+    _choice(
+        parser,
+        "--video-quality",
+        VideoQuality.STANDARD,
+        "draft: fastest, smaller; standard: visually lossless; high: slower, larger",
+    )
     return parser.parse_args(argv)
+
+
+def _choice(parser: argparse.ArgumentParser, flag: str, default: StrEnum, help: str) -> None:
+    """An option taking one of an enum's values (the API's field of the same name)."""
+    kind = type(default)
+    parser.add_argument(flag, type=kind, default=default, choices=list(kind), help=f"{help} (default: {default})")
+
+
+def _output_height(text: str) -> int:
+    if text.isdigit() and MIN_OUTPUT_HEIGHT <= int(text) <= MAX_OUTPUT_HEIGHT:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"a height in pixels from {MIN_OUTPUT_HEIGHT} to {MAX_OUTPUT_HEIGHT}")
 
 
 def _segments(text: str) -> tuple[Segment, ...]:
@@ -67,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ModelLabError(f"unknown model {args.model!r}; choose from {', '.join(settings.model_engines)}")
         catalog.require_available(args.model)
         limits = validation.MediaLimits.from_settings(settings)
-        validation.check_inputs(args.video, args.audio, limits, args.sync_mode, segments=args.segments)
+        checked = validation.check_inputs(args.video, args.audio, limits, args.sync_mode, segments=args.segments)
+        if args.output_height is not None:
+            validation.check_output_height(args.output_height, checked.media, limits)
         job = build_job(
             settings,
             catalog,
@@ -78,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             silence=args.silence,
             speaker=args.speaker,
             segments=args.segments,
+            output_height=args.output_height,
+            video_quality=args.video_quality,
         )
         with tqdm(total=100, unit="%", desc="lip-sync") as bar:
 

@@ -51,3 +51,16 @@ def test_cli_takes_the_speaker_and_silence_choices(face_video, short_audio, tmp_
     with pytest.raises(SystemExit):  # argparse names the choices and exits 2
         main([*argv[:4], "--speaker", "loudest"])
     assert "argument --speaker" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_cli_scales_the_output_and_takes_the_video_quality(face_video, short_audio, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    argv = [str(face_video), str(short_audio), "-o", str(out)]
+    assert main([*argv, "--output-height", "360", "--video-quality", "draft"]) == 0
+    video = stream(ffprobe(out), "video")
+    assert (int(video["width"]), int(video["height"])) == (360, 360)
+    for wrong in (["--output-height", "100"], ["--video-quality", "best"]):
+        with pytest.raises(SystemExit):
+            main([*argv, *wrong])
+    assert "360 to 2160" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from app.pipeline.media.audio import SAMPLE_RATE, decode_audio
 from app.pipeline.media.audio_mix import AudioPiece
 from app.pipeline.media.frame_reader import read_frames
 from app.pipeline.media.frame_writer import FrameWriter, nvenc_available
+from app.pipeline.media.output_controls import Encoding, output_size
 from app.pipeline.media.planned_frames import read_planned_frames
 from app.pipeline.media.prefetch import prefetch
 from app.pipeline.media.probe import MediaInfo, PacketScan, probe_media, scan_video_packets
@@ -58,6 +59,8 @@ class LipSyncJob:
     landmark_step: int = 1
     encoder_preset: str = "veryfast"
     encoder_crf: int = 17
+    # The output's height (aspect kept, even sizes); None: the source's.
+    output_height: int | None = None
     # Encode with NVENC when ffmpeg can open it (a CUDA engine); libx264 otherwise.
     gpu_encode: bool = False
     # Decoding stops this far into either input, whatever their headers claim.
@@ -196,10 +199,19 @@ def _render_to(
     tracker = FaceTracker(job.face_detect_interval, job.landmark_step, job.face_point, path)
     frames_with_face = done = 0
     gpu = job.gpu_encode and nvenc_available()
+    size = output_size(fmt.width, fmt.height, job.output_height)
     decoded = prefetch(read_planned_frames(job.video, fmt, plan, planned.chunk_frames))
     with (
         closing(decoded),
-        FrameWriter(partial, fmt, plan.frame_count, planned.sound, job.encoder_preset, job.encoder_crf, gpu) as writer,
+        FrameWriter(
+            partial,
+            fmt,
+            plan.frame_count,
+            planned.sound,
+            Encoding(job.encoder_preset, job.encoder_crf),
+            size,
+            gpu,
+        ) as writer,
     ):
         # Three stages overlap: decoding (prefetch thread), tracking + rendering (here), encoding.
         for frames in decoded:
@@ -225,7 +237,7 @@ def _render_to(
         frames_with_face=frames_with_face,
         duration_s=time.perf_counter() - started,
     )
-    return RenderedVideo(done, fmt.fps, fmt.width, fmt.height)
+    return RenderedVideo(done, fmt.fps, *size)
 
 
 def _require_a_face(

@@ -88,6 +88,8 @@ async def process(
             silence=fields.silence,
             speaker=fields.speaker,
             segments=fields.parsed_segments,
+            output_height=fields.output_height_px,
+            video_quality=fields.video_quality,
         )
     if created:
         background.add_task(service.process_task, task.task_id)

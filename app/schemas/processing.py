@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from app.errors import ErrorCode
 from app.pipeline.face.speaker import SpeakerChoice
+from app.pipeline.media.output_controls import MAX_OUTPUT_HEIGHT, MIN_OUTPUT_HEIGHT, VideoQuality
 from app.pipeline.segments import EXAMPLE, Segment, SegmentError, parse_segments
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
@@ -42,6 +43,8 @@ PROCESS_FILE_FIELDS = {
 }
 
 
+_HEIGHTS = range(MIN_OUTPUT_HEIGHT, MAX_OUTPUT_HEIGHT + 1)
+
 # "x,y" in pixels, e.g. "170,90" or "170.5, 90".
 FACE_POINT_PATTERN = r"^ *[0-9]+(\.[0-9]+)? *, *[0-9]+(\.[0-9]+)? *$"
 
@@ -58,6 +61,24 @@ class ProcessFields(BaseModel):
     face_point: str | None = Field(None, max_length=64, pattern=FACE_POINT_PATTERN)
     # A JSON list (app.pipeline.segments); blank: none.
     segments: str | None = Field(None, max_length=20_000)
+    # "source" or a height in pixels (MIN_OUTPUT_HEIGHT..MAX_OUTPUT_HEIGHT).
+    output_height: str = Field("source", max_length=16)
+    video_quality: VideoQuality = VideoQuality.STANDARD
+
+    @field_validator("output_height")
+    @classmethod
+    def _output_height_check(cls, text: str) -> str:
+        text = text.strip().lower()
+        if text == "source" or (text.isascii() and text.isdigit() and _HEIGHTS.start <= int(text) < _HEIGHTS.stop):
+            return text
+        raise PydanticCustomError(
+            "output_height",
+            f"output_height is `source` or a height in pixels from {MIN_OUTPUT_HEIGHT} to {MAX_OUTPUT_HEIGHT}",
+        )
+
+    @property
+    def output_height_px(self) -> int | None:
+        return None if self.output_height == "source" else int(self.output_height)
 
     @field_validator("segments")
     @classmethod
@@ -126,6 +147,19 @@ def process_form_schema() -> dict:
                 "pattern": FACE_POINT_PATTERN,
                 "description": "x,y pixels in the first frame showing a face: lip-sync the face nearest it "
                 "(default: the largest face)",
+            },
+            "output_height": {
+                "type": "string",
+                "default": "source",
+                "description": f"`source` (the video's own) or a height in pixels from {MIN_OUTPUT_HEIGHT} to "
+                f"{MAX_OUTPUT_HEIGHT}: the output is scaled to it, aspect ratio kept, both sides even",
+            },
+            "video_quality": {
+                "type": "string",
+                "enum": [quality.value for quality in VideoQuality],
+                "default": VideoQuality.STANDARD.value,
+                "description": "the encoder's effort: draft (fastest, smaller, visibly compressed), standard "
+                "(visually lossless), high (slower, larger; for further editing)",
             },
             "webhook_url": {
                 "type": "string",
@@ -198,6 +232,8 @@ class TaskStatusResponse(BaseModel):
     silence: SilenceMode
     speaker: SpeakerChoice
     segments: list[SegmentModel] | None = Field(None, description="the segments lip-synced (none: the whole video)")
+    output_height: int | None = Field(None, description="the height asked for (null: the source's)")
+    video_quality: VideoQuality
     stage: Stage = Field(
         description="queued, starting, probing, rendering (progress moves here), encoding, done, failed or cancelled"
     )
@@ -226,6 +262,8 @@ class TaskStatusResponse(BaseModel):
             silence=task.silence,
             speaker=task.speaker,
             segments=[SegmentModel(**asdict(segment)) for segment in task.segments] if task.segments else None,
+            output_height=task.output_height,
+            video_quality=task.video_quality,
             stage=task.stage,
             progress=task.progress,
             error=task.error,

@@ -13,6 +13,7 @@ from app.errors import IdempotencyConflict, InsufficientStorage, InvalidUpload, 
 from app.logs import log_event
 from app.metrics import count_task_failure
 from app.pipeline.face.speaker import SpeakerChoice
+from app.pipeline.media.output_controls import VideoQuality
 from app.pipeline.segments import Segment
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
@@ -108,6 +109,8 @@ class TaskService:
         silence: SilenceMode = SilenceMode.REST,
         segments: tuple[Segment, ...] = (),
         speaker: SpeakerChoice = SpeakerChoice.LARGEST,
+        output_height: int | None = None,
+        video_quality: VideoQuality = VideoQuality.STANDARD,
     ) -> tuple[TaskInfo, bool]:
         """Check the received uploads and register the task as queued; say whether it is new.
 
@@ -115,7 +118,10 @@ class TaskService:
         key already names (nothing new starts); with anything different, IdempotencyConflict.
         Raises on bad input.
         """
-        choices = (sync_mode.value, silence.value, speaker.value, str(face_point), str(segments))
+        choices = [sync_mode.value, silence.value, speaker.value, str(face_point), str(segments)]
+        if output_height is not None or video_quality is not VideoQuality.STANDARD:
+            # Only when chosen: a retry of a request made before these fields existed still matches.
+            choices += [str(output_height), video_quality.value]
         fields = (model_choice, *choices, webhook_url or "")
         fingerprint = incoming.fingerprint(*fields)
         if idempotency_key and (known := await to_thread.run_sync(self._registry.find_by_key, idempotency_key)):
@@ -128,6 +134,8 @@ class TaskService:
         )
         if face_point is not None:
             validation.check_face_point(face_point, media)
+        if output_height is not None:
+            validation.check_output_height(output_height, media, limits)
         # Off the loop: the first look at a Wav2Lip checkpoint reads hundreds of MB.
         await to_thread.run_sync(self.engines.require_available, model_choice)
         # A cheap early refusal before the inputs are sent to the bucket; `admit` below decides.
@@ -148,6 +156,8 @@ class TaskService:
             webhook_url=webhook_url,
             result_url=result_url,
             face_point=face_point,
+            output_height=output_height,
+            video_quality=video_quality,
         )
         await to_thread.run_sync(self._storage.publish_inputs, task.task_id, video_extension, audio_extension)
         # Checked again in the same step as the task is added: other requests (on other hosts) may

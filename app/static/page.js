@@ -161,6 +161,8 @@ async function submit(event) {
   form.append("sync_mode", $("sync").value);
   form.append("silence", $("silence").value);
   form.append("speaker", $("speaker").value);
+  form.append("output_height", $("output-height").value);
+  form.append("video_quality", $("video-quality").value);
   if ($("segments").value.trim()) form.append("segments", $("segments").value.trim());
   if (facePoint) form.append("face_point", facePoint.join(","));
   if (!$("source").src) previewSource();

@@ -97,6 +97,8 @@ def marked_job(browser: Browser, server: LiveServer, face_video: Path, short_aud
     expect(page.locator("#segment-list li")).to_have_count(2)
     page.locator("#segment-list li").nth(1).get_by_role("button", name="Remove").click()
     expect(page.locator("#segment-list li")).to_have_count(1)
+    page.select_option("#output-height", "360")
+    page.select_option("#video-quality", "draft")
     # The form's plain fields as the page hands them to XMLHttpRequest.send (Chromium does not report
     # a multipart body that holds files to Playwright).
     page.evaluate("""() => { const send = XMLHttpRequest.prototype.send;
@@ -211,6 +213,15 @@ def test_segments_marked_on_the_timeline_are_sent_and_shown(marked_job: MarkedJo
     segments = marked_job.status["segments"]
     assert [(s["start"], s["end"]) for s in segments] == [pytest.approx((0.2, 0.6), abs=0.041)], segments
     expect(marked_job.page.locator("#task-segments")).to_contain_text("Segments: 0.2")
+
+
+def test_the_output_height_and_quality_chosen_are_sent_and_applied(marked_job: MarkedJob):
+    assert (marked_job.fields["output_height"], marked_job.fields["video_quality"]) == ("360", "draft")
+    status = marked_job.status
+    assert (status["output_height"], status["video_quality"]) == (360, "draft")
+    # The 512x512 source, scaled: the result the page plays is 360 px high.
+    marked_job.page.wait_for_function("() => document.getElementById('result').videoHeight > 0")
+    assert marked_job.page.eval_on_selector("#result", "v => [v.videoWidth, v.videoHeight]") == [360, 360]
 
 
 def test_the_quality_report_is_shown_beside_the_result(marked_job: MarkedJob):

@@ -15,6 +15,7 @@ import redis
 
 from app.errors import TaskNotFound
 from app.pipeline.face.speaker import SpeakerChoice
+from app.pipeline.media.output_controls import VideoQuality
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.quality.report import QualityReport
 from app.pipeline.segments import Segment
@@ -104,6 +105,8 @@ def _every_field_set(task_id: str) -> TaskInfo:
         webhook_url="https://hooks.example.com/modellab",
         result_url="https://api.example.com/result/x",
         face_point=(0.25, 0.75),
+        output_height=360,
+        video_quality=VideoQuality.HIGH,
     )
 
 

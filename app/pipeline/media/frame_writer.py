@@ -17,6 +17,7 @@ from app.logs import log_event
 from app.pipeline.media.audio_mix import AudioPiece, mixed_audio
 from app.pipeline.media.container import file_url, input_options
 from app.pipeline.media.ffmpeg_binary import drain, ffmpeg_exe, ffmpeg_failure, run_ffmpeg
+from app.pipeline.media.output_controls import Encoding
 from app.pipeline.media.yuv import FrameFormat, YuvBatch
 
 logger = logging.getLogger(__name__)
@@ -40,13 +41,19 @@ class FrameWriter:
         fmt: FrameFormat,
         frame_count: int,
         audio: Path | Sequence[AudioPiece],
-        preset: str,
-        crf: int,
+        encoding: Encoding,
+        size: tuple[int, int] | None = None,
         gpu: bool = False,
     ) -> None:
+        """`size`: the output's (width, height) where it differs from the frames' (scaled with
+        Lanczos, which keeps a downscaled mouth's edges sharp)."""
         self._fmt = fmt
         duration = frame_count / fmt.fps
-        video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="yuv420p", s=f"{fmt.width}x{fmt.height}", r=fmt.fps)
+        video_in = ffmpeg.input(
+            "pipe:", format="rawvideo", pix_fmt="yuv420p", s=f"{fmt.width}x{fmt.height}", r=fmt.fps
+        ).video
+        if size is not None and size != (fmt.width, fmt.height):
+            video_in = video_in.filter("scale", size[0], size[1], flags="lanczos")
         if isinstance(audio, Path):
             audio_in = ffmpeg.input(file_url(audio), **input_options(audio), t=duration).audio.filter(
                 "apad", whole_dur=duration
@@ -55,7 +62,7 @@ class FrameWriter:
             audio_in = mixed_audio(audio)
         self._process = (
             ffmpeg.output(
-                video_in.video,
+                video_in,
                 audio_in,
                 str(output),
                 format="mp4",
@@ -64,7 +71,11 @@ class FrameWriter:
                 audio_bitrate="160k",
                 movflags="+faststart",
                 loglevel="error",
-                **(_nvenc_args(crf) if gpu else {"vcodec": "libx264", "preset": preset, "crf": crf}),
+                **(
+                    _nvenc_args(encoding.crf)
+                    if gpu
+                    else {"vcodec": "libx264", "preset": encoding.preset, "crf": encoding.crf}
+                ),
             )
             .overwrite_output()
             .run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)

@@ -218,6 +218,8 @@ class TaskExecutor:
             silence=task.silence,
             speaker=task.speaker,
             segments=task.segments,
+            output_height=task.output_height,
+            video_quality=task.video_quality,
         )
         engine = self._engines.load(task.engine)
         stage_started: dict[str, Any] = {"stage": Stage.STARTING, "at": time.perf_counter()}

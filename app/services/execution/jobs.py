@@ -8,6 +8,7 @@ from pathlib import Path
 from app.config import Settings
 from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.lipsync import LipSyncJob
+from app.pipeline.media.output_controls import Encoding, VideoQuality, encoding_for
 from app.pipeline.quality.face_choice import face_point_warning
 from app.pipeline.quality.measure import measure_quality
 from app.pipeline.quality.report import QualityReport
@@ -34,8 +35,11 @@ def build_job(
     silence: SilenceMode = SilenceMode.REST,
     speaker: SpeakerChoice = SpeakerChoice.LARGEST,
     segments: tuple[Segment, ...] = (),
+    output_height: int | None = None,
+    video_quality: VideoQuality = VideoQuality.STANDARD,
 ) -> LipSyncJob:
     """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
+    encoding = encoding_for(video_quality, Encoding(settings.encoder_preset, settings.encoder_crf))
     return LipSyncJob(
         video=video,
         audio=audio,
@@ -44,8 +48,9 @@ def build_job(
         chunk_frames=settings.chunk_frames or _DEFAULT_CHUNK_FRAMES[engines.device.type],
         face_detect_interval=settings.face_detect_interval,
         landmark_step=settings.landmark_step,
-        encoder_preset=settings.encoder_preset,
-        encoder_crf=settings.encoder_crf,
+        encoder_preset=encoding.preset,
+        encoder_crf=encoding.crf,
+        output_height=output_height,
         gpu_encode=engines.device.type == "cuda",
         max_seconds=MediaLimits.from_settings(settings).read_seconds,
         max_fps=settings.max_output_fps,

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from app.errors import TaskNotFound
 from app.pipeline.face.speaker import SpeakerChoice
+from app.pipeline.media.output_controls import VideoQuality
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.quality.report import QualityReport
 from app.pipeline.segments import Segment
@@ -80,6 +81,9 @@ class TaskInfo:
     segments: tuple[Segment, ...] = ()
     # Which face to lip-sync when several show: the one nearest this point; None: the largest.
     face_point: tuple[float, float] | None = None
+    # The output's height (None: the source's) and encoder effort (records before them: both defaults).
+    output_height: int | None = None
+    video_quality: VideoQuality = VideoQuality.STANDARD
 
 
 class TaskEvent(StrEnum):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.logs import log_event
 from app.pipeline.face.speaker import SpeakerChoice
+from app.pipeline.media.output_controls import VideoQuality
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.quality.report import QualityReport
 from app.pipeline.segments import Segment
@@ -44,6 +45,8 @@ def from_record(record: dict) -> TaskInfo:
         values["silence"] = SilenceMode(values["silence"])
     if "speaker" in values:
         values["speaker"] = SpeakerChoice(values["speaker"])
+    if "video_quality" in values:
+        values["video_quality"] = VideoQuality(values["video_quality"])
     values["media"] = MediaInfo(**values["media"])
     if "stage" in values:
         values["stage"] = Stage(values["stage"])

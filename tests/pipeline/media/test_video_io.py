@@ -9,6 +9,7 @@ from app.errors import MediaError
 from app.pipeline.media import planned_frames
 from app.pipeline.media.frame_reader import read_frames
 from app.pipeline.media.frame_writer import FrameWriter
+from app.pipeline.media.output_controls import Encoding
 from app.pipeline.media.planned_frames import read_planned_frames
 from app.pipeline.media.probe import probe_media, scan_video_packets
 from app.pipeline.media.yuv import FrameFormat, YuvBatch
@@ -128,7 +129,7 @@ def test_writer_encodes_exact_frame_count_with_padded_audio(tmp_path):
     audio = media_factory.speech_wav(tmp_path / "a.wav", "hi")
     out = tmp_path / "out.mp4"
     frames = np.random.default_rng(0).integers(0, 255, (50, 48, 64, 3), dtype=np.uint8)
-    with FrameWriter(out, FrameFormat(64, 48, 25), 50, audio, "ultrafast", 20) as writer:
+    with FrameWriter(out, FrameFormat(64, 48, 25), 50, audio, Encoding("ultrafast", 20)) as writer:
         for chunk in np.array_split(frames, 4):
             writer.write(YuvBatch.from_rgb(chunk))
     info = ffprobe(out)
@@ -152,7 +153,7 @@ def test_odd_sizes_are_padded_to_even_when_decoded(tmp_path):
 
 def test_writer_refuses_nothing_silently_when_ffmpeg_dies(tmp_path):
     audio = media_factory.speech_wav(tmp_path / "a.wav", "hi")
-    writer = FrameWriter(tmp_path / "x.mp4", FrameFormat(64, 48, 25), 5, audio, "no-such-preset", 20)
+    writer = FrameWriter(tmp_path / "x.mp4", FrameFormat(64, 48, 25), 5, audio, Encoding("no-such-preset", 20))
     with pytest.raises(MediaError):
         with writer:
             for _ in range(5):
