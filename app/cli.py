@@ -18,7 +18,9 @@ from app.pipeline.segments import Segment, SegmentError, parse_segments
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
 from app.services.execution.jobs import build_job, measure_output
+from app.services.tasks.choices import RenderChoices
 from app.services.uploads import validation
+from app.services.uploads.choice_checks import check_choices
 from app.stages import Stage
 
 
@@ -92,22 +94,17 @@ def main(argv: list[str] | None = None) -> int:
             raise ModelLabError(f"unknown model {args.model!r}; choose from {', '.join(settings.model_engines)}")
         catalog.require_available(args.model)
         limits = validation.MediaLimits.from_settings(settings)
-        checked = validation.check_inputs(args.video, args.audio, limits, args.sync_mode, segments=args.segments)
-        if args.output_height is not None:
-            validation.check_output_height(args.output_height, checked.media, limits)
-        job = build_job(
-            settings,
-            catalog,
-            args.video,
-            args.audio,
-            args.output,
+        choices = RenderChoices(
             args.sync_mode,
-            silence=args.silence,
-            speaker=args.speaker,
-            segments=args.segments,
+            args.silence,
+            args.speaker,
+            args.segments,
             output_height=args.output_height,
             video_quality=args.video_quality,
         )
+        checked = validation.check_inputs(args.video, args.audio, limits, args.sync_mode, segments=args.segments)
+        check_choices(choices, checked.media, limits)
+        job = build_job(settings, catalog, args.video, args.audio, args.output, choices)
         with tqdm(total=100, unit="%", desc="lip-sync") as bar:
 
             def on_progress(stage: Stage, progress: float) -> None:

@@ -25,6 +25,7 @@ from app.pipeline.lipsync import run_lipsync
 from app.pipeline.media.output_controls import VideoQuality
 from app.pipeline.timeline import SyncMode
 from app.services.execution.jobs import build_job
+from app.services.tasks.choices import RenderChoices
 from bench.pipeline import CASES, case_clip
 from tests.face_regions import mouth_and_upper_regions
 from tests.media_tools import decode_rgb, psnr
@@ -64,9 +65,8 @@ def main() -> None:
         source_frames = decode_rgb(video)
         for label, quality, height in CHOICES:
             out = Path(tmp) / f"{label.replace(' ', '_')}.mp4"
-            job = build_job(
-                settings, catalog, video, audio, out, SyncMode.CUT_OFF, output_height=height, video_quality=quality
-            )
+            choices = RenderChoices(SyncMode.CUT_OFF, output_height=height, video_quality=quality)
+            job = build_job(settings, catalog, video, audio, out, choices)
             started = time.perf_counter()
             rendered = run_lipsync(job, engine)
             seconds = time.perf_counter() - started

@@ -36,6 +36,7 @@ import torch
 from app.config import Settings
 from app.pipeline.media.ffmpeg_binary import ffmpeg_exe
 from app.pipeline.timeline import SyncMode
+from app.services.tasks.choices import RenderChoices
 from tests import media_factory
 
 SPEECH = (
@@ -176,7 +177,7 @@ def _pipeline_child(
     catalog = wiring.engine_catalog(settings)
     device = catalog.device
     engine = catalog.load(engine_name)
-    job = build_job(settings, catalog, Path(video), Path(audio), Path(out), SyncMode.CUT_OFF)
+    job = build_job(settings, catalog, Path(video), Path(audio), Path(out), RenderChoices(SyncMode.CUT_OFF))
     started = time.perf_counter()
     run_lipsync(job, engine)
     elapsed = time.perf_counter() - started

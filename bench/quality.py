@@ -32,6 +32,7 @@ from app.config import Settings
 from app.pipeline.lipsync import run_lipsync
 from app.pipeline.timeline import SyncMode
 from app.services.execution.jobs import build_job
+from app.services.tasks.choices import RenderChoices
 from bench import mouth_look
 from bench.contact_sheet import write_sheet
 from tests import media_factory
@@ -66,7 +67,9 @@ def frames_of(phonemes: list[Phoneme], names: set[str], frame_count: int) -> np.
 def lip_sync(video: Path, audio: Path, output: Path) -> Path:
     settings = Settings(_env_file=None)
     catalog = wiring.engine_catalog(settings)
-    run_lipsync(build_job(settings, catalog, video, audio, output, SyncMode.CUT_OFF), catalog.load("viseme"))
+    run_lipsync(
+        build_job(settings, catalog, video, audio, output, RenderChoices(SyncMode.CUT_OFF)), catalog.load("viseme")
+    )
     return output
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
+from app.services.tasks.choices import RenderChoices
 from app.services.tasks.model import TaskInfo
 from app.services.tasks.records import write_record
 from tests.live_server import LiveServer
@@ -34,7 +35,7 @@ def crash_leftovers(upload_dir: Path) -> dict[str, Path]:
             task_id=queued.name,
             model_choice="model1",
             engine="viseme",
-            sync_mode=SyncMode.BOUNCE,
+            choices=RenderChoices(SyncMode.BOUNCE),
             audio_extension="wav",
             media=MediaInfo(duration_s=1.0, has_video=True, has_audio=False),
         ),

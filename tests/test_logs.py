@@ -1,5 +1,6 @@
 import io
 import logging
+import time
 
 import pytest
 
@@ -49,6 +50,10 @@ def test_task_events_carry_the_task_id_and_no_paths_or_secrets(make_client, capt
         ).json()["task_id"]
     client.headers["X-API-Key"] = key
     assert wait_for_end(client, task_id)["status"] == "finished"
+    # The worker logs `task.finished` just after the status turns finished: give it a moment.
+    deadline = time.monotonic() + 10
+    while "event=task.finished" not in captured_lines.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
     text = captured_lines.getvalue()
     lines = text.splitlines()
     assert any("event=task.accepted" in line and f"task_id={task_id}" in line for line in lines)

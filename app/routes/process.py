@@ -80,16 +80,10 @@ async def process(
             form.file_types["video_file"],
             form.file_types["audio_file"],
             fields.model_choice.value,
-            fields.sync_mode,
+            fields.choices,
             idempotency_key=idempotency_key,
             webhook_url=fields.webhook_url,
             result_url=f"{_public_base_url(request)}result/{incoming.task_id}",
-            face_point=fields.face_point_xy,
-            silence=fields.silence,
-            speaker=fields.speaker,
-            segments=fields.parsed_segments,
-            output_height=fields.output_height_px,
-            video_quality=fields.video_quality,
         )
     if created:
         background.add_task(service.process_task, task.task_id)

@@ -11,9 +11,10 @@ from pydantic_core import PydanticCustomError
 from app.errors import ErrorCode
 from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.media.output_controls import MAX_OUTPUT_HEIGHT, MIN_OUTPUT_HEIGHT, VideoQuality
-from app.pipeline.segments import EXAMPLE, Segment, SegmentError, parse_segments
+from app.pipeline.segments import EXAMPLE, SegmentError, parse_segments
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
+from app.services.tasks.choices import RenderChoices
 from app.services.tasks.model import TaskInfo, TaskState
 from app.services.uploads.validation import ACCEPTED_FORMATS
 from app.stages import Stage
@@ -77,8 +78,16 @@ class ProcessFields(BaseModel):
         )
 
     @property
-    def output_height_px(self) -> int | None:
-        return None if self.output_height == "source" else int(self.output_height)
+    def choices(self) -> RenderChoices:
+        return RenderChoices(
+            self.sync_mode,
+            self.silence,
+            self.speaker,
+            parse_segments(self.segments) if self.segments else (),
+            self._face_point_xy(),
+            None if self.output_height == "source" else int(self.output_height),
+            self.video_quality,
+        )
 
     @field_validator("segments")
     @classmethod
@@ -91,12 +100,7 @@ class ProcessFields(BaseModel):
             raise PydanticCustomError("segments", str(error)) from None
         return text
 
-    @property
-    def parsed_segments(self) -> tuple[Segment, ...]:
-        return parse_segments(self.segments) if self.segments else ()
-
-    @property
-    def face_point_xy(self) -> tuple[float, float] | None:
+    def _face_point_xy(self) -> tuple[float, float] | None:
         if self.face_point is None:
             return None
         x, y = self.face_point.split(",")
@@ -252,18 +256,18 @@ class TaskStatusResponse(BaseModel):
 
     @classmethod
     def from_task(cls, task: TaskInfo, queue_position: int | None = None) -> "TaskStatusResponse":
-        media = task.media
+        media, choices = task.media, task.choices
         return cls(
             task_id=task.task_id,
             status=task.status,
             model_choice=task.model_choice,
             engine=task.engine,
-            sync_mode=task.sync_mode,
-            silence=task.silence,
-            speaker=task.speaker,
-            segments=[SegmentModel(**asdict(segment)) for segment in task.segments] if task.segments else None,
-            output_height=task.output_height,
-            video_quality=task.video_quality,
+            sync_mode=choices.sync_mode,
+            silence=choices.silence,
+            speaker=choices.speaker,
+            segments=[SegmentModel(**asdict(segment)) for segment in choices.segments] if choices.segments else None,
+            output_height=choices.output_height,
+            video_quality=choices.video_quality,
             stage=task.stage,
             progress=task.progress,
             error=task.error,

@@ -12,18 +12,15 @@ from app.config import Settings
 from app.errors import IdempotencyConflict, InsufficientStorage, InvalidUpload, ModelLabError, QueueFull, ResultMissing
 from app.logs import log_event
 from app.metrics import count_task_failure
-from app.pipeline.face.speaker import SpeakerChoice
-from app.pipeline.media.output_controls import VideoQuality
-from app.pipeline.segments import Segment
-from app.pipeline.silence_rest import SilenceMode
-from app.pipeline.timeline import SyncMode
 from app.services.execution.engine_catalog import EngineCatalog, ModelDescription
 from app.services.execution.executor import TaskExecutor
 from app.services.execution.runner import JobRunner
 from app.services.storage.interface import StoredResult, TaskStorage, remove_quietly
+from app.services.tasks.choices import RenderChoices
 from app.services.tasks.model import ACTIVE_STATES, TaskEvent, TaskInfo, TaskState, parse_task_id, utc_now
 from app.services.tasks.registry import TaskRegistry
 from app.services.uploads import validation
+from app.services.uploads.choice_checks import check_choices
 from app.services.uploads.incoming import IncomingTask
 from app.services.uploads.received import file_checked_uploads
 from app.services.webhooks.sender import WebhookSender
@@ -101,16 +98,10 @@ class TaskService:
         video_type: str | None,
         audio_type: str | None,
         model_choice: str,
-        sync_mode: SyncMode,
+        choices: RenderChoices,
         idempotency_key: str | None = None,
         webhook_url: str | None = None,
         result_url: str | None = None,
-        face_point: tuple[float, float] | None = None,
-        silence: SilenceMode = SilenceMode.REST,
-        segments: tuple[Segment, ...] = (),
-        speaker: SpeakerChoice = SpeakerChoice.LARGEST,
-        output_height: int | None = None,
-        video_quality: VideoQuality = VideoQuality.STANDARD,
     ) -> tuple[TaskInfo, bool]:
         """Check the received uploads and register the task as queued; say whether it is new.
 
@@ -118,11 +109,7 @@ class TaskService:
         key already names (nothing new starts); with anything different, IdempotencyConflict.
         Raises on bad input.
         """
-        choices = [sync_mode.value, silence.value, speaker.value, str(face_point), str(segments)]
-        if output_height is not None or video_quality is not VideoQuality.STANDARD:
-            # Only when chosen: a retry of a request made before these fields existed still matches.
-            choices += [str(output_height), video_quality.value]
-        fields = (model_choice, *choices, webhook_url or "")
+        fields = (model_choice, *choices.fingerprint_parts(), webhook_url or "")
         fingerprint = incoming.fingerprint(*fields)
         if idempotency_key and (known := await to_thread.run_sync(self._registry.find_by_key, idempotency_key)):
             return self._replayed(known, fingerprint, incoming), False
@@ -130,12 +117,15 @@ class TaskService:
             await to_thread.run_sync(self._check_webhook, webhook_url)
         limits = validation.MediaLimits.from_settings(self._settings)
         media, video_extension, audio_extension = await to_thread.run_sync(
-            file_checked_uploads, self._storage, incoming.task_id, limits, sync_mode, (video_type, audio_type), segments
+            file_checked_uploads,
+            self._storage,
+            incoming.task_id,
+            limits,
+            choices.sync_mode,
+            (video_type, audio_type),
+            choices.segments,
         )
-        if face_point is not None:
-            validation.check_face_point(face_point, media)
-        if output_height is not None:
-            validation.check_output_height(output_height, media, limits)
+        check_choices(choices, media, limits)
         # Off the loop: the first look at a Wav2Lip checkpoint reads hundreds of MB.
         await to_thread.run_sync(self.engines.require_available, model_choice)
         # A cheap early refusal before the inputs are sent to the bucket; `admit` below decides.
@@ -144,10 +134,7 @@ class TaskService:
             task_id=incoming.task_id,
             model_choice=model_choice,
             engine=self.engines.engine_name(model_choice),
-            sync_mode=sync_mode,
-            silence=silence,
-            segments=segments,
-            speaker=speaker,
+            choices=choices,
             video_extension=video_extension,
             audio_extension=audio_extension,
             media=media,
@@ -155,9 +142,6 @@ class TaskService:
             fingerprint=fingerprint,
             webhook_url=webhook_url,
             result_url=result_url,
-            face_point=face_point,
-            output_height=output_height,
-            video_quality=video_quality,
         )
         await to_thread.run_sync(self._storage.publish_inputs, task.task_id, video_extension, audio_extension)
         # Checked again in the same step as the task is added: other requests (on other hosts) may
@@ -168,7 +152,7 @@ class TaskService:
             if admitted is None:
                 raise QueueFull(_QUEUE_FULL)
             return self._replayed(admitted, fingerprint, incoming), False
-        log_event(logger, "task.accepted", task_id=task.task_id, model=model_choice, sync_mode=sync_mode.value)
+        log_event(logger, "task.accepted", task_id=task.task_id, model=model_choice, sync_mode=choices.sync_mode.value)
         return task, True
 
     def _check_webhook(self, url: str) -> None:

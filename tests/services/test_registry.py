@@ -6,6 +6,7 @@ from dataclasses import replace
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.quality.report import QualityReport
 from app.pipeline.timeline import SyncMode
+from app.services.tasks.choices import RenderChoices
 from app.services.tasks.memory_registry import InMemoryTaskRegistry
 from app.services.tasks.model import ACTIVE_STATES, OutputInfo, TaskInfo, TaskState
 from app.services.tasks.records import from_record, to_record
@@ -16,7 +17,7 @@ def _task(task_id: str, status: TaskState = TaskState.QUEUED) -> TaskInfo:
         task_id=task_id,
         model_choice="model1",
         engine="viseme",
-        sync_mode=SyncMode.BOUNCE,
+        choices=RenderChoices(SyncMode.BOUNCE),
         audio_extension="wav",
         media=MediaInfo(duration_s=2.0, has_video=True, has_audio=False),
         status=status,

@@ -21,6 +21,7 @@ from app.pipeline.quality.report import QualityReport
 from app.pipeline.segments import Segment
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
+from app.services.tasks.choices import RenderChoices
 from app.services.tasks.memory_registry import DurableTaskRegistry, InMemoryTaskRegistry
 from app.services.tasks.model import ACTIVE_STATES, OutputInfo, TaskInfo, TaskState, utc_now
 from app.services.tasks.records import read_records, write_record
@@ -70,7 +71,6 @@ def _every_field_set(task_id: str) -> TaskInfo:
         task_id=task_id,
         model_choice="model2",
         engine="wav2lip",
-        sync_mode=SyncMode.REMAP,
         audio_extension="mp3",
         media=MediaInfo(
             duration_s=2.5,
@@ -99,14 +99,17 @@ def _every_field_set(task_id: str) -> TaskInfo:
         quality=QualityReport(sync_score=0.5, offset_ms=-40.0, face_frames=0.75, speech_s=1.25, warnings=["a warning"]),
         idempotency_key="order-7",
         fingerprint="sha256:0123abcd",
-        silence=SilenceMode.ANIMATE,
-        speaker=SpeakerChoice.AUTO,
-        segments=(Segment(0.5, 1.25, 0.0), Segment(1.5, 2.0, 0.75)),
         webhook_url="https://hooks.example.com/modellab",
         result_url="https://api.example.com/result/x",
-        face_point=(0.25, 0.75),
-        output_height=360,
-        video_quality=VideoQuality.HIGH,
+        choices=RenderChoices(
+            sync_mode=SyncMode.REMAP,
+            silence=SilenceMode.ANIMATE,
+            speaker=SpeakerChoice.AUTO,
+            segments=(Segment(0.5, 1.25, 0.0), Segment(1.5, 2.0, 0.75)),
+            face_point=(0.25, 0.75),
+            output_height=360,
+            video_quality=VideoQuality.HIGH,
+        ),
     )
 
 
@@ -119,15 +122,17 @@ def test_a_task_reads_back_with_every_field_as_added(registry: TaskRegistry):
     for field in fields(TaskInfo):
         if field.default is not MISSING:
             assert getattr(task, field.name) != field.default, f"{field.name} is left at its default"
+    for field in fields(RenderChoices):
+        assert getattr(task.choices, field.name) != field.default, f"choices.{field.name} is left at its default"
     registry.add(task)
     assert registry.get("full") == task
-    assert isinstance(registry.get("full").face_point, tuple)
+    assert isinstance(registry.get("full").choices.face_point, tuple)
     assert registry.all() == [task]
 
 
 def test_fields_a_transition_leaves_alone_keep_their_exact_values(registry: TaskRegistry):
     media = MediaInfo(duration_s=1 / 3, has_video=True, has_audio=True, fps=30000 / 1001)
-    task = replace(_task("a"), media=media, face_point=(0.1234567890123456, 2 / 3))
+    task = replace(_task("a"), media=media, choices=RenderChoices(face_point=(0.1234567890123456, 2 / 3)))
     registry.add(task)
     assert registry.transition("a", QUEUED_ONLY, progress=0.5)
     assert registry.get("a") == replace(task, progress=0.5)

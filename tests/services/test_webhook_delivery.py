@@ -13,6 +13,7 @@ import pytest
 
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.timeline import SyncMode
+from app.services.tasks.choices import RenderChoices
 from app.services.tasks.memory_registry import InMemoryTaskRegistry
 from app.services.tasks.model import TaskEvent, TaskInfo
 from app.services.webhooks.sender import WebhookSender
@@ -28,7 +29,7 @@ def announce(sender: WebhookSender, url: str, event: TaskEvent = TaskEvent.START
         task_id=f"task-{time.monotonic_ns()}",
         model_choice="model1",
         engine="viseme",
-        sync_mode=SyncMode.BOUNCE,
+        choices=RenderChoices(SyncMode.BOUNCE),
         audio_extension="wav",
         media=MediaInfo(1.0, True, True),
         webhook_url=url,

@@ -213,13 +213,7 @@ class TaskExecutor:
             video=self._storage.video_path(task.task_id, task.video_extension),
             audio=self._storage.audio_path(task.task_id, task.audio_extension),
             output=self._storage.result_path(task.task_id),
-            sync_mode=task.sync_mode,
-            face_point=task.face_point,
-            silence=task.silence,
-            speaker=task.speaker,
-            segments=task.segments,
-            output_height=task.output_height,
-            video_quality=task.video_quality,
+            choices=task.choices,
         )
         engine = self._engines.load(task.engine)
         stage_started: dict[str, Any] = {"stage": Stage.STARTING, "at": time.perf_counter()}

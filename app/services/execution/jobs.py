@@ -6,16 +6,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.config import Settings
-from app.pipeline.face.speaker import SpeakerChoice
 from app.pipeline.lipsync import LipSyncJob
-from app.pipeline.media.output_controls import Encoding, VideoQuality, encoding_for
+from app.pipeline.media.output_controls import Encoding, encoding_for
 from app.pipeline.quality.face_choice import face_point_warning
 from app.pipeline.quality.measure import measure_quality
 from app.pipeline.quality.report import QualityReport
-from app.pipeline.segments import Segment
-from app.pipeline.silence_rest import SilenceMode
-from app.pipeline.timeline import SyncMode
 from app.services.execution.engine_catalog import EngineCatalog
+from app.services.tasks.choices import RenderChoices
 from app.services.uploads.validation import MediaLimits
 
 logger = logging.getLogger(__name__)
@@ -30,34 +27,28 @@ def build_job(
     video: Path,
     audio: Path,
     output: Path,
-    sync_mode: SyncMode,
-    face_point: tuple[float, float] | None = None,
-    silence: SilenceMode = SilenceMode.REST,
-    speaker: SpeakerChoice = SpeakerChoice.LARGEST,
-    segments: tuple[Segment, ...] = (),
-    output_height: int | None = None,
-    video_quality: VideoQuality = VideoQuality.STANDARD,
+    choices: RenderChoices,
 ) -> LipSyncJob:
     """A pipeline job with the tuning that settings give (shared by the service and the CLI)."""
-    encoding = encoding_for(video_quality, Encoding(settings.encoder_preset, settings.encoder_crf))
+    encoding = encoding_for(choices.video_quality, Encoding(settings.encoder_preset, settings.encoder_crf))
     return LipSyncJob(
         video=video,
         audio=audio,
         output=output,
-        sync_mode=sync_mode,
+        sync_mode=choices.sync_mode,
         chunk_frames=settings.chunk_frames or _DEFAULT_CHUNK_FRAMES[engines.device.type],
         face_detect_interval=settings.face_detect_interval,
         landmark_step=settings.landmark_step,
         encoder_preset=encoding.preset,
         encoder_crf=encoding.crf,
-        output_height=output_height,
+        output_height=choices.output_height,
         gpu_encode=engines.device.type == "cuda",
         max_seconds=MediaLimits.from_settings(settings).read_seconds,
         max_fps=settings.max_output_fps,
-        face_point=face_point,
-        silence=silence,
-        speaker=speaker,
-        segments=segments,
+        face_point=choices.face_point,
+        silence=choices.silence,
+        speaker=choices.speaker,
+        segments=choices.segments,
     )
 
 

@@ -6,13 +6,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from app.errors import TaskNotFound
-from app.pipeline.face.speaker import SpeakerChoice
-from app.pipeline.media.output_controls import VideoQuality
 from app.pipeline.media.probe import MediaInfo
 from app.pipeline.quality.report import QualityReport
-from app.pipeline.segments import Segment
-from app.pipeline.silence_rest import SilenceMode
-from app.pipeline.timeline import SyncMode
+from app.services.tasks.choices import RenderChoices
 from app.stages import Stage
 
 
@@ -46,7 +42,6 @@ class TaskInfo:
     task_id: str
     model_choice: str
     engine: str
-    sync_mode: SyncMode
     audio_extension: str
     media: MediaInfo
     # The uploaded video's stored extension, from its detected container (mp4 or mkv).
@@ -73,17 +68,8 @@ class TaskInfo:
     # Where events are POSTed, and the download URL they name.
     webhook_url: str | None = None
     result_url: str | None = None
-    # Whether the mouth rests where the new speech pauses (records before it existed: rest).
-    silence: SilenceMode = SilenceMode.REST
-    # Which face is lip-synced: the largest, or per shot the one that talks (records before: largest).
-    speaker: SpeakerChoice = SpeakerChoice.LARGEST
-    # Only these ranges are lip-synced (empty: the whole video; `app.pipeline.segments`).
-    segments: tuple[Segment, ...] = ()
-    # Which face to lip-sync when several show: the one nearest this point; None: the largest.
-    face_point: tuple[float, float] | None = None
-    # The output's height (None: the source's) and encoder effort (records before them: both defaults).
-    output_height: int | None = None
-    video_quality: VideoQuality = VideoQuality.STANDARD
+    # What the request chose about the render (in a record: fields of its own, at the top level).
+    choices: RenderChoices = field(default_factory=RenderChoices)
 
 
 class TaskEvent(StrEnum):

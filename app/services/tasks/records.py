@@ -15,6 +15,7 @@ from app.pipeline.quality.report import QualityReport
 from app.pipeline.segments import Segment
 from app.pipeline.silence_rest import SilenceMode
 from app.pipeline.timeline import SyncMode
+from app.services.tasks.choices import RenderChoices
 from app.services.tasks.model import OutputInfo, TaskInfo, TaskState
 from app.stages import Stage
 
@@ -26,6 +27,8 @@ _TIMESTAMPS = ("created_at", "started_at", "finished_at", "heartbeat_at")
 
 def to_record(task: TaskInfo) -> dict:
     record = asdict(task)
+    # The choices sit at the record's top level, where records written before RenderChoices have them.
+    record.update(record.pop("choices"))
     for name in _TIMESTAMPS:
         record[name] = record[name].isoformat() if record[name] else None
     return record
@@ -37,23 +40,14 @@ def from_record(record: dict) -> TaskInfo:
     values = {
         field.name: record[field.name]
         for field in fields(TaskInfo)
-        if field.name in record or field.default is MISSING and field.default_factory is MISSING
+        if field.name != "choices"
+        and (field.name in record or field.default is MISSING and field.default_factory is MISSING)
     }
+    values["choices"] = _choices(record)
     values["status"] = TaskState(values["status"])
-    values["sync_mode"] = SyncMode(values["sync_mode"])
-    if "silence" in values:
-        values["silence"] = SilenceMode(values["silence"])
-    if "speaker" in values:
-        values["speaker"] = SpeakerChoice(values["speaker"])
-    if "video_quality" in values:
-        values["video_quality"] = VideoQuality(values["video_quality"])
     values["media"] = MediaInfo(**values["media"])
     if "stage" in values:
         values["stage"] = Stage(values["stage"])
-    if "segments" in values:
-        values["segments"] = tuple(Segment(**segment) for segment in values["segments"])
-    if values.get("face_point") is not None:
-        values["face_point"] = tuple(values["face_point"])
     if values.get("output") is not None:
         values["output"] = OutputInfo(**values["output"])
     if values.get("quality") is not None:
@@ -64,6 +58,21 @@ def from_record(record: dict) -> TaskInfo:
     if values["created_at"] is None:
         raise ValueError("record has no creation time")
     return TaskInfo(**values)
+
+
+def _choices(record: dict) -> RenderChoices:
+    """The render choices of a record; those added in later releases get their defaults."""
+    default = RenderChoices()
+    point = record.get("face_point")
+    return RenderChoices(
+        sync_mode=SyncMode(record["sync_mode"]),
+        silence=SilenceMode(record.get("silence", default.silence)),
+        speaker=SpeakerChoice(record.get("speaker", default.speaker)),
+        segments=tuple(Segment(**segment) for segment in record.get("segments", ())),
+        face_point=(float(point[0]), float(point[1])) if point is not None else None,
+        output_height=record.get("output_height"),
+        video_quality=VideoQuality(record.get("video_quality", default.video_quality)),
+    )
 
 
 def write_record(task_dir: Path, task: TaskInfo) -> None:

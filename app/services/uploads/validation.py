@@ -24,7 +24,6 @@ from app.pipeline.media.container import (
     Container,
     detect_container,
 )
-from app.pipeline.media.output_controls import output_size
 from app.pipeline.media.probe import MediaInfo, probe_media, scan_video_packets
 from app.pipeline.segments import Segment, SegmentError, check_segments_fit
 from app.pipeline.timeline import SyncMode, plan_output
@@ -237,26 +236,6 @@ def check_output_frames(video: MediaInfo, audio_seconds: float, limits: MediaLim
             f"the output would have {frames} frames ({frames / fps:.1f} s at {fps:g} fps, sync mode "
             f"{sync_mode.value}); send shorter media or another sync mode, "
             f"the limit is {limits.max_output_frames} frames",
-        )
-
-
-def check_face_point(point: tuple[float, float], video: MediaInfo) -> None:
-    x, y = point
-    if not (x < video.width and y < video.height):
-        raise InvalidUpload(
-            "face_point",
-            f"({x:g}, {y:g}) lies outside the {video.width}x{video.height} video; give x,y pixels inside the frame",
-        )
-
-
-def check_output_height(output_height: int, video: MediaInfo, limits: MediaLimits) -> None:
-    """Refuse an output height that would make a frame over the pixel limit (a very wide video)."""
-    width, height = output_size(video.width, video.height, output_height)
-    if width * height > limits.max_pixels:
-        raise InvalidUpload(
-            "output_height",
-            f"{output_height} would make a {width}x{height} output, over the {limits.max_pixels}-pixel limit "
-            "of this server; ask for a smaller height or `source`",
         )
 
 
