@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     metrics_require_key: bool = False
     worker_metrics_port: int | None = Field(None, ge=1, le=65535)
+    # Traces (OpenTelemetry's own variable names): sent over OTLP/HTTP to <endpoint>/v1/traces when
+    # the endpoint is set (e.g. http://collector:4318); the service name defaults to
+    # modellab-api or modellab-worker.
+    otel_exporter_otlp_endpoint: str | None = Field(None, pattern=r"^https?://[^\s]+$")
+    otel_service_name: str | None = None
 
     # Distributed mode (README "Scaling out"): jobs go through Celery on Redis, task state lives
     # in Redis, files in S3-compatible storage. The defaults keep everything in this process.

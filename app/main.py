@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from app import wiring
+from app import tracing, wiring
 from app.config import Settings, get_settings
 from app.errors import ModelLabError
 from app.logs import configure_logging, log_event
@@ -25,6 +25,7 @@ from app.routes.errors import install_error_handlers
 from app.routes.metrics import METRICS_PATH, RequestMetrics
 from app.routes.openapi_schema import schema_builder
 from app.routes.page import install_page
+from app.routes.request_tracing import RequestTracing
 from app.routes.security_headers import SecurityHeaders
 from app.routes.upload_limit import UploadSizeLimit
 from app.routes.upload_slots import UploadSlots
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracing.start(settings, "modellab-api")
         parts = await run_in_threadpool(wiring.build_api, settings)
         app.state.service = parts.service
         app.state.chores = {chore.name: chore.run for chore in parts.chores}  # tests run them at will
@@ -61,7 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Added innermost first. From the outside in: security headers on every answer, CORS (only
     # when CORS_ORIGINS opens it), the API key check, the declared upload size, the upload slots;
-    # outside them all, the request metrics (METRICS_ENABLED), which see every answer.
+    # outside them, the request metrics (METRICS_ENABLED), which see every answer; outermost, the
+    # request's span (OTEL_EXPORTER_OTLP_ENDPOINT), current while all of them run.
     app.add_middleware(UploadSlots, max_uploads=settings.max_concurrent_uploads)
     app.add_middleware(UploadSizeLimit, max_file_bytes=settings.max_upload_bytes)
     open_metrics = {METRICS_PATH} if settings.metrics_enabled and not settings.metrics_require_key else set()
@@ -79,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_enabled:
         app.add_middleware(RequestMetrics)
         routers.append(metrics.router)
+    if tracing.enabled(settings):
+        app.add_middleware(RequestTracing)
     for router in routers:
         app.include_router(router)
     install_docs(app)

@@ -13,10 +13,11 @@ import functools
 import logging
 from typing import Any
 
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from celery import Task
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init, worker_process_shutdown
 from prometheus_client import start_http_server
 
-from app import wiring
+from app import tracing, wiring
 from app.config import get_settings
 from app.logs import configure_logging, line_formatter
 from app.metrics import REGISTRY
@@ -26,6 +27,7 @@ from app.services.webhooks.sender import Delivery, WebhookSender
 
 settings = get_settings()
 app = celery_app(settings)
+_SERVICE_NAME = "modellab-worker"  # the traces' default service.name (OTEL_SERVICE_NAME overrides)
 _executor: TaskExecutor | None = None
 
 
@@ -44,7 +46,15 @@ def _log_task_ids(logger: logging.Logger | None = None, **_: Any) -> None:
 def _load_engines(**_: Any) -> None:
     global _executor
     _serve_metrics()
+    # In the pool's child, after the fork: the exporter's thread lives where the jobs run.
+    tracing.start(settings, _SERVICE_NAME)
     _executor = wiring.build_worker_executor(settings)
+
+
+@worker_process_shutdown.connect
+def _flush_traces(**_: Any) -> None:
+    """A pool's child ends without running `atexit`: the spans still waiting are sent now."""
+    tracing.flush()
 
 
 @functools.cache
@@ -56,14 +66,17 @@ def _serve_metrics() -> None:
         start_http_server(settings.worker_metrics_port, registry=REGISTRY)
 
 
-@app.task(name=RENDER_TASK)
-def render(task_id: str) -> None:
-    """Run the task to its end; its outcome is in the task's record, not in Celery's."""
+@app.task(name=RENDER_TASK, bind=True)
+def render(self: Task, task_id: str) -> None:
+    """Run the task to its end; its outcome is in the task's record, not in Celery's. The job's
+    span continues the trace of the request that queued it (`traceparent` in the message headers)."""
     global _executor
     _serve_metrics()
     if _executor is None:  # a pool without child processes (--pool solo) sends no process init
+        tracing.start(settings, _SERVICE_NAME)
         _executor = wiring.build_worker_executor(settings)
-    _executor.run(task_id)
+    with tracing.resumed(self.request.headers or {}):
+        _executor.run(task_id)
 
 
 @app.task(name=WEBHOOK_TASK)

@@ -10,10 +10,10 @@ import time
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from app.metrics import HTTP_DURATION, HTTP_REQUESTS, REGISTRY
+from app.routes.answered import AnsweredStatus, HttpMiddleware, route_template
 from app.routes.deps import ServiceDep
 from app.services.tasks.model import TaskState
 
@@ -35,40 +35,15 @@ async def metrics(service: ServiceDep) -> Response:
     return Response(generate_latest(REGISTRY) + generate_latest(scrape), media_type=CONTENT_TYPE_LATEST)
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """Counts each HTTP request by method, route template and status, and times it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        status = 500  # what the client gets when the app raises before answering
-
-        async def send_counted(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        answered = AnsweredStatus(send)
         try:
-            await self._app(scope, receive, send_counted)
+            await self._app(scope, receive, answered.send)
         finally:
-            route = _route_template(scope)
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            route = route_template(scope)
+            HTTP_REQUESTS.labels(scope["method"], route, str(answered.status)).inc()
             HTTP_DURATION.labels(scope["method"], route).observe(time.perf_counter() - started)
-
-
-def _route_template(scope: Scope) -> str:
-    """The matched route's template; a request refused before routing (API key, upload limits)
-    is matched here against the app's routes."""
-    route = scope.get("route")
-    if route is None and (app := scope.get("app")) is not None:
-        for candidate in app.router.routes:
-            if candidate.matches(scope)[0] is not Match.NONE:
-                route = candidate
-                break
-    return getattr(route, "path", None) or "unmatched"

@@ -6,7 +6,9 @@ way, but Swagger UI starts itself with an inline script and styles, which its ow
 """
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from app.routes.answered import HttpMiddleware
 
 # Own files only; media comes from blob: URLs the page makes of uploads and results; XHR and
 # fetch go to this origin; no framing, no plugins, forms post here only.
@@ -24,14 +26,8 @@ _FIXED = {
 }
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
+class SecurityHeaders(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         policy = _DOCS_POLICY if scope["path"] == "/docs" else PAGE_POLICY
 
         async def send_with_headers(message: Message) -> None:

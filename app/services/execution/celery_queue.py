@@ -12,6 +12,7 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
+from app import tracing
 from app.config import Settings
 from app.errors import BackendUnavailable
 from app.logs import LOG_FORMAT, log_event
@@ -58,8 +59,11 @@ class CeleryJobRunner:
     def submit(self, task_id: str) -> None:
         """Blocking: publishes the job to Redis (call it off the event loop)."""
         try:
-            # The message's id is the task's, so that a cancel can revoke every message of it.
-            self._app.send_task(RENDER_TASK, args=[task_id], queue=QUEUE, task_id=task_id)
+            # The message's id is the task's, so that a cancel can revoke every message of it; its
+            # headers carry the trace context, which the worker's job span continues.
+            self._app.send_task(
+                RENDER_TASK, args=[task_id], queue=QUEUE, task_id=task_id, headers=tracing.handover(task_id)
+            )
         except OperationalError as error:
             log_event(logger, "queue.unreachable", logging.ERROR, reason=str(error)[:200])
             raise BackendUnavailable("the job queue (Redis) is unreachable; try again shortly") from error

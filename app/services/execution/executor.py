@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from app import tracing
 from app.config import Settings
 from app.errors import BackendUnavailable, ErrorCode, JobTimedOut, ModelLabError, TaskCancelled, TaskNotFound
 from app.logs import current_task_id, log_event
@@ -55,15 +56,16 @@ class TaskExecutor:
         self._engines = engines
 
     def run(self, task_id: str) -> None:
-        """Run one task to its end state, its id on every log line."""
+        """Run one task to its end state, its id on every log line, in one span (`lipsync.job`)."""
         token = current_task_id.set(task_id)
         try:
-            attempt = self._claim(task_id)
-            if attempt is not None:
-                with self._storage.hold_scratch(task_id):
-                    self._run_attempt(self._registry.get(task_id), attempt)
-                # This run's folder, released now, and any that a killed run left on this host.
-                self._storage.remove_orphan_scratch()
+            with tracing.span("lipsync.job", task_id=task_id):
+                attempt = self._claim(task_id)
+                if attempt is not None:
+                    with self._storage.hold_scratch(task_id):
+                        self._run_attempt(self._registry.get(task_id), attempt)
+                    # This run's folder, released now, and any that a killed run left on this host.
+                    self._storage.remove_orphan_scratch()
         finally:
             current_task_id.reset(token)
 
@@ -141,13 +143,15 @@ class TaskExecutor:
     def _run_attempt(self, task: TaskInfo, attempt: int) -> None:
         clock = time.perf_counter()
         mine = {"attempt": attempt}
+        tracing.annotate(model=task.model_choice, engine=task.engine, attempt=attempt)
+        stages = tracing.StageSpans(Stage.STARTING, task_id=task.task_id, model=task.model_choice, engine=task.engine)
         stop_beating = start_heartbeat(
             self._registry, task.task_id, mine, self._settings.heartbeat_timeout_s / _BEATS_PER_TIMEOUT
         )
         outcome: Outcome | None
         deadline = time.monotonic() + self._time_limit_s()
         try:
-            video, quality = self._render(task, mine, deadline)
+            video, quality = self._render(task, mine, deadline, stages)
             output = OutputInfo(round(video.frames / video.fps, 3), video.frames, video.width, video.height)
             outcome = Outcome(TaskState.FINISHED, output=output, quality=quality)
         except TaskCancelled:
@@ -170,6 +174,7 @@ class TaskExecutor:
             )
         finally:
             stop_beating()
+        _trace_outcome(stages, outcome)
         observe_run(task.engine, outcome, duration_s := time.perf_counter() - clock)
         try:
             self._finish(task.task_id, mine, outcome, duration_s)
@@ -204,7 +209,7 @@ class TaskExecutor:
         return limit - min(_TIME_LIMIT_MARGIN_S, limit / 10)
 
     def _render(
-        self, task: TaskInfo, mine: Mapping[str, object], deadline: float
+        self, task: TaskInfo, mine: Mapping[str, object], deadline: float, stages: tracing.StageSpans
     ) -> tuple[RenderedVideo, QualityReport | None]:
         self._storage.fetch_inputs(task.task_id, task.video_extension, task.audio_extension)
         job = build_job(
@@ -233,6 +238,7 @@ class TaskExecutor:
                     previous_duration_s=now - stage_started["at"],
                 )
                 stage_started.update(stage=stage, at=now)
+                stages.enter(stage)
 
         def is_cancelled() -> bool:
             """Also true for a run that a newer one replaced: it must stop writing, and for one past
@@ -245,7 +251,8 @@ class TaskExecutor:
                 return False
 
         video = run_lipsync(job, engine, on_progress, is_cancelled)
-        quality = measure_output(job)
+        with tracing.span("lipsync.quality", task_id=task.task_id):
+            quality = measure_output(job)
         # The last look before publishing: a run that is no longer current never writes a result.
         if not _still_mine(_patiently(lambda: self._registry.get(task.task_id)), mine):
             raise TaskCancelled("the task was cancelled or handed to another worker")
@@ -260,6 +267,16 @@ class TaskExecutor:
 
 
 Answer = TypeVar("Answer")
+
+
+def _trace_outcome(stages: tracing.StageSpans, outcome: Outcome | None) -> None:
+    """The run's end on its spans: the stage it stopped in, and the job's (no outcome: cancelled or replaced)."""
+    failure = outcome.error if outcome is not None and outcome.status is TaskState.FAILED else None
+    stages.close(failure)
+    if outcome is not None:
+        tracing.annotate(status=outcome.status, error_code=outcome.error_code)
+    if failure is not None:
+        tracing.fail(failure)
 
 
 def _still_mine(task: TaskInfo, mine: Mapping[str, object]) -> bool:

@@ -5,6 +5,7 @@ import os
 import queue
 import threading
 
+from app import tracing
 from app.services.execution.runner import RunTask
 
 logger = logging.getLogger(__name__)
@@ -20,13 +21,14 @@ class ThreadJobRunner:
     def __init__(self, workers: int, run: RunTask) -> None:
         self._workers = workers
         self._run = run
-        self._jobs: queue.Queue[str | None] = queue.Queue()
+        # Each task id with its trace context (`tracing.handover`): the job continues the request's trace.
+        self._jobs: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def submit(self, task_id: str) -> None:
         self._start_workers()
-        self._jobs.put(task_id)
+        self._jobs.put((task_id, tracing.handover(task_id)))
 
     def withdraw(self, task_id: str) -> None:
         """Nothing to drop: a thread takes the id, finds the task cancelled and skips it at once."""
@@ -49,9 +51,11 @@ class ThreadJobRunner:
 
     def _work(self) -> None:
         _lower_priority()
-        while (task_id := self._jobs.get()) is not None:
+        while (job := self._jobs.get()) is not None:
+            task_id, trace_context = job
             try:
-                self._run(task_id)
+                with tracing.resumed(trace_context):
+                    self._run(task_id)
             except Exception:
                 logger.exception("event=job.crashed")
 
