@@ -44,10 +44,6 @@ _LOWER_TEETH_FROM = 0.22
 _LOWER_TEETH_OF_WIDTH = 0.1
 # The shadowed lower teeth's colour, a shade of the lips'.
 _LOWER_TEETH_SHADOW = 0.45
-# The upper teeth's and lip's shadow on the cavity: this much darker at the top, fading over
-# this share of the gap.
-_TEETH_SHADOW = 0.4
-_TEETH_SHADOW_DEPTH = 0.45
 # A gap this wide (share of the mouth width) lets the most light into the cavity.
 _LIT_OPENNESS = 0.4
 # The tongue shows from this opening on (a smile's narrow gap between the teeth included) and
@@ -94,13 +90,11 @@ def draw_interior(
 
 
 def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor) -> torch.Tensor:
-    # Darkest at the back of the middle, lighter toward the lips and the cheeks; the top in the
-    # shadow of the upper teeth and lip (light comes from above), so the cavity's top edge is
-    # not a lit line under the teeth; a narrow gap lets less light in than a wide one.
+    # Darkest at the back of the middle, lighter toward the lips and the cheeks; a narrow gap
+    # lets less light in than a wide one.
     back = torch.exp(-((u / 0.55) ** 2)) * torch.sin(torch.pi * depth.clamp(0, 1))
-    under_teeth = 1 - _TEETH_SHADOW * (1 - torch.clamp(depth / _TEETH_SHADOW_DEPTH, 0, 1)) ** 2
     light_in = 0.65 + 0.35 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
-    shade = ((1 - 0.35 * back) * under_teeth * light_in).unsqueeze(1)
+    shade = ((1 - 0.35 * back) * light_in).unsqueeze(1)
     return (lip_colour * _CAVITY_SHADE.to(u))[:, :, None, None] * shade
 
 
