@@ -7,22 +7,15 @@ import logging
 import pytest
 
 from app import logs
+from tests.log_capture import root_lines
 
 
 @pytest.fixture
 def json_lines():
     """Root-logger lines through the JSON formatter, as LOG_FORMAT=json installs it."""
     logs.configure_logging("json")
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.line_formatter("json"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    previous = root.level
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous)
+    with root_lines(logs.line_formatter("json")) as stream:
+        yield stream
 
 
 def parsed(stream: io.StringIO) -> list[dict]:

@@ -6,6 +6,7 @@ import pytest
 
 from app import logs
 from tests.conftest import wait_for_end
+from tests.log_capture import root_lines
 
 
 def test_log_event_formats_key_values():
@@ -25,16 +26,8 @@ def test_log_event_formats_key_values():
 def captured_lines():
     """Root-logger lines in the service's own format, task ids included."""
     logs.configure_logging()
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter(logs.LOG_FORMAT))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    previous = root.level
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous)
+    with root_lines(logging.Formatter(logs.LOG_FORMAT)) as stream:
+        yield stream
 
 
 @pytest.mark.e2e

@@ -9,6 +9,15 @@ from tests.conftest import download_result, upload, wait_for_end
 from tests.media_tools import ffprobe
 
 
+def _assert_refused_naming(answer, named: str) -> None:
+    """A 422 whose FastAPI list and one-sentence message both name the bad segment."""
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["error_code"] == "invalid_request"
+    assert [problem["loc"] for problem in body["detail"]] == [["body", "segments"]]
+    assert named in body["detail"][0]["msg"] and named in body["message"]
+
+
 @pytest.mark.parametrize(
     ("segments", "named"),
     [
@@ -20,12 +29,7 @@ from tests.media_tools import ffprobe
     ids=["overlapping", "unordered", "malformed", "not-a-list"],
 )
 def test_bad_segments_are_a_422_naming_the_segment(client, face_video, short_audio, segments, named):
-    answer = upload(client, face_video, short_audio, segments=segments)
-    assert answer.status_code == 422
-    body = answer.json()
-    assert body["error_code"] == "invalid_request"
-    assert [problem["loc"] for problem in body["detail"]] == [["body", "segments"]]
-    assert named in body["detail"][0]["msg"] and named in body["message"]
+    _assert_refused_naming(upload(client, face_video, short_audio, segments=segments), named)
 
 
 @pytest.mark.parametrize(
@@ -37,12 +41,7 @@ def test_bad_segments_are_a_422_naming_the_segment(client, face_video, short_aud
     ids=["past-the-video", "past-the-audio"],
 )
 def test_segments_out_of_range_are_a_422_naming_the_segment(client, face_video, short_audio, segments, named, tmp_path):
-    answer = upload(client, face_video, short_audio, segments=segments)
-    assert answer.status_code == 422
-    body = answer.json()
-    assert body["error_code"] == "invalid_request"
-    assert [problem["loc"] for problem in body["detail"]] == [["body", "segments"]]
-    assert named in body["detail"][0]["msg"] and named in body["message"]
+    _assert_refused_naming(upload(client, face_video, short_audio, segments=segments), named)
     # A rejected request leaves nothing behind.
     assert not any(path.is_file() for path in (tmp_path / "uploads").rglob("*"))
 
