@@ -127,7 +127,9 @@ def mouth_motion(
     widen = np.clip(features[:, 1], -1, 1) * _MAX_WIDEN * mouth_width
     split = np.where(opening > 0, np.clip(parting, -1, 1) * source_gap, 0.0)
     lips_closed = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
-    own_teeth = np.where(opening > 0, np.maximum(source_gap - split, 0), 0.0)
+    # Only a gap that shows teeth has teeth above its parting: a parted mouth's own gap is lips
+    # and the dark inside, under which drawn teeth are whole crowns.
+    own_teeth = np.where((opening > 0) & shows_teeth, np.maximum(source_gap - split, 0), 0.0)
     rounding = np.clip(features[:, 2], 0, 1)
     # Teeth together mean the jaw is already shut: a smile's lips close over them by themselves,
     # the chin stays (lifting it would drag the neck and collar up with it).
