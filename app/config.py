@@ -7,7 +7,13 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_MODEL_ENGINES = {"model1": "viseme", "model2": "wav2lip", "model3": "wav2lip_gan", "model4": "musetalk"}
+DEFAULT_MODEL_ENGINES = {
+    "model1": "viseme",
+    "model2": "wav2lip",
+    "model3": "wav2lip_gan",
+    "model4": "musetalk",
+    "model5": "latentsync",
+}
 
 
 class Settings(BaseSettings):
@@ -49,6 +55,11 @@ class Settings(BaseSettings):
     # CPU; `fp32` on CUDA trades speed and memory for exactness (debugging a checkpoint).
     precision: Literal["auto", "fp16", "fp32"] = "auto"
     weights_dir: Path = Path("weights")
+    # LatentSync (model5): denoising steps, classifier-free guidance scale and the seed of its
+    # noise (the reference's defaults: 20, 1.5, 1247). The same seed gives the same video.
+    latentsync_steps: int = Field(20, ge=1, le=100)
+    latentsync_guidance: float = Field(1.5, ge=1.0, le=10.0)
+    latentsync_seed: int = Field(1247, ge=0, lt=2**63)
     max_concurrent_jobs: int = Field(1, ge=1)
     max_queued: int = Field(16, ge=0)
     task_ttl_hours: float = Field(24.0, gt=0)

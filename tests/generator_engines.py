@@ -1,5 +1,7 @@
-"""What every engine that generates the lower face (Wav2Lip, MuseTalk) must do through the API."""
+"""What every engine that generates the lower face (Wav2Lip, MuseTalk, LatentSync) must do through the API."""
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -35,3 +37,31 @@ def assert_renders_the_lower_face_only(
     middle = output[len(output) // 2]
     assert psnr(middle[mouth], source[mouth]) < 25
     assert psnr(middle[upper], source[upper]) >= 38
+
+
+def described_model(client: TestClient, model_choice: str) -> dict:
+    """The `GET /models` entry of one model choice."""
+    return next(model for model in client.get("/models").json() if model["model_choice"] == model_choice)
+
+
+def assert_a_damaged_layout_is_refused(
+    make_client: Callable[..., TestClient],
+    weights_dir: Path,
+    folder: str,
+    damage: Callable[[Path], object],
+    reason: str,
+    model_choice: str,
+    face_video: Path,
+    audio: Path,
+    tmp_path: Path,
+) -> None:
+    """With a copy of `weights_dir` whose `folder` is damaged, the model is reported unavailable
+    with `reason`, and an upload for it is a 503 saying the same."""
+    copy = tmp_path / "weights"
+    shutil.copytree(weights_dir, copy)
+    damage(copy / folder)
+    client = make_client(weights_dir=copy)
+    described = described_model(client, model_choice)
+    assert described["available"] is False and reason in described["reason"]
+    response = upload(client, face_video, audio, model_choice=model_choice)
+    assert response.status_code == 503 and reason in response.json()["detail"]

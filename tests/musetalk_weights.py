@@ -101,7 +101,7 @@ def write_published_layout(folder: Path, small: bool = True, seed: int = 0) -> P
     logvar = vae_state["quant_conv.weight"].shape[0] // 2
     vae_state["quant_conv.weight"][logvar:] = 0
     vae_state["quant_conv.bias"][logvar:] = -30
-    _save(root / layout.VAE_CONFIG, vae_config, root / layout.VAE_WEIGHTS, _old_attention_names(vae_state))
+    _save(root / layout.VAE_CONFIG, vae_config, root / layout.VAE_WEIGHTS, old_attention_names(vae_state))
 
     whisper_config = WhisperConfig(**(SMALL_WHISPER if small else PUBLISHED_WHISPER))
     with torch.device("meta"):
@@ -132,7 +132,7 @@ def _random_state(module: torch.nn.Module, generator: torch.Generator) -> dict[s
     return state
 
 
-def _old_attention_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def old_attention_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The VAE's mid-block attention under the names sd-vae-ft-mse's file uses."""
     old = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
     renamed = {}

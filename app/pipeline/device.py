@@ -1,10 +1,11 @@
 """Which torch device the engines run on, and in which precision."""
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 
 Precision = Literal["auto", "fp16", "fp32"]
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 
 
 def resolve_device(preference: str) -> torch.device:
@@ -20,3 +21,9 @@ def uses_half_precision(device: torch.device, precision: Precision) -> bool:
     """fp16 where asked, or by default on CUDA; never on the CPU, where fp16 is slower and
     several of the networks' layers have no fp16 kernels."""
     return device.type == "cuda" and precision != "fp32"
+
+
+def moved_to(module: ModuleT, device: torch.device, dtype: torch.dtype) -> ModuleT:
+    """`module.to(device, dtype)`, typed as `torch.nn.Module.to`: diffusers and transformers wrap
+    their overrides with `functools.wraps`, whose stub loses the bound `self`."""
+    return module.to(device, dtype)

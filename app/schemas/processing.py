@@ -36,6 +36,7 @@ class ModelChoice(StrEnum):
     MODEL2 = "model2"
     MODEL3 = "model3"
     MODEL4 = "model4"
+    MODEL5 = "model5"
 
 
 PROCESS_FILE_FIELDS = {

@@ -7,6 +7,8 @@ def test_models_shows_the_install_command_of_a_missing_model(make_client, tmp_pa
     assert models["model4"]["install_command"] == "python -m app.weights fetch model4"
     assert models["model2"]["install_command"] == "python -m app.weights fetch model2 --accept-licence"
     assert models["model3"]["install_command"] == "python -m app.weights fetch model3 --accept-licence"
+    # LatentSync's weights come under use restrictions (OpenRAIL++-M): accepted on the command line.
+    assert models["model5"]["install_command"] == "python -m app.weights fetch model5 --accept-licence"
     # The embedded engine needs no weights, and an available model needs no command.
     assert models["model1"]["available"] is True and models["model1"]["install_command"] is None
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from app.pipeline.engines.latentsync import layout as latentsync_layout
 from app.weights.cli import main
 from app.weights.manifest import DEFAULT_MANIFEST, ManifestError, load_manifest
 
@@ -106,10 +107,14 @@ def test_a_manifest_that_cannot_be_right_is_refused(manifest, change, complaint)
 
 def test_the_shipped_manifest_covers_every_engine_with_weights():
     engines = load_manifest(DEFAULT_MANIFEST)
-    assert set(engines) == {"wav2lip", "wav2lip_gan", "musetalk"}
+    assert set(engines) == {"wav2lip", "wav2lip_gan", "musetalk", "latentsync"}
     assert [engine for engine, weights in engines.items() if weights.licence.acceptance_required] == [
         "wav2lip",
         "wav2lip_gan",
+        "latentsync",
     ]
+    # Every file LatentSync's engine needs, where it looks for it.
+    needed = {f"{latentsync_layout.FOLDER}/{name}" for name in latentsync_layout.FILES}
+    assert {weight.target for weight in engines["latentsync"].files} == needed
     assert {weight.target for weight in engines["wav2lip"].files} == {"wav2lip.pth"}
     assert {weight.target for weight in engines["wav2lip_gan"].files} == {"wav2lip_gan.pth"}

@@ -60,6 +60,16 @@ class OwnMouthPicker(Protocol[FeaturesT_contra]):
 
 
 @dataclass(frozen=True)
+class DiffusionOptions:
+    """How diffusion engines (LatentSync) denoise: steps, classifier-free guidance scale, and
+    the seed their noise is drawn from."""
+
+    steps: int = 20
+    guidance_scale: float = 1.5
+    seed: int = 1247
+
+
+@dataclass(frozen=True)
 class EngineOptions:
     """What engines may be configured with (from settings)."""
 
@@ -70,6 +80,7 @@ class EngineOptions:
     face_pads: tuple[int, int, int, int] = (0, 10, 0, 0)
     # fp16 or fp32 for the networks (see `device.uses_half_precision`).
     precision: Precision = "auto"
+    diffusion: DiffusionOptions = DiffusionOptions()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from app.config import Settings
 from app.errors import ModelUnavailable
 from app.pipeline.device import resolve_device
 from app.pipeline.engines import ENGINE_SPECS, Engine
-from app.pipeline.engines.base import EngineAvailability, EngineOptions
+from app.pipeline.engines.base import DiffusionOptions, EngineAvailability, EngineOptions
 from app.weights.manifest import install_command
 
 
@@ -39,6 +39,9 @@ class EngineCatalog:
             batch_size=settings.batch_size,
             face_pads=settings.face_pads,
             precision=settings.precision,
+            diffusion=DiffusionOptions(
+                settings.latentsync_steps, settings.latentsync_guidance, settings.latentsync_seed
+            ),
         )
         return cls(settings.model_engines, options, resolve_device(settings.device))
 

@@ -1,12 +1,14 @@
 """model4 (MuseTalk 1.5) through the API, with random weights in the published layout."""
 
 import json
-import shutil
 
 import pytest
 
-from tests.conftest import upload
-from tests.generator_engines import assert_renders_the_lower_face_only
+from tests.generator_engines import (
+    assert_a_damaged_layout_is_refused,
+    assert_renders_the_lower_face_only,
+    described_model,
+)
 from tests.musetalk_weights import write_published_layout
 
 
@@ -15,12 +17,8 @@ def weights_dir(tmp_path_factory):
     return write_published_layout(tmp_path_factory.mktemp("weights"))
 
 
-def model4(client) -> dict:
-    return next(model for model in client.get("/models").json() if model["model_choice"] == "model4")
-
-
 def test_models_reports_musetalk_available_when_every_file_loads(make_client, weights_dir):
-    described = model4(make_client(weights_dir=weights_dir))
+    described = described_model(make_client(weights_dir=weights_dir), "model4")
     assert described == {
         "model_choice": "model4",
         "engine": "musetalk",
@@ -50,22 +48,11 @@ def test_models_reports_musetalk_available_when_every_file_loads(make_client, we
     ],
 )
 def test_a_missing_or_wrong_file_is_named_and_tasks_get_503(
-    make_client,
-    weights_dir,
-    face_video,
-    short_audio,
-    tmp_path,
-    damage,
-    reason,
+    make_client, weights_dir, face_video, short_audio, tmp_path, damage, reason
 ):
-    copy = tmp_path / "weights"
-    shutil.copytree(weights_dir, copy)
-    damage(copy / "musetalk")
-    client = make_client(weights_dir=copy)
-    described = model4(client)
-    assert described["available"] is False and reason in described["reason"]
-    response = upload(client, face_video, short_audio, model_choice="model4")
-    assert response.status_code == 503 and reason in response.json()["detail"]
+    assert_a_damaged_layout_is_refused(
+        make_client, weights_dir, "musetalk", damage, reason, "model4", face_video, short_audio, tmp_path
+    )
 
 
 @pytest.mark.e2e

@@ -6,7 +6,7 @@ def test_health_reports_device_and_queue(client):
 
 def test_models_lists_every_choice_with_availability(client):
     models = {model["model_choice"]: model for model in client.get("/models").json()}
-    assert set(models) == {"model1", "model2", "model3", "model4"}
+    assert set(models) == {"model1", "model2", "model3", "model4", "model5"}
     assert models["model1"]["engine"] == "viseme" and models["model1"]["available"] is True
     for choice, engine in (("model2", "wav2lip"), ("model3", "wav2lip_gan")):
         assert models[choice]["engine"] == engine
@@ -14,6 +14,8 @@ def test_models_lists_every_choice_with_availability(client):
         assert "WEIGHTS_DIR" in models[choice]["reason"] and f"{engine}.pth" in models[choice]["reason"]
     assert models["model4"]["engine"] == "musetalk" and models["model4"]["available"] is False
     assert "musetalk/musetalkV15/musetalk.json not found" in models["model4"]["reason"]
+    assert models["model5"]["engine"] == "latentsync" and models["model5"]["available"] is False
+    assert "latentsync/latentsync_unet.pt not found" in models["model5"]["reason"]
 
 
 def test_mapping_of_choices_to_engines_is_a_setting(make_client):

@@ -6,8 +6,9 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-from app.pipeline.engines.musetalk.weights import rename_old_attention, whisper_encoder_part
-from tests.musetalk_weights import PUBLISHED_UNET, PUBLISHED_VAE, PUBLISHED_WHISPER, _old_attention_names
+from app.pipeline.engines.musetalk.weights import whisper_encoder_part
+from app.pipeline.engines.sd_vae import rename_old_attention
+from tests.musetalk_weights import PUBLISHED_UNET, PUBLISHED_VAE, PUBLISHED_WHISPER, old_attention_names
 
 
 def parameter_count(module: torch.nn.Module) -> int:
@@ -36,7 +37,7 @@ def test_the_published_vae_config_builds_sd_vae_ft_mse_and_its_old_key_names_map
         vae = AutoencoderKL.from_config(PUBLISHED_VAE)
     state = vae.state_dict()
     assert parameter_count(vae) == 83_653_863 and len(state) == 248
-    published = _old_attention_names(state)
+    published = old_attention_names(state)
     assert "encoder.mid_block.attentions.0.query.weight" in published
     assert "decoder.mid_block.attentions.0.proj_attn.bias" in published
     renamed = rename_old_attention(published)

@@ -13,13 +13,12 @@ face with the mouth for that sound; the VAE decodes it. Differences, each for a 
 
 import threading
 from collections.abc import Sequence
-from typing import TypeVar
 
 import cv2
 import numpy as np
 import torch
 
-from app.pipeline.device import uses_half_precision
+from app.pipeline.device import moved_to, uses_half_precision
 from app.pipeline.engines.base import EngineOptions
 from app.pipeline.engines.musetalk.audio import AudioWindows, encoder_states, frame_windows
 from app.pipeline.engines.musetalk.face_crop import FACE_SIDE, crop_face, face_box, ibug_points, lower_face_mask
@@ -32,8 +31,6 @@ _DEFAULT_BATCH = {"cuda": 32, "cpu": 4}
 # Boxes smaller than this (pixels) are left alone: nothing to generate.
 _MIN_BOX = 8
 
-ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
-
 
 class MuseTalkEngine:
     # The network paints every lower face itself.
@@ -43,9 +40,9 @@ class MuseTalkEngine:
         self._device = device
         # Half precision on a GPU by default (the reference's --use_float16), full on the CPU.
         self._dtype = torch.float16 if uses_half_precision(device, options.precision) else torch.float32
-        self._unet = _moved(models.unet, device, self._dtype)
-        self._vae = _moved(models.vae, device, self._dtype)
-        self._whisper = _moved(models.whisper, device, self._dtype)
+        self._unet = moved_to(models.unet, device, self._dtype)
+        self._vae = moved_to(models.vae, device, self._dtype)
+        self._whisper = moved_to(models.whisper, device, self._dtype)
         self._features = models.features
         self._scaling = float(self._vae.config["scaling_factor"])
         self._batch_size = options.batch_size or _DEFAULT_BATCH[device.type]
@@ -109,12 +106,6 @@ class MuseTalkEngine:
         """(n, 4, 32, 32) latents -> (n, 256, 256, 3) uint8 RGB, rounded as the reference."""
         images = self._vae.decode(latents.to(self._device, self._dtype) / self._scaling).sample.float()
         return ((images / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
-
-
-def _moved(module: ModuleT, device: torch.device, dtype: torch.dtype) -> ModuleT:
-    """`module.to(device, dtype)`, typed as `torch.nn.Module.to`: diffusers and transformers wrap
-    their overrides with `functools.wraps`, whose stub loses the bound `self`."""
-    return module.to(device, dtype)
 
 
 def _face_crop(frames: YuvBatch, index: int, box: tuple[int, int, int, int]) -> np.ndarray:

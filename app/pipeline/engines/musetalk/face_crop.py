@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from app.pipeline.face import tracking
+from app.pipeline.face.lower_face import below_nose_weights, smoothstep
 from app.pipeline.face.tracking import FaceLandmarks
 
 # Face-mesh vertices of each iBUG point: jaw 0-16 (right ear to left ear), brows 17-26, nose
@@ -145,17 +146,10 @@ def lower_face_mask(face: FaceLandmarks, box: tuple[int, int, int, int]) -> np.n
     mask: np.ndarray = np.zeros((height, width), np.float32)
     cv2.fillPoly(mask, [np.round(outline).astype(np.int32)], 1.0, lineType=cv2.LINE_AA)
     mask = cv2.GaussianBlur(mask, (0, 0), feather / 2)
-    # Nothing from the nose up: the weights rise smoothly from zero at the nose's base to full at the lip.
-    rows = np.arange(height, dtype=np.float32)
-    lip_row = face.point(tracking.UPPER_LIP_OUTER)[1] - y0
-    mask *= _smoothstep((rows - nose_row) / max(lip_row - nose_row, 1.0))[:, None]
+    # Nothing from the nose up.
+    mask *= below_nose_weights(face, y0, height)[:, None]
     # The generated picture ends at the box: fade to zero before its edges.
+    rows = np.arange(height, dtype=np.float32)
     edge = np.minimum.outer(np.minimum(rows, rows[::-1]), np.minimum(np.arange(width), np.arange(width)[::-1]))
-    mask *= _smoothstep(edge / feather)
+    mask *= smoothstep(edge / feather)
     return mask
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    """0 below 0, 1 above 1, an S-curve between (no kink where a ramp starts or ends)."""
-    x = np.clip(x, 0, 1)
-    return x * x * (3 - 2 * x)

@@ -1,0 +1,1 @@
+"""Writers of LatentSync 1.6 weight files with random values, for tests."""

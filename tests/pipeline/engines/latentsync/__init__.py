@@ -1,0 +1,1 @@
+"""LatentSync 1.6 engine: its networks against the unmodified reference, and its stages."""
