@@ -12,7 +12,9 @@ Engines (random weights of the published shapes where WEIGHTS_DIR has none: the 
 the same cost), on CUDA in fp16 and fp32 (`PRECISION`; fp32 only on the CPU and for `viseme`,
 which has no network): frames per second of `render` on the clip's 1080p frames with their faces
 (crop, network, paste), the network's own stages on a batch (Wav2Lip: the generator; MuseTalk:
-VAE encode, UNet, VAE decode), the audio features' seconds per minute of speech, and peak VRAM.
+VAE encode, UNet, VAE decode; LatentSync: on one pass of 16 faces at 512x512, VAE encode, one
+UNet step with guidance's doubled batch, VAE decode), the audio features' seconds per minute of
+speech, and peak VRAM. LatentSync renders with its default 20 steps (LATENTSYNC_STEPS).
 
 Service: per model, `python -m app.server` in a fresh process; the clip is uploaded through HTTP
 and `/status` polled: seconds in each stage, the whole request-to-download time, against plain
@@ -43,8 +45,11 @@ SAMPLES, LANDMARKS = "speech16k.npy", "landmarks.npy"
 SAMPLE_RATE = 16000
 # Frames rendered per timing: a few of the engines' batches.
 RENDER_FRAMES = 64
-ENGINES = ("viseme", "wav2lip", "musetalk")
-SERVICE_MODELS = ("model1", "model2", "model4")
+ENGINES = ("viseme", "wav2lip", "musetalk", "latentsync")
+SERVICE_MODELS = ("model1", "model2", "model4", "model5")
+# Network-stage inputs per engine: face crops' side and how many make a batch (LatentSync: one
+# pass, the 16 frames its temporal layers see together).
+CROPS = {"wav2lip": (96, 128), "musetalk": (256, 32), "latentsync": (512, 16)}
 
 
 def prepare(folder: Path, seconds: float) -> Path:
@@ -109,6 +114,10 @@ def random_weights(folder: Path, engines: set[str]) -> Path:
         save_published_format(folder / "wav2lip.pth")
     if "musetalk" in engines:
         write_published_layout(folder, small=False)
+    if "latentsync" in engines:
+        from bench.latentsync import write_weights
+
+        write_weights(folder, full_size=True)
     return folder
 
 
@@ -133,6 +142,11 @@ def network_stages(engine: Engine, name: str, device: torch.device, crops: np.nd
         autocast = torch.autocast("cuda", dtype=torch.float16, enabled=engine._half)  # noqa: SLF001
         with torch.inference_mode(), autocast:
             seconds = {"generator": timed(lambda: generator(mels, faces), device, repeats)}
+    elif name == "latentsync":
+        from bench.latentsync import network_calls
+
+        calls = network_calls(engine, crops)  # type: ignore[arg-type]
+        seconds = {stage: timed(call, device, repeats) for stage, call in calls.items()}
     else:
         return {}
     return {stage: round(len(crops) / value, 1) for stage, value in seconds.items()}
@@ -150,10 +164,11 @@ def measure_engine(name: str, precision: str, device: torch.device, weights: Pat
     fps = 30.0
     features_s = timed(lambda: engine.audio_features(samples, SAMPLE_RATE, fps, int(60 * fps)), device, 1)
     features = engine.audio_features(samples, SAMPLE_RATE, fps, int(60 * fps))
-    repeats = 3 if device.type == "cuda" else 1
+    # One LatentSync render of these frames is already 80 UNet passes (seconds, minutes in fp32).
+    repeats = 3 if device.type == "cuda" and name != "latentsync" else 1
     batches = [YuvBatch.from_rgb(frames) for _ in range(repeats + 1)]
     render_s = timed(lambda: engine.render(batches.pop(), faces, features[: len(frames)]), device, repeats)
-    crops = _face_crops(frames, faces, 256 if name == "musetalk" else 96, 32 if name == "musetalk" else 128)
+    crops = _face_crops(frames, faces, *CROPS.get(name, CROPS["wav2lip"]))
     row = {
         "engine": name,
         "precision": precision,

@@ -18,12 +18,13 @@ def assert_renders_the_lower_face_only(
     face_video: Path,
     audio: Path,
     tmp_path: Path,
+    timeout_s: float = 120,
 ) -> None:
     """A task finishes with an H.264 + AAC mp4 of the source's size whose mouth region is
     repainted (random weights paint noise there) while everything above the nose is kept."""
     response = upload(client, face_video, audio, model_choice=model_choice)
     assert response.status_code == 202
-    status = wait_for_end(client, response.json()["task_id"])
+    status = wait_for_end(client, response.json()["task_id"], timeout_s)
     assert status["status"] == "finished" and status["engine"] == engine, status
     path = tmp_path / "out.mp4"
     download_result(client, status["task_id"], path)

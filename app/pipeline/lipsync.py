@@ -134,6 +134,8 @@ def _plan(job: LipSyncJob, engine: Engine[FeaturesT], is_cancelled: Callable[[],
     fps = min(info.fps, job.max_fps)
     fmt = FrameFormat.for_source(info.width, info.height, fps, info.color_matrix)
     chunk_frames = max(1, min(job.chunk_frames, _CHUNK_BYTES // fmt.frame_bytes))
+    # Whole passes of the engine's network per chunk, at least one (over the memory cap if need be).
+    chunk_frames = max(engine.frames_per_pass, chunk_frames // engine.frames_per_pass * engine.frames_per_pass)
     with ThreadPoolExecutor(max_workers=1) as background:
         # Whether the source talks is looked at while the audio is decoded and recognised.
         talks = (

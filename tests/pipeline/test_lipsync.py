@@ -96,3 +96,19 @@ def test_large_frames_are_decoded_in_smaller_chunks(engine, face_video, short_au
     monkeypatch.setattr(engine, "render", lambda frames, *rest: sizes.append(len(frames)) or real_render(frames, *rest))
     run_lipsync(job(face_video, short_audio, tmp_path / "out.mp4"), engine)
     assert max(sizes) == 3
+
+
+def test_chunks_hold_whole_passes_of_an_engine_that_sees_frames_together(
+    engine, face_video, short_audio, tmp_path, monkeypatch
+):
+    from app.pipeline import lipsync
+
+    # Memory would allow three frames a chunk, the job asks for eight: an engine that denoises
+    # four frames together gets chunks of four (its pass), never a pass cut in two.
+    monkeypatch.setattr(lipsync, "_CHUNK_BYTES", 3 * 512 * 512 * 3 // 2)
+    monkeypatch.setattr(engine, "frames_per_pass", 4)
+    sizes: list[int] = []
+    real_render = engine.render
+    monkeypatch.setattr(engine, "render", lambda frames, *rest: sizes.append(len(frames)) or real_render(frames, *rest))
+    run_lipsync(job(face_video, short_audio, tmp_path / "out.mp4"), engine)
+    assert set(sizes[:-1]) == {4} and 1 <= sizes[-1] <= 4

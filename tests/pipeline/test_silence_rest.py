@@ -134,6 +134,7 @@ class PaintingEngine:
     """Any engine: paints the mouth's box white on every frame with a face."""
 
     reuses_source_mouths = False
+    frames_per_pass = 1
 
     def audio_features(self, samples, sample_rate, fps, frame_count):
         return np.zeros((frame_count, 1), np.float32)

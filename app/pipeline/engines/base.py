@@ -32,6 +32,10 @@ class Engine(Protocol[FeaturesT]):
     # then indexes the source's mouths first and asks `pick_own_mouths` (see `OwnMouthPicker`)
     # for the choice.
     reuses_source_mouths: bool
+    # Frames the network sees together (LatentSync's temporal layers: 16; 1 for engines that draw
+    # frame by frame): the pipeline's chunks hold whole multiples of it, counted from the first
+    # output frame, so the groups are the same however long the chunks are.
+    frames_per_pass: int
 
     def audio_features(self, samples: np.ndarray, sample_rate: int, fps: float, frame_count: int) -> FeaturesT:
         """Per output frame features (first axis: frame) from 16 kHz mono audio."""

@@ -59,6 +59,7 @@ _MIN_TEETH_SHARE = 0.03
 
 class VisemeEngine:
     reuses_source_mouths = True
+    frames_per_pass = 1
 
     def __init__(self, device: torch.device) -> None:
         self._drawer = MouthDrawer(device)

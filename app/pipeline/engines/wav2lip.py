@@ -54,6 +54,7 @@ def load_generator(path: Path) -> Wav2LipGenerator:
 class Wav2LipEngine:
     # The generator paints every lower face itself.
     reuses_source_mouths = False
+    frames_per_pass = 1
 
     def __init__(self, generator: Wav2LipGenerator, device: torch.device, options: EngineOptions) -> None:
         self._device = device

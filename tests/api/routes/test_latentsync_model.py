@@ -52,4 +52,5 @@ def test_latentsync_renders_the_lower_face_and_keeps_the_rest(
     make_client, weights_dir, face_video, short_audio, tmp_path
 ):
     client = make_client(weights_dir=weights_dir, **FAST)
-    assert_renders_the_lower_face_only(client, "model5", "latentsync", face_video, short_audio, tmp_path)
+    # About 45 s on two CPU cores; more on a loaded machine.
+    assert_renders_the_lower_face_only(client, "model5", "latentsync", face_video, short_audio, tmp_path, timeout_s=600)

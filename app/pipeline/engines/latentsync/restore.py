@@ -22,10 +22,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from app.pipeline.engines.latentsync.alignment import CROP_HEIGHT, CROP_WIDTH, FILL, frame_box, warp_affine
+from app.pipeline.engines.latentsync.alignment import (
+    CROP_HEIGHT,
+    CROP_WIDTH,
+    FILL,
+    RESOLUTION,
+    frame_box,
+    warp_affine,
+)
+from app.pipeline.engines.latentsync.mask import keep_mask
 
 # Zero-weight pixels kept inside the box's edge (see the module's docstring).
 _MARGIN = 2
+# The generated region's soft edge (Gaussian sigma), as a share of the crop's width.
+_REGION_FEATHER = 0.02
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,19 @@ def paste_rgb(frame_rgb: np.ndarray, paste: FacePaste) -> np.ndarray:
     alpha = paste.alpha[..., None]
     region[:] = (alpha * paste.rgb + (1 - alpha) * region.astype(np.float32)).astype(np.uint8)
     return out
+
+
+def mouth_region(matrix: np.ndarray, x0: int, y0: int, height: int, width: int) -> np.ndarray:
+    """(height, width) float32 weights over the frame box at (x0, y0): 1 where the network
+    repaints the face (the mask's mouth region), 0 where it only hands back the input, feathered
+    over `_REGION_FEATHER` of the crop so the paste has no edge."""
+    if height == 0 or width == 0:
+        return np.zeros((height, width), np.float32)
+    generated = 1 - cv2.resize(keep_mask(RESOLUTION), (CROP_WIDTH, CROP_HEIGHT), interpolation=cv2.INTER_AREA)
+    generated = cv2.GaussianBlur(generated.astype(np.float32), (0, 0), _REGION_FEATHER * CROP_WIDTH)
+    to_crop = np.vstack([np.asarray(matrix, dtype=np.float64), [0.0, 0.0, 1.0]])
+    warped = warp_affine(torch.from_numpy(generated)[None, None], to_crop, (height, width), origin=(x0, y0))
+    return warped[0, 0].numpy()
 
 
 def _erode_2x2(weight: np.ndarray) -> np.ndarray:

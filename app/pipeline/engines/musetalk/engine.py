@@ -35,6 +35,7 @@ _MIN_BOX = 8
 class MuseTalkEngine:
     # The network paints every lower face itself.
     reuses_source_mouths = False
+    frames_per_pass = 1
 
     def __init__(self, models: MuseTalkModels, device: torch.device, options: EngineOptions) -> None:
         self._device = device

@@ -9,6 +9,7 @@ import torch
 
 from app.pipeline.engines.base import DiffusionOptions, EngineOptions
 from app.pipeline.engines.latentsync import layout
+from app.pipeline.engines.latentsync.engine import _passes
 from app.pipeline.engines.latentsync.spec import LatentSyncSpec
 from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.audio import decode_audio
@@ -88,3 +89,17 @@ def test_availability_names_a_missing_or_broken_file(weights_dir, tmp_path):
     whisper.write_bytes(whisper.read_bytes()[:1000])
     broken = spec.availability(EngineOptions(copy))
     assert not broken.available and "tiny.pt" in (broken.reason or "")
+
+
+def test_faces_are_denoised_in_unbroken_runs_within_16_frame_blocks():
+    numbers = np.arange(40, 72)  # a chunk of output frames 40-71: blocks 32-47, 48-63, 64-79
+    rows = [row for row in range(32) if row not in (3, 4)]  # frames 43 and 44 have no face
+    groups = _passes(rows, numbers, size=16)
+    assert [[int(numbers[row]) for row in group] for group in groups] == [
+        [40, 41, 42],
+        list(range(45, 48)),
+        list(range(48, 64)),
+        list(range(64, 72)),
+    ]
+    # A GPU that holds fewer frames splits each run, the same way for every video.
+    assert [len(group) for group in _passes(list(range(32)), numbers, size=6)] == [6, 2, 6, 6, 4, 6, 2]
