@@ -60,15 +60,6 @@ class AudioWindows:
         return self.features[torch.from_numpy(self.indices)].flatten(1, 2)
 
 
-def frame_audio_embeds(
-    samples: np.ndarray, encoder: WhisperEncoder, device: torch.device, dtype: torch.dtype, fps: float, frame_count: int
-) -> torch.Tensor:
-    """(frame_count, WINDOW * hidden states, width) float32 on the CPU: each video frame's audio
-    embedding for 16 kHz mono `samples`. For a long clip, take `audio_windows` and call
-    `embeds()` per batch of frames instead."""
-    return audio_windows(samples, encoder, device, dtype, fps, frame_count).embeds()
-
-
 def audio_windows(
     samples: np.ndarray, encoder: WhisperEncoder, device: torch.device, dtype: torch.dtype, fps: float, frame_count: int
 ) -> AudioWindows:
@@ -105,17 +96,6 @@ def frame_windows(features: torch.Tensor, fps: float, frame_count: int) -> Audio
     offsets = np.arange(-2 * CONTEXT_BEFORE, 2 * (CONTEXT_AFTER + 1))
     indices = np.clip(centres[:, None] + offsets, 0, len(features) - 1)
     return AudioWindows(features, indices)
-
-
-def reference_frame_count(feature_count: int, fps: float) -> int:
-    """How many video frames the reference makes for `feature_count` encoder frames
-    (`feature2chunks`, to whose length it loops or cuts the video): frames up to and including
-    the first that starts past the end, by its own float formula."""
-    step = ENCODER_RATE / fps
-    frame = 0
-    while int(frame * step) <= feature_count:
-        frame += 1
-    return frame + 1
 
 
 def log_mel(samples: np.ndarray) -> torch.Tensor:

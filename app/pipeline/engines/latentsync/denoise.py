@@ -18,7 +18,6 @@ seeding), so every chunk of a video starts from the same noise whatever way the 
 DDIM with eta 0 draws nothing more.
 """
 
-import numpy as np
 import torch
 from diffusers import DDIMScheduler
 from diffusers.models import AutoencoderKL
@@ -43,9 +42,6 @@ SCHEDULER_CONFIG = {
 }
 # The reference's defaults for 1.6 (inference.sh, configs/unet/stage2_512.yaml).
 FRAMES_PER_CHUNK = 16
-STEPS = 20
-GUIDANCE = 1.5
-SEED = 1247
 # The VAE's downsampling and latent channels (sd-vae-ft-mse).
 LATENT_STRIDE = 8
 LATENT_CHANNELS = 4
@@ -64,15 +60,15 @@ def denoise_faces(
     faces: torch.Tensor,
     audio: torch.Tensor,
     noise: torch.Tensor,
-    steps: int = STEPS,
-    guidance: float = GUIDANCE,
+    steps: int,
+    guidance: float,
 ) -> torch.Tensor:
     """The chunk's faces with the mouth for its audio.
 
     `faces` (f, s, s, 3) uint8 RGB aligned faces; `audio` (f, tokens, dim) the frames' audio
     tokens; `noise` from `initial_noise`, whose device and precision the networks run in.
     Returns (f, 3, s, s) network pixels (-1..1, unclamped), in that precision: what the
-    reference pastes back (`restore.restore_face`); `faces_to_rgb` makes bytes of them.
+    reference pastes back (`restore.restore_face`).
     """
     device, dtype = noise.device, noise.dtype
     guided = guidance > 1.0
@@ -91,26 +87,9 @@ def denoise_faces(
         sample = torch.cat([latents] * 2) if guided else latents
         sample = scheduler.scale_model_input(sample, timestep)
         sample = torch.cat([sample, mask, masked_latents, face_latents], dim=1)
-        prediction = _prediction(unet(sample, timestep, encoder_hidden_states=audio))
+        prediction = unet(sample, timestep, encoder_hidden_states=audio)
         if guided:
             unconditional, conditional = prediction.chunk(2)
             prediction = unconditional + guidance * (conditional - unconditional)
         latents = scheduler.step(prediction, timestep, latents, eta=0.0).prev_sample
     return keep_input_around_mouth(decode(vae, latents), chunk)
-
-
-def faces_to_rgb(pixels: torch.Tensor) -> np.ndarray:
-    """(f, 3, s, s) network pixels -> (f, s, s, 3) uint8 RGB, truncated as the reference's
-    `pixel_values_to_images`."""
-    images = (pixels.permute(0, 2, 3, 1) / 2 + 0.5).clamp(0, 1)
-    return (images * 255).to(torch.uint8).cpu().numpy()
-
-
-def _prediction(output: object) -> torch.Tensor:
-    """The UNet's noise prediction: a tensor, or the reference's output object's `sample`."""
-    if isinstance(output, torch.Tensor):
-        return output
-    sample = getattr(output, "sample", None)
-    if not isinstance(sample, torch.Tensor):
-        raise TypeError(f"the UNet returned {type(output).__name__}, not a prediction")
-    return sample

@@ -76,17 +76,6 @@ def restore_face(face: torch.Tensor, matrix: np.ndarray, frame_height: int, fram
     return FacePaste(x0, y0, np.ascontiguousarray(rgb * weight[..., None]), alpha)
 
 
-def paste_rgb(frame_rgb: np.ndarray, paste: FacePaste) -> np.ndarray:
-    """A copy of `frame_rgb` (h, w, 3 uint8) with `paste` blended in and truncated to bytes, as
-    the reference composes its output frames."""
-    out = frame_rgb.copy()
-    height, width = paste.alpha.shape
-    region = out[paste.y0 : paste.y0 + height, paste.x0 : paste.x0 + width]
-    alpha = paste.alpha[..., None]
-    region[:] = (alpha * paste.rgb + (1 - alpha) * region.astype(np.float32)).astype(np.uint8)
-    return out
-
-
 def mouth_region(matrix: np.ndarray, x0: int, y0: int, height: int, width: int) -> np.ndarray:
     """(height, width) float32 weights over the frame box at (x0, y0): 1 where the network
     repaints the face (the mask's mouth region), 0 where it only hands back the input, feathered

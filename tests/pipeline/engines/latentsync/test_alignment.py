@@ -18,7 +18,7 @@ from app.pipeline.engines.latentsync.alignment import (
     similarity_to_template,
 )
 from app.pipeline.engines.latentsync.mask import keep_mask
-from app.pipeline.engines.latentsync.restore import paste_rgb, restore_face
+from app.pipeline.engines.latentsync.restore import FacePaste, restore_face
 from app.pipeline.face.tracking import FaceLandmarks
 from tests.fixtures.latentsync.make_frame_fixtures import known_face
 
@@ -143,3 +143,14 @@ def test_paste_covers_only_the_face_and_stays_inside_the_frame():
     assert width <= 194 and paste.alpha[:, 192:].max() == 0
     assert paste.alpha[100, 100] == pytest.approx(1.0)
     assert CROP_WIDTH / 2 == 210 and CROP_HEIGHT / 2 == 280
+
+
+def paste_rgb(frame_rgb: np.ndarray, paste: FacePaste) -> np.ndarray:
+    """A copy of `frame_rgb` (h, w, 3 uint8) with `paste` blended in and truncated to bytes, as
+    the reference composes its output frames."""
+    out = frame_rgb.copy()
+    height, width = paste.alpha.shape
+    region = out[paste.y0 : paste.y0 + height, paste.x0 : paste.x0 + width]
+    alpha = paste.alpha[..., None]
+    region[:] = (alpha * paste.rgb + (1 - alpha) * region.astype(np.float32)).astype(np.uint8)
+    return out

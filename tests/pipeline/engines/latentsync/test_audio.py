@@ -15,13 +15,12 @@ import pytest
 import torch
 
 from app.pipeline.engines.latentsync.audio import (
+    ENCODER_RATE,
     WINDOW,
     audio_windows,
-    frame_audio_embeds,
     frame_windows,
     log_mel,
     mel_filters,
-    reference_frame_count,
     whisper_features,
 )
 from app.pipeline.engines.latentsync.whisper_encoder import WhisperEncoder, load_whisper_encoder
@@ -188,3 +187,23 @@ def test_a_truncated_or_foreign_file_is_refused_naming_it(checkpoint, tmp_path, 
     for path in (truncated, foreign, tmp_path / "missing.pt"):
         with pytest.raises(WeightsError, match=path.name):
             load_whisper_encoder(path, mmap=mmap)
+
+
+def frame_audio_embeds(
+    samples: np.ndarray, encoder: WhisperEncoder, device: torch.device, dtype: torch.dtype, fps: float, frame_count: int
+) -> torch.Tensor:
+    """(frame_count, WINDOW * hidden states, width) float32 on the CPU: each video frame's audio
+    embedding for 16 kHz mono `samples`. For a long clip, take `audio_windows` and call
+    `embeds()` per batch of frames instead."""
+    return audio_windows(samples, encoder, device, dtype, fps, frame_count).embeds()
+
+
+def reference_frame_count(feature_count: int, fps: float) -> int:
+    """How many video frames the reference makes for `feature_count` encoder frames
+    (`feature2chunks`, to whose length it loops or cuts the video): frames up to and including
+    the first that starts past the end, by its own float formula."""
+    step = ENCODER_RATE / fps
+    frame = 0
+    while int(frame * step) <= feature_count:
+        frame += 1
+    return frame + 1

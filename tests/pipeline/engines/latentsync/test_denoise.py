@@ -10,7 +10,7 @@ import torch
 from diffusers.models import AutoencoderKL
 
 from app.pipeline.engines.latentsync import layout
-from app.pipeline.engines.latentsync.denoise import denoise_faces, faces_to_rgb, initial_noise
+from app.pipeline.engines.latentsync.denoise import denoise_faces, initial_noise
 from app.pipeline.engines.latentsync.latents import SCALING_FACTOR, chunk_pixels, encode
 from app.pipeline.engines.latentsync.unet_weights import load_unet
 from app.pipeline.engines.sd_vae import load_sd_vae
@@ -75,7 +75,7 @@ def test_only_the_mouth_region_changes(networks):
     faces, audio = loop_inputs()
     noise = initial_noise(SEED, SIDE, torch.device("cpu"), torch.float32)
     with torch.inference_mode():
-        generated = denoise_faces(unet, vae, faces[:2], audio[:2], noise, steps=1)
+        generated = denoise_faces(unet, vae, faces[:2], audio[:2], noise, steps=1, guidance=GUIDANCE)
     keep = chunk_pixels(faces[:2]).keep[0, 0] == 1
     # Bytes to network pixels and back, truncated, can lose a level (as in the reference).
     changed = (np.abs(faces_to_rgb(generated).astype(int) - faces[:2].numpy()) > 1).any(axis=(0, 3))
@@ -90,9 +90,11 @@ class _RecordingUNet(torch.nn.Module):
         super().__init__()
         self.calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor) -> object:
+    def forward(
+        self, sample: torch.Tensor, timestep: torch.Tensor, encoder_hidden_states: torch.Tensor
+    ) -> torch.Tensor:
         self.calls.append((sample, timestep, encoder_hidden_states))
-        return type("Output", (), {"sample": torch.zeros_like(sample[:, :4])})()
+        return torch.zeros_like(sample[:, :4])
 
 
 def test_unet_sees_noise_mask_masked_and_face_latents_and_silence_first(networks):
@@ -133,3 +135,10 @@ def test_no_guidance_runs_the_unet_once_per_step(networks):
 def test_faces_to_rgb_truncates_as_the_reference():
     pixels = torch.tensor([-1.5, -1.0, 0.0, 0.999, 1.2]).view(1, 1, 1, 5).expand(1, 3, 1, 5)
     assert faces_to_rgb(pixels)[0, 0, :, 0].tolist() == [0, 0, 127, 254, 255]
+
+
+def faces_to_rgb(pixels: torch.Tensor) -> np.ndarray:
+    """(f, 3, s, s) network pixels -> (f, s, s, 3) uint8 RGB, truncated as the reference's
+    `pixel_values_to_images`."""
+    images = (pixels.permute(0, 2, 3, 1) / 2 + 0.5).clamp(0, 1)
+    return (images * 255).to(torch.uint8).cpu().numpy()

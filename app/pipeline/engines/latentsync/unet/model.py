@@ -37,25 +37,13 @@ class LatentSyncUNet(nn.Module):
             per_frame_norm=config.get("use_inflated_groupnorm", False),
             motion_kwargs=dict(config["motion_module_kwargs"]),
         )
-        motion, resolutions = config["use_motion_module"], config["motion_module_resolutions"]
+        motion = config["use_motion_module"]
 
         self.conv_in = FrameConv(config["in_channels"], widths[0], kernel_size=3, padding=1)
         self.time_proj = Timesteps(widths[0], config["flip_sin_to_cos"], config["freq_shift"])
         self.time_embedding = TimestepEmbedding(widths[0], temb_channels)
 
-        self.down_blocks = nn.ModuleList()
-        for i, kind in enumerate(config["down_block_types"]):
-            self.down_blocks.append(
-                DownBlock(
-                    widths[max(i - 1, 0)],
-                    widths[i],
-                    config["layers_per_block"],
-                    heads[i] if kind == "CrossAttnDownBlock3D" else None,
-                    motion and 2**i in resolutions and not config["motion_module_decoder_only"],
-                    config["downsample_padding"] if i < count - 1 else None,
-                    options,
-                )
-            )
+        self.down_blocks = _down_blocks(config, widths, heads, options)
         self.mid_block = MidBlock(
             widths[-1],
             heads[-1],
@@ -63,22 +51,7 @@ class LatentSyncUNet(nn.Module):
             config["mid_block_scale_factor"],
             options,
         )
-        self.up_blocks = nn.ModuleList()
-        skips = _skip_widths(widths, config["layers_per_block"])
-        for i, kind in enumerate(config["up_block_types"]):
-            width = widths[count - 1 - i]
-            self.up_blocks.append(
-                UpBlock(
-                    [skips.pop() for _ in range(config["layers_per_block"] + 1)],
-                    widths[count - i] if i > 0 else widths[-1],  # what comes in: the previous block's width
-                    width,
-                    heads[count - 1 - i] if kind == "CrossAttnUpBlock3D" else None,
-                    # The reference counts resolutions up from 2**3 whatever the depth.
-                    motion and 2 ** (3 - i) in resolutions,
-                    upsample=i < count - 1,
-                    options=options,
-                )
-            )
+        self.up_blocks = _up_blocks(config, widths, heads, options)
         self.conv_norm_out = group_norm(widths[0], config["norm_num_groups"], options.eps, options.per_frame_norm)
         self.conv_act = nn.SiLU()
         self.conv_out = FrameConv(widths[0], config["out_channels"], kernel_size=3, padding=1)
@@ -107,6 +80,46 @@ class LatentSyncUNet(nn.Module):
             size = tuple(skips[following].shape[2:]) if uneven and following >= 0 else None
             video = up(video, skips, temb, encoder_hidden_states, size)
         return self.conv_out(self.conv_act(self.conv_norm_out(video)))
+
+
+def _down_blocks(config: dict[str, Any], widths: list[int], heads: list[int], options: BlockOptions) -> nn.ModuleList:
+    """The encoder's blocks, widest resolution first (the reference's `down_blocks`)."""
+    motion, resolutions, count = config["use_motion_module"], config["motion_module_resolutions"], len(widths)
+    blocks = nn.ModuleList()
+    for i, kind in enumerate(config["down_block_types"]):
+        blocks.append(
+            DownBlock(
+                widths[max(i - 1, 0)],
+                widths[i],
+                config["layers_per_block"],
+                heads[i] if kind == "CrossAttnDownBlock3D" else None,
+                motion and 2**i in resolutions and not config["motion_module_decoder_only"],
+                config["downsample_padding"] if i < count - 1 else None,
+                options,
+            )
+        )
+    return blocks
+
+
+def _up_blocks(config: dict[str, Any], widths: list[int], heads: list[int], options: BlockOptions) -> nn.ModuleList:
+    """The decoder's blocks, coarsest resolution first, each taking its encoder block's skips."""
+    motion, resolutions, count = config["use_motion_module"], config["motion_module_resolutions"], len(widths)
+    blocks = nn.ModuleList()
+    skips = _skip_widths(widths, config["layers_per_block"])
+    for i, kind in enumerate(config["up_block_types"]):
+        blocks.append(
+            UpBlock(
+                [skips.pop() for _ in range(config["layers_per_block"] + 1)],
+                widths[count - i] if i > 0 else widths[-1],  # what comes in: the previous block's width
+                widths[count - 1 - i],
+                heads[count - 1 - i] if kind == "CrossAttnUpBlock3D" else None,
+                # The reference counts resolutions up from 2**3 whatever the depth.
+                motion and 2 ** (3 - i) in resolutions,
+                upsample=i < count - 1,
+                options=options,
+            )
+        )
+    return blocks
 
 
 def _skip_widths(widths: list[int], layers: int) -> list[int]:
