@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--manifest", type=Path, help="default: $WEIGHTS_MANIFEST or app/weights/manifest.json")
         if name == "fetch":
             command.add_argument(
-                "--accept-licence", action="store_true", help="accept non-commercial terms (Wav2Lip) shown before"
+                "--accept-licence",
+                action="store_true",
+                help="accept the licence terms shown before (Wav2Lip: non-commercial; LatentSync: use restrictions)",
             )
     return parser
 
@@ -91,8 +93,9 @@ def _fetch(engines: list[EngineWeights], weights_dir: Path, accepted: bool) -> i
             if engine.licence.acceptance_required:
                 _notice(engine)
         raise Refused(
-            f"{', '.join(needing)}: these weights are under non-commercial terms (above); read them and run the "
-            "command again with --accept-licence to accept them. Nothing was downloaded."
+            f"{', '.join(needing)}: these weights come under terms you must accept (above: non-commercial use, or "
+            "use restrictions); read them and run the command again with --accept-licence to accept them. "
+            "Nothing was downloaded."
         )
     status = OK
     for engine in engines:

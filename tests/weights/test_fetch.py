@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.weights.cli import main
+from app.weights.manifest import DEFAULT_MANIFEST
 from tests.musetalk_weights import write_published_layout
 from tests.wav2lip_checkpoint import save_published_format
 from tests.weights.conftest import serve_engine
@@ -113,6 +114,14 @@ def test_non_commercial_weights_need_accept_licence(hub: FakeHub, tmp_path, payl
     assert "non-commercial" in output.out and "https://github.com/Rudrabha/Wav2Lip" in output.out
     assert "--accept-licence" in output.err and "Nothing was downloaded" in output.err
     assert hub.requests == [] and not weights.exists()
+
+
+def test_the_shipped_latentsync_entry_is_refused_without_accepting_its_use_restrictions(tmp_path, capsys):
+    # The shipped manifest: nothing may be requested from the (unreachable) Hub before the refusal.
+    assert fetch(tmp_path / "weights", DEFAULT_MANIFEST, "model5") == 2
+    output = capsys.readouterr()
+    assert "OpenRAIL++-M" in output.out and "use restrictions" in output.err and "Nothing was downloaded" in output.err
+    assert not (tmp_path / "weights").exists()
 
 
 def test_hf_token_is_sent_as_authorization(hub: FakeHub, tmp_path, payload, monkeypatch):
