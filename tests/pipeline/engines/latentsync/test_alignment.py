@@ -20,15 +20,17 @@ from app.pipeline.engines.latentsync.alignment import (
 from app.pipeline.engines.latentsync.mask import keep_mask
 from app.pipeline.engines.latentsync.restore import FacePaste, restore_face
 from app.pipeline.face.tracking import FaceLandmarks
-from tests.fixtures.latentsync.make_frame_fixtures import known_face
+from tests.fixtures.latentsync.make_frame_fixtures import known_face, make_frames
 
 FIXTURE = Path(__file__).parents[3] / "fixtures" / "latentsync" / "frames_reference.npz"
 
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, np.ndarray]:
+    """The reference's outputs, and the frames they were made from (made again: the same bytes)."""
     with np.load(FIXTURE) as data:
-        return {key: data[key] for key in data.files}
+        saved = {key: data[key] for key in data.files}
+    return saved | {f"frame{index}": frame for index, frame in enumerate(make_frames())}
 
 
 @pytest.fixture(scope="module")
