@@ -79,17 +79,24 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
 
 
 def mel_filterbank() -> np.ndarray:
-    """Slaney-normalised triangular filters, shape (N_MELS, 1 + N_FFT // 2)."""
-    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
-    mel_points = _mel_to_hz(np.linspace(_hz_to_mel(F_MIN), _hz_to_mel(F_MAX), N_MELS + 2))
+    """Wav2Lip's filters, shape (N_MELS, 1 + N_FFT // 2)."""
+    return slaney_filterbank(SAMPLE_RATE, N_FFT, N_MELS, F_MIN, F_MAX)
+
+
+def slaney_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float) -> np.ndarray:
+    """(n_mels, 1 + n_fft // 2) float32 triangular filters on Slaney's mel scale, each of unit
+    area: librosa.filters.mel's arithmetic (htk=False, norm="slaney"), its float32 rounding
+    before the normalisation included (whisper ships exactly librosa's filters)."""
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    mel_points = _mel_to_hz(np.linspace(_hz_to_mel(f_min), _hz_to_mel(f_max), n_mels + 2))
     widths = np.diff(mel_points)
     ramps = mel_points[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / widths[:-1, None]
     upper = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0, np.minimum(lower, upper))
+    weights = np.maximum(0, np.minimum(lower, upper)).astype(np.float32)
     # Slaney normalisation: each filter has unit area.
     weights *= (2.0 / (mel_points[2:] - mel_points[:-2]))[:, None]
-    return weights.astype(np.float32)
+    return weights
 
 
 def amplitude_to_db(amplitude: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from app.pipeline.engines.latentsync.whisper_encoder import WhisperEncoder
+from app.pipeline.speech.mel import slaney_filterbank
 
 SAMPLE_RATE = 16000
 # Whisper's fixed audio front end (`whisper/audio.py`): 25 ms windows every 10 ms, 80 mels.
@@ -113,39 +114,9 @@ def log_mel(samples: np.ndarray) -> torch.Tensor:
 @lru_cache(maxsize=1)
 def mel_filters() -> torch.Tensor:
     """(N_MELS, N_FFT // 2 + 1) float32: the filterbank whisper ships as `mel_filters.npz`, which
-    is librosa.filters.mel(sr=16000, n_fft=400, n_mels=80) (Slaney's mel scale and area
-    normalisation); computed here with librosa's arithmetic, float32 rounding included, so
+    is librosa.filters.mel(sr=16000, n_fft=400, n_mels=80), made with librosa's arithmetic so
     that librosa (a development dependency only) is not needed at run time."""
-    fft_hz = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
-    edges_hz = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(SAMPLE_RATE / 2), N_MELS + 2))
-    widths = np.diff(edges_hz)
-    ramps = edges_hz[:, None] - fft_hz[None, :]
-    weights = np.zeros((N_MELS, len(fft_hz)), dtype=np.float32)
-    for band in range(N_MELS):
-        rising = -ramps[band] / widths[band]
-        falling = ramps[band + 2] / widths[band + 1]
-        weights[band] = np.maximum(0, np.minimum(rising, falling))
-    weights *= (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]
-    return torch.from_numpy(weights)
-
-
-# Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above.
-_LINEAR_HZ_PER_MEL = 200.0 / 3
-_LOG_START_HZ = 1000.0
-_LOG_START_MEL = _LOG_START_HZ / _LINEAR_HZ_PER_MEL
-_LOG_STEP = float(np.log(6.4)) / 27.0
-
-
-def _hz_to_mel(hz: float) -> float:
-    if hz < _LOG_START_HZ:
-        return hz / _LINEAR_HZ_PER_MEL
-    return _LOG_START_MEL + float(np.log(hz / _LOG_START_HZ)) / _LOG_STEP
-
-
-def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
-    linear = _LINEAR_HZ_PER_MEL * mels
-    logarithmic = _LOG_START_HZ * np.exp(_LOG_STEP * (mels - _LOG_START_MEL))
-    return np.where(mels >= _LOG_START_MEL, logarithmic, linear)
+    return torch.from_numpy(slaney_filterbank(SAMPLE_RATE, N_FFT, N_MELS, 0.0, SAMPLE_RATE / 2))
 
 
 def _segment(mel: torch.Tensor, start: int) -> torch.Tensor:
