@@ -109,12 +109,9 @@ class LatentSyncEngine:
         found: dict[int, FaceLandmarks] = {}
         matrices: dict[int, np.ndarray] = {}
         for index, face in enumerate(faces):
-            anchors = anchor_points(face) if face is not None else None
-            matrix = features.track.matrix(anchors) if anchors is not None and _spread(anchors) >= 1 else None
-            if face is None or matrix is None or _too_small(matrix):
-                features.track.reset()
-                continue
-            found[index], matrices[index] = face, matrix
+            matrix = _alignment(face, features.track)
+            if face is not None and matrix is not None:
+                found[index], matrices[index] = face, matrix
         for group in _passes(list(found), features.frames, self._pass_size):
             aligned = np.stack([_aligned(frames, i, matrices[i]) for i in group])
             tokens = features.windows[np.array(group)].embeds()
@@ -172,6 +169,19 @@ def _passes(rows: list[int], frame_numbers: np.ndarray, size: int) -> list[list[
         else:
             groups[-1].append(row)
     return groups
+
+
+def _alignment(face: FaceLandmarks | None, track: AlignmentTrack) -> np.ndarray | None:
+    """The face's alignment matrix along `track`; None where there is nothing to denoise (no
+    face, anchors on top of each other, a face too small to paste), and the track restarts."""
+    if face is not None:
+        anchors = anchor_points(face)
+        if _spread(anchors) >= 1:
+            matrix = track.matrix(anchors)
+            if not _too_small(matrix):
+                return matrix
+    track.reset()
+    return None
 
 
 def _spread(anchors: np.ndarray) -> float:
