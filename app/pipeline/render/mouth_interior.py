@@ -44,6 +44,11 @@ _LOWER_TEETH_FROM = 0.22
 _LOWER_TEETH_OF_WIDTH = 0.1
 # The shadowed lower teeth's colour, a shade of the lips'.
 _LOWER_TEETH_SHADOW = 0.45
+# The upper jaw's shadow darkens the cavity by this share at its top, fading over this share of
+# the gap's height; the cavity's shade loses up to this share of its saturation.
+_JAW_SHADOW = 0.5
+_JAW_SHADOW_DEPTH = 0.3
+_SHADOW_GREYING = 0.6
 # A gap this wide (share of the mouth width) lets the most light into the cavity.
 _LIT_OPENNESS = 0.4
 # The tongue shows from this opening on (a smile's narrow gap between the teeth included) and
@@ -90,12 +95,18 @@ def draw_interior(
 
 
 def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor) -> torch.Tensor:
-    # Darkest at the back of the middle, lighter toward the lips and the cheeks; a narrow gap
-    # lets less light in than a wide one.
+    # Lit from the front through the gap: darkest in the shadow of the upper jaw (just below the
+    # upper lip or teeth) and at the back of the middle, darker toward the cheeks, lightest low
+    # in front; a narrow gap lets less light in than a wide one. The deep shade loses the lips'
+    # saturation, as a shadow does: a flat red would read as a painted patch.
+    under_jaw = torch.exp(-depth.clamp(min=0) / _JAW_SHADOW_DEPTH)
     back = torch.exp(-((u / 0.55) ** 2)) * torch.sin(torch.pi * depth.clamp(0, 1))
     light_in = 0.65 + 0.35 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
-    shade = ((1 - 0.35 * back) * light_in).unsqueeze(1)
-    return (lip_colour * _CAVITY_SHADE.to(u))[:, :, None, None] * shade
+    shade = (1 - _JAW_SHADOW * under_jaw) * (1 - 0.3 * back) * (1 - 0.3 * u**2) * light_in
+    red = (lip_colour * _CAVITY_SHADE.to(u))[:, :, None, None]
+    grey = red.mean(dim=1, keepdim=True)
+    deep = (1 - shade).clamp(0, 1).unsqueeze(1)
+    return (red + _SHADOW_GREYING * deep * (grey - red)) * shade.unsqueeze(1)
 
 
 def _tongue(
