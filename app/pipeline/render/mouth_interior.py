@@ -2,7 +2,8 @@
 
 Drawn back to front, in the gap's own coordinates (`u` across the mouth, -1..1 corner to
 corner; `depth` down the gap, 0 at the upper lip, 1 at the lower lip):
-- a cavity, a deep shade of the lips' own colour, darkest at the back, never flat black;
+- a cavity, a deep, greyed shade of the lips' own colour, darkest under the upper jaw and at the
+  back, never flat black;
 - a tongue, low in the mouth, its tip from small openings on, growing as the mouth opens;
 - lower teeth at the bottom of the gap at wider openings, in the shadow of the upper jaw;
 - upper teeth as a row of single teeth: soft dark gaps between them, rounded biting edges,
