@@ -28,7 +28,7 @@ from app.pipeline.render.mouth_geometry import (
     SOURCE_GAP,
     UPPER_LIP,
     UPPER_REACH,
-    anchored_below_teeth,
+    lowered_mouth_line,
     mouth_geometry,
     mouth_motion,
 )
@@ -51,7 +51,7 @@ _ENAMEL_STRIDE = 4
 # A mouth whose dark inside is this tall (share of the mouth width) is open.
 _OPEN_INSIDE = 0.04
 # The mesh puts the lower lip on a smile's teeth and reads a mouth open below them as at most this
-# open (share of the mouth width); see `anchored_below_teeth`.
+# open (share of the mouth width); see `lowered_mouth_line`.
 _MESH_SHUT = 0.25
 # A source whose most-teeth frames show less than this share of teeth inside the lips shows none.
 _MIN_TEETH_SHARE = 0.03
@@ -157,7 +157,7 @@ class MouthDrawer:
         whether its teeth are together, measured on the source's pixels: the chunk's median, which
         does not flicker with the measurement's noise, but for frames whose mouth is open (a dark
         inside): never teeth together, and re-anchored on the real lower lip where they show teeth
-        above it (`anchored_below_teeth`)."""
+        above it or lower teeth below the mesh's lower lip (`lowered_mouth_line`)."""
         geometry = np.stack([mouth_geometry(face) for face in faces.values()])
         readings = [palette.read_gap(frames, i, face) for i, face in faces.items()]
         steady_gap = palette.steady([(gap.parting, gap.shows_teeth) for gap in readings])
@@ -173,7 +173,11 @@ class MouthDrawer:
                 # Only where the mesh reads the mouth as nearly shut: a mouth it reads as open has
                 # its lower lip right, and dark lips would pass for more of the dark inside.
                 if gap.shows_teeth and geometry[row, SOURCE_GAP] < _MESH_SHUT * 2 * geometry[row, HALF_WIDTH]:
-                    geometry[row], parting[row] = anchored_below_teeth(geometry[row], gap.parting, gap.open_px)
+                    drop = max(gap.open_px - gap.parting * geometry[row, SOURCE_GAP], 0.0)
+                    geometry[row], parting[row] = lowered_mouth_line(geometry[row], gap.parting, drop)
+                # Lower teeth below the mesh's lower lip: the mouth is open down to them.
+                elif gap.below_px > 0:
+                    geometry[row], parting[row] = lowered_mouth_line(geometry[row], gap.parting, gap.below_px)
         return geometry, parting, shows_teeth
 
     def _render_crops(

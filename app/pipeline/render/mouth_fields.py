@@ -19,8 +19,11 @@ import torch
 # The upper lip rises by this share of the opening.
 _UPPER_LIP_RISE = 0.3
 # A closing is shared: the upper lip comes down this share of the way, the lower lip with the
-# jaw rises the rest (the jaw does most of it).
+# jaw rises the rest (the jaw does most of it). The skin between the upper lip and `upper_reach`
+# takes the upper lip's fall: the fall is at most this share of that skin's height, or the skin
+# is pulled into vertical streaks (the lower lip then rises further).
 _UPPER_LIP_CLOSING = 0.3
+_MAX_UPPER_STRETCH = 0.4
 # A lower lip that rises without the jaw pulls the skin under it up to this share of the way
 # to the chin.
 _LIP_ONLY_BLEND = 0.8
@@ -81,10 +84,9 @@ def displacement(
     opening = params.opening[:, None, None].clamp(min=0) * _lower_profile(a, b, lens, params)
     opened = opening - rise * _upper_profile(b + split, params)
     # Closing: the lips meet where the lower one has risen to, with the gap's own shape.
-    closing = (-params.opening[:, None, None]).clamp(min=0)
     closed_lens = opening_lens(a, torch.zeros_like(a), _CLOSING_REACH)
-    lower_rise = (1 - _UPPER_LIP_CLOSING) * closing
-    upper_fall = _UPPER_LIP_CLOSING * closing * closed_lens * _upper_closing_profile(b, params)
+    fall, lower_rise = _closing_shares(params)
+    upper_fall = fall * closed_lens * _upper_closing_profile(b, params)
     lower_down = opened - lower_rise * _jaw_profile(a, b, closed_lens, params)
     below = b + lower_rise * closed_lens
     shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
@@ -139,7 +141,7 @@ def _jaw_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: M
     lips' shape to the jaw's is deep enough that the skin below the corners never folds. Where
     the jaw stays (`jaw_share` 0), the rise fades out over most of the way to the chin instead:
     the skin under the lip takes the stretch, spread thin."""
-    rise = (1 - _UPPER_LIP_CLOSING) * (-params.opening[:, None, None]).clamp(min=0)
+    _, rise = _closing_shares(params)
     jaw_share = params.jaw_share[:, None, None]
     blend = torch.maximum(1.5 * params.lip_depth[:, None, None], 2 * rise)
     blend = torch.maximum(blend, (1 - jaw_share) * _LIP_ONLY_BLEND * params.chin_depth[:, None, None])
@@ -147,10 +149,23 @@ def _jaw_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: M
     return (lens * (1 - to_jaw) + jaw_share * _jaw_width(a) * to_jaw) * _above_chin(b, params)
 
 
+def _closing_shares(params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 1, 1) each: how far a closing brings the upper lip down and the lower lip up (pixels)."""
+    closing = (-params.opening).clamp(min=0)
+    skin_above = (params.upper_reach - _upper_lip_outer(params)).clamp(min=0)
+    fall = torch.minimum(_UPPER_LIP_CLOSING * closing, _MAX_UPPER_STRETCH * skin_above)
+    return fall[:, None, None], (closing - fall)[:, None, None]
+
+
+def _upper_lip_outer(params: MouthParams) -> torch.Tensor:
+    """(B,) the upper lip's outer edge above the mouth line (at least above the source's gap)."""
+    return torch.maximum(params.upper_depth, params.source_gap + 1)
+
+
 def _upper_closing_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
     """The upper lip's share of a closing's fall: the whole lip moves (inner edge to outer
     edge), the skin above it takes the stretch up to `upper_reach`."""
-    outer = torch.maximum(params.upper_depth, params.source_gap + 1)[:, None, None]
+    outer = _upper_lip_outer(params)[:, None, None]
     reach = (params.upper_reach[:, None, None] - outer).clamp(min=1)
     return 1 - _smoothstep((-b - outer) / reach)
 

@@ -63,14 +63,13 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
     )
 
 
-def anchored_below_teeth(geometry: np.ndarray, parting: float, open_px: float) -> tuple[np.ndarray, float]:
-    """One frame's geometry (row) and parting for a mouth open below its upper teeth: the mesh
-    often puts the lower lip's inner edge on the teeth and reads such a mouth as nearly closed,
-    so the mouth line moves down to the dark inside's lower edge (`open_px` below the teeth's
-    edge, which is `parting` of the landmarks' gap up from their lower lip). Its gap then spans
-    teeth and dark inside, and it parts at the teeth's edge."""
+def lowered_mouth_line(geometry: np.ndarray, parting: float, drop: float) -> tuple[np.ndarray, float]:
+    """One frame's geometry (row) and parting for a mouth whose real lower lip is `drop` pixels
+    below the mesh's: the mesh often puts the lower lip's inner edge on a smile's teeth, or on a
+    tongue that fills an open mouth, and reads such a mouth as nearly closed. The mouth line
+    moves down by `drop`; its gap then spans what the mesh missed, and it still parts where it
+    did (`parting`, a share of the gap up from the lower lip)."""
     gap = float(geometry[SOURCE_GAP])
-    drop = max(open_px - parting * gap, 0.0)
     moved = geometry.copy()
     moved[CX : CY + 1] += drop * face_down(geometry)
     moved[CHIN] = max(geometry[CHIN] - drop, 2.0)
@@ -78,7 +77,7 @@ def anchored_below_teeth(geometry: np.ndarray, parting: float, open_px: float) -
     moved[UPPER_LIP] += drop
     moved[UPPER_REACH] += drop
     moved[SOURCE_GAP] = gap + drop
-    return moved, open_px / max(gap + drop, 1e-6)
+    return moved, (parting * gap + drop) / max(gap + drop, 1e-6)
 
 
 def face_down(geometry: np.ndarray) -> np.ndarray:

@@ -6,8 +6,9 @@
   nearly grey and brighter than the skin, or guesses from the skin where neither can be read).
 - `read_gap`: where between the lips the mouth parts when it opens further (just below the
   upper teeth, or at the darkest row of an open mouth, so an opening never cuts across teeth),
-  whether its teeth show there, and how tall its dark inside is, which the face mesh can
-  misread on a mouth parted below its teeth.
+  whether its teeth show there, how tall its dark inside is, and how far below the mesh's lower
+  lip its lower teeth show: the face mesh can misread a mouth parted below its upper teeth, or
+  one whose tongue fills it, as nearly closed.
 The engine reduces them to one value per chunk (`steady`) where a per-frame value would
 flicker with the measurement's noise.
 """
@@ -52,6 +53,12 @@ _BELOW_LOWER_LIP = 0.4
 _TEETH_CONTRAST = 40.0
 # An open mouth's inside is darker than this share of the lips' luma.
 _INTERIOR_OF_LIPS = 0.7
+# Lower teeth are looked for this share of the lower lip's thickness below the mesh's lower lip
+# (a mesh that takes the tongue for lip puts its lower lip that far above the real one); they are
+# brighter than the middle of the gap's profile and, at their greyest, less saturated than this
+# (a lip's sheen is redder).
+_LOWER_TEETH_REACH = 0.9
+_LOWER_TEETH_SATURATION = 0.3
 
 
 def enamel_colour(frames: YuvBatch, index: int, face: FaceLandmarks) -> np.ndarray | None:
@@ -100,6 +107,7 @@ class GapReading:
     parting: float  # where it parts, as a share of the landmarks' gap up from their lower lip
     shows_teeth: bool  # whether its middle shows teeth
     open_px: float  # how tall its dark inside is (pixels)
+    below_px: float = 0.0  # how far below the landmarks' lower lip its lower teeth reach (pixels)
 
 
 _CLOSED = GapReading(0.0, False, 0.0)
@@ -111,39 +119,85 @@ def read_gap(frames: YuvBatch, index: int, face: FaceLandmarks) -> GapReading:
     smile's lower lip on the teeth, so the reading reaches a little below it), else at its
     darkest row; its open height counts the rows darker than `_INTERIOR_OF_LIPS` of the lips'
     luma (neither lips nor teeth), which the mesh can misread on a mouth parted below its teeth.
-    A closed mouth parts at the lower lip and is not open."""
+    Lower teeth further below the mesh's lower lip tell how far down an open mouth reaches,
+    whatever fills it above (a tongue reads as lip). A closed mouth parts at the lower lip and is
+    not open."""
     gap = _gap_profile(frames, index, face)
     lips = _region_pixels(frames, index, face, INNER_LIPS) if gap is not None else None
     if gap is None or lips is None:
         return _CLOSED
     shares, colours, gap_px = gap
+    near = shares >= -_BELOW_LOWER_LIP
+    reading = _upper_reading(shares[near], colours[near], gap_px, float(np.median(_luma(lips[1]))))
+    below_px = _lower_teeth_depth(shares[~near], colours[~near], colours, gap_px)
+    if below_px == 0:
+        return reading
+    return GapReading(reading.parting, reading.shows_teeth, reading.open_px, below_px)
+
+
+def _upper_reading(shares: np.ndarray, colours: np.ndarray, gap_px: float, lips_luma: float) -> GapReading:
+    """Parting, teeth and dark height from the profile within the gap and a little below it."""
     profile = _luma(colours)
-    dark = profile < _INTERIOR_OF_LIPS * float(np.median(_luma(lips[1])))
+    dark = profile < _INTERIOR_OF_LIPS * lips_luma
     open_px = float(dark.sum() * gap_px * (shares[1] - shares[0]))
     inside = shares >= 0
-    # Teeth are the bright and nearly grey rows (a lit lip is bright too, but red).
-    saturation = (colours.max(axis=1) - colours.min(axis=1)) / np.maximum(colours.max(axis=1), 1)
-    bright = (profile >= (profile.max() + profile.min()) / 2) & (saturation < _GREY_SATURATION)
+    bright = _teeth_rows(colours, profile)
     if profile.max() - profile.min() >= _TEETH_CONTRAST and bright[inside].any():
         # The upper teeth: the first bright run down from the upper lip; it parts where it ends
         # (lower teeth further down stay with the jaw).
-        from_top = np.nonzero(bright[::-1])[0][0]
-        run_end = from_top + np.argmax(~bright[::-1][from_top:]) if (~bright[::-1][from_top:]).any() else len(shares)
+        _, run_end = _runs(bright[::-1])[0]
         return GapReading(float(shares[::-1][run_end - 1]), True, open_px)
     return GapReading(float(shares[inside][int(np.argmin(profile[inside]))]), False, open_px)
 
 
+def _lower_teeth_depth(shares: np.ndarray, colours: np.ndarray, whole: np.ndarray, gap_px: float) -> float:
+    """How far below the mesh's lower lip (pixels) lower teeth reach in the profile's part
+    `shares`, `colours` below the near reading (`whole`: the whole profile's colours, whose range
+    tells bright); 0 where none show there. Teeth are bright and grey, and at their greyest less
+    saturated than `_LOWER_TEETH_SATURATION`, which a lip's sheen is not."""
+    if len(shares) == 0:
+        return 0.0
+    whole_luma = _luma(whole)
+    if whole_luma.max() - whole_luma.min() < _TEETH_CONTRAST:
+        return 0.0
+    profile = _luma(colours)
+    bright = _teeth_rows(colours, profile, (whole_luma.max() + whole_luma.min()) / 2)
+    saturation = _saturation(colours)
+    # Rows run from the lowest up: the lowest greyest run is the lower teeth' bottom edge.
+    teeth = [(start, end) for start, end in _runs(bright) if saturation[start:end].min() < _LOWER_TEETH_SATURATION]
+    return float(-shares[teeth[0][0]] * gap_px) if teeth else 0.0
+
+
+def _teeth_rows(colours: np.ndarray, profile: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Rows bright (above `threshold`, by default the middle of the profile's range) and nearly
+    grey: teeth (a lit lip is bright too, but red)."""
+    middle = (profile.max() + profile.min()) / 2 if threshold is None else threshold
+    return (profile >= middle) & (_saturation(colours) < _GREY_SATURATION)
+
+
+def _saturation(colours: np.ndarray) -> np.ndarray:
+    return (colours.max(axis=1) - colours.min(axis=1)) / np.maximum(colours.max(axis=1), 1)
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the runs of True in a 1-D bool array, in order."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
 def _gap_profile(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[np.ndarray, np.ndarray, float] | None:
     """Colours (n, 3) down the gap's middle at `shares` of its height up from the lower lip's
-    landmark (from a little below it to near the upper lip), averaged across the middle
-    columns, one sample per pixel; and the gap in pixels. None for a closed mouth."""
+    landmark (from within the lower lip, where lower teeth can hide, to near the upper lip),
+    averaged across the middle columns, one sample per pixel; and the gap in pixels. None for a
+    closed mouth."""
     lower, upper = face.point(tracking.LOWER_LIP_INNER), face.point(tracking.UPPER_LIP_INNER)
     gap = float(np.linalg.norm(upper - lower))
     if gap < _MIN_GAP_PX:
         return None
     along = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
     half = _MIDDLE_OF_WIDTH * float(np.linalg.norm(along))
-    reach = _BELOW_LOWER_LIP * gap
+    lower_lip = float(np.linalg.norm(face.point(tracking.LOWER_LIP_OUTER) - lower))
+    reach = max(_BELOW_LOWER_LIP * gap, _LOWER_TEETH_REACH * lower_lip)
     x0, y0, x1, y1 = even_box(
         min(lower[0], upper[0]) - half - 2,
         upper[1] - 2,
@@ -155,7 +209,10 @@ def _gap_profile(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[np.
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     rgb = frames.rgb(index, (x0, y0, x1, y1)).astype(np.float32)
-    shares = np.linspace(-_BELOW_LOWER_LIP, 0.9, max(int(gap * (0.9 + _BELOW_LOWER_LIP)), 4))
+    near = np.linspace(-_BELOW_LOWER_LIP, 0.9, max(int(gap * (0.9 + _BELOW_LOWER_LIP)), 4))
+    # Further down within the lower lip, at the same spacing.
+    step = near[1] - near[0]
+    shares = np.concatenate([np.arange(-_BELOW_LOWER_LIP - step, -reach / gap, -step)[::-1], near])
     offsets = np.linspace(-half, half, 7) * (along / max(float(np.linalg.norm(along)), 1.0))[:, None]
     points = lower + shares[:, None] * (upper - lower)
     xs = (points[:, None, 0] + offsets[0][None, :] - x0).astype(np.float32)

@@ -51,7 +51,7 @@ def test_a_mouth_open_below_its_teeth_is_anchored_on_its_real_lower_lip():
     row = geometry(6.0)[0]
     row[g.CX : g.CY + 1], row[g.ALONG_X : g.ALONG_Y + 1] = (100.0, 100.0), (1.0, 0.0)
     row[g.LOWER_LIP], row[g.UPPER_LIP], row[g.UPPER_REACH] = 12.0, 10.0, 20.0
-    moved, parting = g.anchored_below_teeth(row, parting=0.2, open_px=10.0)
+    moved, parting = g.lowered_mouth_line(row, parting=0.2, drop=10.0 - 0.2 * 6.0)
     assert np.allclose(moved[g.CX : g.CY + 1], (100.0, 108.8))
     assert np.isclose(moved[g.SOURCE_GAP], 14.8) and np.isclose(parting, 10.0 / 14.8)
     assert np.isclose(moved[g.CHIN], 60.0 - 8.8) and np.isclose(moved[g.UPPER_LIP], 18.8)

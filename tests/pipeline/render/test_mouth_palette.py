@@ -4,9 +4,11 @@ import numpy as np
 import skimage.data
 import torch
 
-from app.pipeline.face.tracking import FaceTracker
+from app.pipeline.face import tracking
+from app.pipeline.face.tracking import FaceLandmarks, FaceTracker
 from app.pipeline.media.yuv import YuvBatch
 from app.pipeline.render import mouth_palette
+from app.pipeline.render.own_mouths import INNER_LIPS
 from tests import media_factory
 
 
@@ -76,3 +78,33 @@ def test_steady_takes_the_median_and_skips_missing_measures():
     values = [np.array([0.5, 0.5, 0.5]), None, np.array([0.7, 0.7, 0.7]), np.array([0.9, 0.9, 0.9])]
     assert np.allclose(mouth_palette.steady(values), 0.7)
     assert mouth_palette.steady([None, None]) is None
+
+
+def _tongue_filled_mouth(lower_band: tuple[int, int, int]) -> tuple[YuvBatch, FaceLandmarks]:
+    """A mouth open from row 92 (the upper lip's inner edge) to row 116, filled with a pink tongue
+    down to `lower_band` (rows 112-116) over the lower lip (rows 116-128); the mesh, as on a
+    real such photo, takes the tongue for lip and puts the lower lip's inner edge at row 97."""
+    image = np.full((200, 200, 3), (200, 150, 130), np.uint8)
+    image[80:92, 60:140] = (170, 90, 85)  # upper lip
+    image[92:112, 60:140] = (150, 85, 85)  # tongue
+    image[112:116, 60:140] = lower_band
+    image[116:128, 60:140] = (170, 90, 85)  # lower lip
+    points = np.tile(np.array([100.0, 20.0], np.float32), (468, 1))  # far from the mouth
+    angles = np.linspace(0, 2 * np.pi, len(INNER_LIPS), endpoint=False)
+    points[INNER_LIPS] = np.stack([100 + 38 * np.cos(angles), 94.5 + 2.5 * np.sin(angles)], axis=1)
+    points[tracking.MOUTH_CORNER_A], points[tracking.MOUTH_CORNER_B] = (60, 95), (140, 95)
+    points[tracking.UPPER_LIP_OUTER], points[tracking.UPPER_LIP_INNER] = (100, 80), (100, 92)
+    points[tracking.LOWER_LIP_INNER], points[tracking.LOWER_LIP_OUTER] = (100, 97), (100, 128)
+    return YuvBatch.from_rgb(image[None]), FaceLandmarks(points)
+
+
+def test_lower_teeth_below_the_meshs_lower_lip_tell_how_far_down_the_mouth_is_open():
+    batch, face = _tongue_filled_mouth(lower_band=(205, 200, 190))
+    gap = mouth_palette.read_gap(batch, 0, face)
+    assert not gap.shows_teeth  # no upper teeth
+    assert 16 <= gap.below_px <= 20  # the teeth end at row 116, 19 px below the mesh's lip
+
+
+def test_a_lips_red_sheen_below_the_mesh_is_not_taken_for_lower_teeth():
+    batch, face = _tongue_filled_mouth(lower_band=(235, 160, 150))
+    assert mouth_palette.read_gap(batch, 0, face).below_px == 0

@@ -17,6 +17,7 @@ def params(
     lips_closed: float = 1.0,
     own_teeth: float = 0.0,
     jaw_share: float = 1.0,
+    upper_reach: float = UPPER_REACH,
 ) -> MouthParams:
     def repeat(*values: float) -> torch.Tensor:
         return torch.tensor([values] * batch).squeeze(-1)
@@ -28,7 +29,7 @@ def params(
         chin_depth=repeat(20.0),
         lip_depth=repeat(5.0),
         upper_depth=repeat(5.0),
-        upper_reach=repeat(UPPER_REACH),
+        upper_reach=repeat(upper_reach),
         opening=repeat(opening),
         widen=repeat(widen),
         rounding=repeat(rounding),
@@ -132,7 +133,8 @@ def test_lower_lip_moves_down_by_the_opening():
 
 def test_closing_raises_the_lower_lip_and_the_chin_with_it():
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0))
+    # The upper lip's outer edge is 11 px up (past the source's gap); skin up to 30 px up.
+    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0, upper_reach=30.0))
     # The lower lip's field rises 70 % of 10 px: 7 px, and the skin down to the chin with it.
     for row in (CENTER_ROW + 16, CENTER_ROW + 18):
         torch.testing.assert_close(
@@ -145,9 +147,22 @@ def test_closing_raises_the_lower_lip_and_the_chin_with_it():
     assert torch.equal(opened[:, :, CENTER_ROW + 35 :], crops[:, :, CENTER_ROW + 35 :])
 
 
+def test_a_closing_stretches_little_skin_above_the_upper_lip_little():
+    crops = textured_crops()
+    # Only 5 px of skin between the upper lip's outer edge (11 px up) and its reach: the upper lip
+    # comes down 2 px (0.4 of that skin, not 30 % of the closing), the lower lip rises the other 8.
+    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0, upper_reach=16.0))
+    torch.testing.assert_close(
+        opened[0, :, CENTER_ROW - 11, CENTER_COL], crops[0, :, CENTER_ROW - 13, CENTER_COL], atol=2 / 255, rtol=0
+    )
+    torch.testing.assert_close(
+        opened[0, :, CENTER_ROW + 16, CENTER_COL], crops[0, :, CENTER_ROW + 24, CENTER_COL], atol=2 / 255, rtol=0
+    )
+
+
 def test_lips_closing_over_teeth_that_are_together_leave_the_chin_where_it_is():
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0, jaw_share=0.0))
+    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0, jaw_share=0.0, upper_reach=30.0))
     # The lower lip still rises 7 px; the chin (20 px down) and what is below it stay.
     torch.testing.assert_close(
         opened[0, :, CENTER_ROW, CENTER_COL], crops[0, :, CENTER_ROW + 7, CENTER_COL], atol=2 / 255, rtol=0
@@ -180,7 +195,7 @@ def test_closing_covers_what_was_between_the_lips_instead_of_squeezing_it():
 def test_closing_moves_the_skin_below_the_lip_as_one_piece():
     """The skin between the lower lip and the chin keeps its texture (no vertical smear)."""
     crops = textured_crops()
-    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0))
+    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0, upper_reach=30.0))
     skin = lambda images: images[0, :, CENTER_ROW + 14 : CENTER_ROW + 20, CENTER_COL - 6 : CENTER_COL + 7]
     detail = lambda patch: float(patch.diff(dim=1).abs().mean())
     assert detail(skin(opened)) > 0.9 * detail(skin(crops))
