@@ -98,11 +98,14 @@ def draw_interior(
 def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor) -> torch.Tensor:
     # Lit from the front through the gap: darkest in the shadow of the upper jaw (just below the
     # upper lip or teeth) and at the back of the middle, darker toward the cheeks, lightest low
-    # in front; a narrow gap lets less light in than a wide one. The deep shade loses the lips'
+    # in front; a wide gap lets more light in, and casts deeper shadows. The deep shade loses the lips'
     # saturation, as a shadow does: a flat red would read as a painted patch.
-    under_jaw = torch.exp(-depth.clamp(min=0) / _JAW_SHADOW_DEPTH)
+    # A narrow gap is lit by light scattered in from the lips and teeth around it: seen from the
+    # front it is a soft shade, not a black bar.
+    wide = torch.clamp(openness / _LIT_OPENNESS, 0, 1)
+    under_jaw = torch.exp(-depth.clamp(min=0) / _JAW_SHADOW_DEPTH) * (0.5 + 0.5 * wide)
     back = torch.exp(-((u / 0.55) ** 2)) * torch.sin(torch.pi * depth.clamp(0, 1))
-    light_in = 0.65 + 0.35 * torch.clamp(openness / _LIT_OPENNESS, 0, 1)
+    light_in = 0.8 + 0.2 * wide
     shade = (1 - _JAW_SHADOW * under_jaw) * (1 - 0.3 * back) * (1 - 0.3 * u**2) * light_in
     red = (lip_colour * _CAVITY_SHADE.to(u))[:, :, None, None]
     grey = red.mean(dim=1, keepdim=True)
