@@ -71,8 +71,10 @@ _PHONE_VISEMES = {
     **dict.fromkeys(("OW", "UW", "UH", "W", "OY", "ER", "R", "SH", "ZH", "CH", "JH"), Viseme.ROUNDED),
     **dict.fromkeys(("IY", "IH", "EH", "EY", "Y", "S", "Z"), Viseme.SPREAD),
     **dict.fromkeys(("AA", "AE", "AH", "AO", "AW", "AY", "HH"), Viseme.OPEN),
-    **dict.fromkeys(("SIL", "+SPN+", "+NSN+", "<sil>", "[NOISE]"), Viseme.SILENCE),
+    **dict.fromkeys(("SIL", "+NSN+", "<sil>", "[NOISE]"), Viseme.SILENCE),
 }
+# "+SPN+" (spoken noise) is speech the model has no phone for: a sound the mouth makes, so it
+# takes the default (REST: the jaw follows the energy), never silence's closed lips.
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ FPS = 25
         ("T", Viseme.REST),
         ("K", Viseme.REST),
         ("SIL", Viseme.SILENCE),
+        ("+NSN+", Viseme.SILENCE),
+        # Speech the model has no phone for is still speech: the lips do not close for it.
+        ("+SPN+", Viseme.REST),
     ],
 )
 def test_phones_map_to_visemes(phone, viseme):
