@@ -4,12 +4,10 @@ import numpy as np
 import skimage.data
 import torch
 
-from app.pipeline.face import tracking
-from app.pipeline.face.tracking import FaceLandmarks, FaceTracker
+from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.yuv import YuvBatch
 from app.pipeline.render import mouth_palette
-from app.pipeline.render.own_mouths import INNER_LIPS
-from tests import media_factory
+from tests import media_factory, misread_mouth
 
 
 def face_batch(photo: np.ndarray) -> tuple[YuvBatch, object]:
@@ -80,31 +78,15 @@ def test_steady_takes_the_median_and_skips_missing_measures():
     assert mouth_palette.steady([None, None]) is None
 
 
-def _tongue_filled_mouth(lower_band: tuple[int, int, int]) -> tuple[YuvBatch, FaceLandmarks]:
-    """A mouth open from row 92 (the upper lip's inner edge) to row 116, filled with a pink tongue
-    down to `lower_band` (rows 112-116) over the lower lip (rows 116-128); the mesh, as on a
-    real such photo, takes the tongue for lip and puts the lower lip's inner edge at row 97."""
-    image = np.full((200, 200, 3), (200, 150, 130), np.uint8)
-    image[80:92, 60:140] = (170, 90, 85)  # upper lip
-    image[92:112, 60:140] = (150, 85, 85)  # tongue
-    image[112:116, 60:140] = lower_band
-    image[116:128, 60:140] = (170, 90, 85)  # lower lip
-    points = np.tile(np.array([100.0, 20.0], np.float32), (468, 1))  # far from the mouth
-    angles = np.linspace(0, 2 * np.pi, len(INNER_LIPS), endpoint=False)
-    points[INNER_LIPS] = np.stack([100 + 38 * np.cos(angles), 94.5 + 2.5 * np.sin(angles)], axis=1)
-    points[tracking.MOUTH_CORNER_A], points[tracking.MOUTH_CORNER_B] = (60, 95), (140, 95)
-    points[tracking.UPPER_LIP_OUTER], points[tracking.UPPER_LIP_INNER] = (100, 80), (100, 92)
-    points[tracking.LOWER_LIP_INNER], points[tracking.LOWER_LIP_OUTER] = (100, 97), (100, 128)
-    return YuvBatch.from_rgb(image[None]), FaceLandmarks(points)
-
-
 def test_lower_teeth_below_the_meshs_lower_lip_tell_how_far_down_the_mouth_is_open():
-    batch, face = _tongue_filled_mouth(lower_band=(205, 200, 190))
+    batch, face = misread_mouth.tongue_filled_mouth()
     gap = mouth_palette.read_gap(batch, 0, face)
     assert not gap.shows_teeth  # no upper teeth
-    assert 16 <= gap.below_px <= 20  # the teeth end at row 116, 19 px below the mesh's lip
+    # The teeth end at row 116, 19 px below the mesh's lower lip.
+    expected = misread_mouth.TEETH_ROWS[1] - misread_mouth.MESH_LOWER_INNER
+    assert expected - 3 <= gap.below_px <= expected + 1
 
 
 def test_a_lips_red_sheen_below_the_mesh_is_not_taken_for_lower_teeth():
-    batch, face = _tongue_filled_mouth(lower_band=(235, 160, 150))
+    batch, face = misread_mouth.tongue_filled_mouth(lower_band=(235, 160, 150))
     assert mouth_palette.read_gap(batch, 0, face).below_px == 0

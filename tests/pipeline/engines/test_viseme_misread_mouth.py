@@ -1,0 +1,25 @@
+"""The embedded engine closes an open mouth whose tongue the face mesh took for lip."""
+
+import numpy as np
+import torch
+
+from app.pipeline.engines.viseme import MouthDrawer, mouth_is_open
+from tests import misread_mouth
+
+CLOSED = [0.0, 0.0, 0.0, 1.0]
+# The inside's top rows: a dark shade, so the mesh's narrow gap reads as an open mouth.
+DARK_INSIDE = (90, 50, 50)
+
+
+def test_an_open_mouth_read_as_nearly_shut_closes_over_its_lower_teeth():
+    batch, face = misread_mouth.tongue_filled_mouth(shade=DARK_INSIDE)
+    assert mouth_is_open(batch, 0, face)
+    MouthDrawer(torch.device("cpu")).draw(batch, {0: face}, np.array([CLOSED], np.float32))
+    middle = batch.rgb(0)[misread_mouth.UPPER_INNER - 2 : misread_mouth.LOWER_OUTER, 96:105].mean(axis=1)
+    luma = middle @ np.array([0.299, 0.587, 0.114])
+    # The lower lip has risen over the tongue and the lower teeth (the mesh's 5 px gap alone would
+    # leave them showing): down the middle no row is brighter than the skin (teeth, or a line of
+    # them between the lips), none is the dark inside.
+    as_luma = lambda colour: float(np.array(colour) @ [0.299, 0.587, 0.114])
+    assert luma.max() < as_luma(misread_mouth.SKIN) + 8, luma
+    assert luma.min() > as_luma(DARK_INSIDE) + 10, luma
