@@ -131,10 +131,10 @@ class MouthDrawer:
         if not drawn:
             return
         present = list(drawn)
-        geometry, parting, shows_teeth = self._source_mouths(frames, drawn)
+        geometry, parting, shows_teeth, teeth_px = self._source_mouths(frames, drawn)
         # The teeth's colour hardly changes within a chunk: a few of its frames tell it.
         enamel = palette.steady([palette.enamel_colour(frames, i, drawn[i]) for i in present[::_ENAMEL_STRIDE]])
-        motion = mouth_motion(geometry, features[present], parting, shows_teeth)
+        motion = mouth_motion(geometry, features[present], parting, shows_teeth, teeth_px)
         moving = np.abs(motion[:, :2]).max(axis=1) > _MIN_MOTION_PX
         if not moving.any():
             return
@@ -152,20 +152,22 @@ class MouthDrawer:
 
     def _source_mouths(
         self, frames: YuvBatch, faces: dict[int, FaceLandmarks]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per frame of `faces` (frame index: its face): the mouth's geometry, where it parts and
-        whether its teeth are together, measured on the source's pixels: the chunk's median, which
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame of `faces` (frame index: its face): the mouth's geometry, where it parts,
+        whether its teeth are together and how tall its upper teeth show (pixels), measured on the
+        source's pixels: the chunk's median, which
         does not flicker with the measurement's noise, but for frames whose mouth is open (a dark
         inside): never teeth together, and re-anchored on the real lower lip where they show teeth
         above it or lower teeth below the mesh's lower lip (`lowered_mouth_line`)."""
         geometry = np.stack([mouth_geometry(face) for face in faces.values()])
         readings = [palette.read_gap(frames, i, face) for i, face in faces.items()]
-        steady_gap = palette.steady([(gap.parting, gap.shows_teeth) for gap in readings])
+        steady_gap = palette.steady([(gap.parting, gap.shows_teeth, gap.teeth_px) for gap in readings])
         # `faces` is never empty (`draw` returns before), so there are readings: never None.
         assert steady_gap is not None
-        share, teeth = steady_gap
+        share, teeth, teeth_height = steady_gap
         parting = np.full(len(faces), share)
         shows_teeth = np.full(len(faces), teeth >= 0.5)
+        teeth_px = np.full(len(faces), teeth_height)
         for row, gap in enumerate(readings):
             # An open mouth is never taken for teeth together, whatever the chunk's other frames show.
             if _shows_open(gap, geometry[row]):
@@ -178,7 +180,7 @@ class MouthDrawer:
                 # Lower teeth below the mesh's lower lip: the mouth is open down to them.
                 elif gap.below_px > 0:
                     geometry[row], parting[row] = lowered_mouth_line(geometry[row], gap.parting, gap.below_px)
-        return geometry, parting, shows_teeth
+        return geometry, parting, shows_teeth, teeth_px
 
     def _render_crops(
         self,

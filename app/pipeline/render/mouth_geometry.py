@@ -88,7 +88,11 @@ def face_down(geometry: np.ndarray) -> np.ndarray:
 
 
 def mouth_motion(
-    geometry: np.ndarray, features: np.ndarray, parting: np.ndarray, shows_teeth: np.ndarray
+    geometry: np.ndarray,
+    features: np.ndarray,
+    parting: np.ndarray,
+    shows_teeth: np.ndarray,
+    teeth_px: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per frame [opening px, widen px, rounding, split px, lips closed, own teeth px, jaw share]:
     target minus what the source shows.
@@ -101,8 +105,10 @@ def mouth_motion(
     opening parts at `parting` (per frame, share of the source's gap up from the lower lip; see
     `mouth_palette.read_gap`): below a smile's upper teeth, never across them. Lip rims are drawn
     where the source's lips are closed (`lips closed` 1); drawn upper teeth continue the source's
-    own, which already show `own teeth px` above the parting. A closing lifts the jaw with the
-    lower lip by `jaw share` (0 for a smile's lips closing over teeth that are together).
+    own, which already show `own teeth px` above the parting: the gap above the parting, or less
+    where the pixels show shorter teeth (`teeth_px`, per frame; the rest of that gap is lip). A
+    closing lifts the jaw with the lower lip by `jaw share` (0 for a smile's lips closing over
+    teeth that are together).
     """
     mouth_width = 2 * geometry[:, HALF_WIDTH]
     source_gap = geometry[:, SOURCE_GAP]
@@ -128,7 +134,10 @@ def mouth_motion(
     lips_closed = np.clip(1 - source_gap / (_OPEN_SOURCE * mouth_width), 0, 1)
     # Only a gap that shows teeth has teeth above its parting: a parted mouth's own gap is lips
     # and the dark inside, under which drawn teeth are whole crowns.
-    own_teeth = np.where((opening > 0) & shows_teeth, np.maximum(source_gap - split, 0), 0.0)
+    own_teeth = np.maximum(source_gap - split, 0)
+    if teeth_px is not None:
+        own_teeth = np.minimum(own_teeth, teeth_px)
+    own_teeth = np.where((opening > 0) & shows_teeth, own_teeth, 0.0)
     rounding = np.clip(features[:, 2], 0, 1)
     # Teeth together mean the jaw is already shut: a smile's lips close over them by themselves,
     # the chin stays (lifting it would drag the neck and collar up with it).

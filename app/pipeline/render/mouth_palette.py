@@ -108,6 +108,7 @@ class GapReading:
     shows_teeth: bool  # whether its middle shows teeth
     open_px: float  # how tall its dark inside is (pixels)
     below_px: float = 0.0  # how far below the landmarks' lower lip its lower teeth reach (pixels)
+    teeth_px: float = 0.0  # how tall its upper teeth show (pixels)
 
 
 _CLOSED = GapReading(0.0, False, 0.0)
@@ -132,7 +133,7 @@ def read_gap(frames: YuvBatch, index: int, face: FaceLandmarks) -> GapReading:
     below_px = _lower_teeth_depth(shares[~near], colours[~near], colours, gap_px)
     if below_px == 0:
         return reading
-    return GapReading(reading.parting, reading.shows_teeth, reading.open_px, below_px)
+    return GapReading(reading.parting, reading.shows_teeth, reading.open_px, below_px, reading.teeth_px)
 
 
 def _upper_reading(shares: np.ndarray, colours: np.ndarray, gap_px: float, lips_luma: float) -> GapReading:
@@ -145,8 +146,9 @@ def _upper_reading(shares: np.ndarray, colours: np.ndarray, gap_px: float, lips_
     if profile.max() - profile.min() >= _TEETH_CONTRAST and bright[inside].any():
         # The upper teeth: the first bright run down from the upper lip; it parts where it ends
         # (lower teeth further down stay with the jaw).
-        _, run_end = _runs(bright[::-1])[0]
-        return GapReading(float(shares[::-1][run_end - 1]), True, open_px)
+        run_start, run_end = _runs(bright[::-1])[0]
+        teeth_px = (run_end - run_start) * float(shares[1] - shares[0]) * gap_px
+        return GapReading(float(shares[::-1][run_end - 1]), True, open_px, teeth_px=teeth_px)
     return GapReading(float(shares[inside][int(np.argmin(profile[inside]))]), False, open_px)
 
 

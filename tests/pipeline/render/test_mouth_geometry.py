@@ -80,3 +80,13 @@ def test_a_turned_mouth_is_centred_between_its_corners_on_the_lower_lips_line():
     assert np.allclose(row[g.CX : g.CY + 1], (130.0, 204.0))  # the corners' middle, at the lip's height
     assert np.isclose(row[g.HALF_WIDTH], 30.0) and np.isclose(row[g.SOURCE_GAP], 8.0)
     assert np.isclose(row[g.LOWER_LIP], 8.0)  # depths still measured from the lip's own point
+
+
+def test_drawn_teeth_continue_only_the_teeth_the_pixels_show():
+    """A smile's gap above its parting is 8 px, but its pixels show 3 px of teeth (the rest is
+    lip): drawn crowns continue 3 px of own teeth, or the mouth would open toothless."""
+    shape = np.array([OPEN_VOWEL], np.float32)
+    parting, teeth = np.array([0.2]), np.array([True])
+    by_gap = g.mouth_motion(geometry(10.0), shape, parting, teeth)[0]
+    by_pixels = g.mouth_motion(geometry(10.0), shape, parting, teeth, teeth_px=np.array([3.0]))[0]
+    assert np.isclose(by_gap[5], 8.0) and np.isclose(by_pixels[5], 3.0)
