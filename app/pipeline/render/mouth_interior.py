@@ -179,8 +179,15 @@ def _upper_teeth(
     # In the shadow of a closed upper lip at the top; continuing the source's teeth, no lip above.
     under_lip = 1 - lips_closed * 0.28 * (1 - torch.clamp(px / (0.45 * crown).clamp(min=1), 0, 1))
     rounded = 1 - 0.12 * (2 * within - 1) ** 2
-    shade = under_lip * rounded * (1 - 0.55 * u.abs() ** 3) * (1 - 0.3 * separation) * _SHADE_BY_TOOTH.to(u)[kind]
-    return enamel * shade.unsqueeze(1), coverage
+    # Neighbouring teeth touch near the gum: the dark between them is the notch at the biting
+    # edges, and that edge is a little translucent. Each tooth a shade of its own (real teeth are
+    # never one even colour; a row of equal blocks reads as a denture).
+    down_crown = torch.clamp(px / crown.clamp(min=1), 0, 1)
+    between = separation * (0.1 + 0.3 * down_crown**2)
+    translucent = 1 - 0.1 * torch.clamp((down_crown - 0.8) / 0.2, 0, 1)
+    own_shade = 1 + 0.04 * torch.cos(2.3 * tooth + 1.1 * torch.sign(u))
+    shade = under_lip * rounded * (1 - 0.55 * u.abs() ** 3) * (1 - between) * translucent * own_shade
+    return enamel * (shade * _SHADE_BY_TOOTH.to(u)[kind]).unsqueeze(1), coverage
 
 
 def _tooth_phase(u: torch.Tensor, teeth_per_side: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
