@@ -174,12 +174,12 @@ class MouthDrawer:
                 shows_teeth[row] = False
                 # Only where the mesh reads the mouth as nearly shut: a mouth it reads as open has
                 # its lower lip right, and dark lips would pass for more of the dark inside.
-                if gap.shows_teeth and geometry[row, SOURCE_GAP] < _MESH_SHUT * 2 * geometry[row, HALF_WIDTH]:
-                    drop = max(gap.open_px - gap.parting * geometry[row, SOURCE_GAP], 0.0)
-                    geometry[row], parting[row] = lowered_mouth_line(geometry[row], gap.parting, drop)
                 # Lower teeth below the mesh's lower lip: the mouth is open down to them.
-                elif gap.below_px > 0:
-                    geometry[row], parting[row] = lowered_mouth_line(geometry[row], gap.parting, gap.below_px)
+                drop = gap.below_px
+                if gap.shows_teeth and geometry[row, SOURCE_GAP] < _MESH_SHUT * 2 * geometry[row, HALF_WIDTH]:
+                    drop = max(drop, gap.open_px - gap.parting * geometry[row, SOURCE_GAP])
+                if drop > 0:
+                    geometry[row], parting[row] = lowered_mouth_line(geometry[row], gap.parting, drop)
         return geometry, parting, shows_teeth, teeth_px
 
     def _render_crops(

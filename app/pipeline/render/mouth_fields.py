@@ -27,6 +27,11 @@ _MAX_UPPER_STRETCH = 0.4
 # A lower lip that rises without the jaw pulls the skin under it up to this share of the way
 # to the chin.
 _LIP_ONLY_BLEND = 0.8
+# Below the chin the jaw's movement fades out over the neck: over this share of the mouth-to-chin
+# distance, and for a closing long enough that the neck stretches by at most this share of its
+# length (a large closing's rise over a short fade pulls the neck and collar into streaks).
+NECK_FADE_OF_CHIN = 0.7
+MAX_NECK_STRETCH = 0.3
 # An opening reaches this share of the way to each corner (in half mouth widths).
 _OPENING_REACH = 0.92
 # A closing reaches a little past the corners: a smile's gap runs dark right into them, and what
@@ -178,7 +183,9 @@ def _jaw_width(a: torch.Tensor) -> torch.Tensor:
 def _above_chin(b: torch.Tensor, params: MouthParams) -> torch.Tensor:
     """1 down to the chin, fading to 0 over the neck below it."""
     chin_depth = params.chin_depth[:, None, None]
-    return 1 - _smoothstep((b - chin_depth) / (0.7 * chin_depth))
+    closing = (-params.opening).clamp(min=0)[:, None, None]
+    fade = torch.maximum(NECK_FADE_OF_CHIN * chin_depth, closing / MAX_NECK_STRETCH)
+    return 1 - _smoothstep((b - chin_depth) / fade)
 
 
 def _upper_profile(b: torch.Tensor, params: MouthParams) -> torch.Tensor:

@@ -120,9 +120,9 @@ def read_gap(frames: YuvBatch, index: int, face: FaceLandmarks) -> GapReading:
     smile's lower lip on the teeth, so the reading reaches a little below it), else at its
     darkest row; its open height counts the rows darker than `_INTERIOR_OF_LIPS` of the lips'
     luma (neither lips nor teeth), which the mesh can misread on a mouth parted below its teeth.
-    Lower teeth further below the mesh's lower lip tell how far down an open mouth reaches,
-    whatever fills it above (a tongue reads as lip). A closed mouth parts at the lower lip and is
-    not open."""
+    Lower teeth below the parting that reach below the mesh's lower lip tell how far down an open
+    mouth reaches, whatever fills it above (a tongue reads as lip). A closed mouth parts at the
+    lower lip and is not open."""
     gap = _gap_profile(frames, index, face)
     lips = _region_pixels(frames, index, face, INNER_LIPS) if gap is not None else None
     if gap is None or lips is None:
@@ -130,7 +130,8 @@ def read_gap(frames: YuvBatch, index: int, face: FaceLandmarks) -> GapReading:
     shares, colours, gap_px = gap
     near = shares >= -_BELOW_LOWER_LIP
     reading = _upper_reading(shares[near], colours[near], gap_px, float(np.median(_luma(lips[1]))))
-    below_px = _lower_teeth_depth(shares[~near], colours[~near], colours, gap_px)
+    under = shares < reading.parting
+    below_px = _lower_teeth_depth(shares[under], colours[under], colours, gap_px)
     if below_px == 0:
         return reading
     return GapReading(reading.parting, reading.shows_teeth, reading.open_px, below_px, reading.teeth_px)
@@ -154,8 +155,8 @@ def _upper_reading(shares: np.ndarray, colours: np.ndarray, gap_px: float, lips_
 
 def _lower_teeth_depth(shares: np.ndarray, colours: np.ndarray, whole: np.ndarray, gap_px: float) -> float:
     """How far below the mesh's lower lip (pixels) lower teeth reach in the profile's part
-    `shares`, `colours` below the near reading (`whole`: the whole profile's colours, whose range
-    tells bright); 0 where none show there. Teeth are bright and grey, and at their greyest less
+    `shares`, `colours` below the parting (`whole`: the whole profile's colours, whose range tells
+    bright); 0 where none reach below it. Teeth are bright and grey, and at their greyest less
     saturated than `_LOWER_TEETH_SATURATION`, which a lip's sheen is not."""
     if len(shares) == 0:
         return 0.0
@@ -168,7 +169,7 @@ def _lower_teeth_depth(shares: np.ndarray, colours: np.ndarray, whole: np.ndarra
     # Rows run from the lowest up: the lowest greyest run is the lower teeth; the lip starts on the
     # row below them (a closing that brings up that row leaves no line of teeth between the lips).
     teeth = [(start, end) for start, end in _runs(bright) if saturation[start:end].min() < _LOWER_TEETH_SATURATION]
-    return float(-shares[max(teeth[0][0] - 1, 0)] * gap_px) if teeth else 0.0
+    return max(float(-shares[max(teeth[0][0] - 1, 0)] * gap_px), 0.0) if teeth else 0.0
 
 
 def _teeth_rows(colours: np.ndarray, profile: np.ndarray, threshold: float | None = None) -> np.ndarray:

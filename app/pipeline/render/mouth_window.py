@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from app.pipeline.render.mouth_fields import MAX_NECK_STRETCH, NECK_FADE_OF_CHIN
 from app.pipeline.render.mouth_geometry import (
     ALONG_X,
     ALONG_Y,
@@ -28,7 +29,9 @@ def _window_reach(geometry: np.ndarray, motion: np.ndarray) -> np.ndarray:
     along = geometry[:, ALONG_X : ALONG_Y + 1]
     down = face_down(geometry)
     across = 2.4 * geometry[:, HALF_WIDTH : HALF_WIDTH + 1] + np.abs(motion[:, 1:2])
-    lowest = 1.8 * geometry[:, CHIN : CHIN + 1] + np.clip(motion[:, 0:1], 0, None)
+    chin = geometry[:, CHIN : CHIN + 1]
+    neck = np.maximum(NECK_FADE_OF_CHIN * chin, np.clip(-motion[:, 0:1], 0, None) / MAX_NECK_STRETCH)
+    lowest = chin + neck + 0.1 * chin + np.clip(motion[:, 0:1], 0, None)
     highest = -(np.maximum(geometry[:, UPPER_REACH : UPPER_REACH + 1], geometry[:, SOURCE_GAP : SOURCE_GAP + 1]) + 4)
     corners = np.stack([sign * across * along + depth * down for sign in (-1, 1) for depth in (highest, lowest)])
     low, high = corners.min(axis=0), corners.max(axis=0)

@@ -144,7 +144,16 @@ def test_closing_raises_the_lower_lip_and_the_chin_with_it():
     torch.testing.assert_close(
         opened[0, :, CENTER_ROW - 8, CENTER_COL], crops[0, :, CENTER_ROW - 11, CENTER_COL], atol=2 / 255, rtol=0
     )
-    assert torch.equal(opened[:, :, CENTER_ROW + 35 :], crops[:, :, CENTER_ROW + 35 :])
+
+
+def test_a_closings_rise_fades_over_enough_neck_not_to_streak_it():
+    crops = as_8_bits(torch.rand((1, 3, 160, 80), generator=torch.Generator().manual_seed(0)) * 0.5 + 0.4)
+    opened, _ = open_mouths(crops, params(opening=-10.0, source_gap=10.0, upper_reach=30.0))
+    # The chin (20 px down) rises 7 px; below it the rise fades over 10 / 0.3 = 33 px of neck
+    # (a stretch of at most 0.3), not over 0.7 of the chin's depth (14 px: a stretch of 0.5).
+    chin = CENTER_ROW + 20
+    assert not torch.equal(opened[:, :, chin + 16 : chin + 20], crops[:, :, chin + 16 : chin + 20])
+    assert torch.equal(opened[:, :, chin + 34 :], crops[:, :, chin + 34 :])
 
 
 def test_a_closing_stretches_little_skin_above_the_upper_lip_little():
