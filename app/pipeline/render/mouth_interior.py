@@ -85,7 +85,7 @@ def draw_interior(
     colour = _over(colour, _tongue(u, from_bottom, gap, openness, lip_colour, skin))
     rounded = 1 - 0.3 * rounding[:, None, None]
     # Enamel takes a little of the skin's hue (light bounced off the face).
-    enamel = torch.clamp(enamel * (0.92 + 0.08 * skin / skin.mean(dim=1, keepdim=True).clamp(min=0.05)), 0, 1)
+    enamel = torch.clamp(enamel * (0.85 + 0.15 * skin / skin.mean(dim=1, keepdim=True).clamp(min=0.05)), 0, 1)
     enamel = enamel[:, :, None, None]
     # Lower teeth are drawn whatever the opening's shape: a smile hides them behind the lower lip.
     colour = _over(colour, _lower_teeth(u, from_bottom, width, openness, rounded, enamel, lip_colour))

@@ -39,7 +39,7 @@ _ENAMEL_OF_SCLERA = np.array([1.0, 0.98, 0.92])
 # Fallback: enamel under a light that makes skin this bright (mean RGB, 0..1) is drawn as _ENAMEL.
 _ENAMEL = np.array([0.88, 0.85, 0.78])
 _REFERENCE_SKIN = 0.62
-_TEETH_OVER_SKIN = 1.2
+_TEETH_OVER_SKIN = 1.35
 _MAX_ENAMEL_SATURATION = 0.15
 # Own teeth count once they fill this share of the inside of the lips.
 _OWN_TEETH_SHARE = 0.15
