@@ -18,9 +18,10 @@ _MAX_OPENING_OF_CHIN = 0.7
 _MAX_WIDEN = 0.1
 # A source gap this wide (share of the mouth width) already shows its own teeth or interior.
 _OPEN_SOURCE = 0.08
-# A smile's lips are shut once the lips' closure reaches this (silence is 0.5, f/v 0.7, m/b/p 1;
-# see `speech.visemes`).
-_SMILE_SHUT_AT = 0.5
+# A smile's lips close as the lips' closure rises from the first value to the second (silence is
+# 0.5, f/v 0.7, m/b/p 1; see `speech.visemes`): a smiling person who pauses keeps the smile, as
+# the source shows it where the audio rests (`silence_rest`), so the two fade into each other.
+_SMILE_SHUT_FROM, _SMILE_SHUT_AT = 0.5, 0.7
 # Teeth parting lower than this share of the gap fill it: teeth together.
 _SMILE_PARTING = 0.6
 # Share of the source's gap that a closing goes past the landmarks' reading of it.
@@ -101,7 +102,7 @@ def mouth_motion(
     source is closed on silence and m/b/p, and opened further on open vowels. A source whose
     gap shows its teeth together (`shows_teeth` with a low parting: a smile) keeps them showing as
     it talks, as a smiling person does: its lips close over them for the lips' closures (m/b/p,
-    f/v) and in silence, not for every consonant, and its teeth part by the jaw's whole opening. An
+    f/v), not for every consonant nor in silence, and its teeth part by the jaw's whole opening. An
     opening parts at `parting` (per frame, share of the source's gap up from the lower lip; see
     `mouth_palette.read_gap`): below a smile's upper teeth, never across them. Lip rims are drawn
     where the source's lips are closed (`lips closed` 1); drawn upper teeth continue the source's
@@ -120,9 +121,9 @@ def mouth_motion(
     opening = np.where(
         wanted_gap < source_gap, full_closing * (1 - wanted_gap / np.maximum(source_gap, 1e-6)), wanted_gap - source_gap
     )
-    # A smile's lips close with the lips' closures (m/b/p, f/v) and in silence, not for every
-    # consonant whose jaw is nearly shut.
-    lips_shut = _smoothstep(np.clip(features[:, 3], 0, 1) / _SMILE_SHUT_AT)
+    # A smile's lips close with the lips' closures (m/b/p, f/v), not for every consonant whose
+    # jaw is nearly shut, nor in silence.
+    lips_shut = _smoothstep((features[:, 3] - _SMILE_SHUT_FROM) / (_SMILE_SHUT_AT - _SMILE_SHUT_FROM))
     # Its teeth are together: they part by the whole jaw opening.
     smile = (1 - lips_shut) * wanted_gap + lips_shut * full_closing
     # Teeth that fill most of the gap are teeth together (a smile); teeth over a deep dark gap

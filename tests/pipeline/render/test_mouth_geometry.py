@@ -8,6 +8,7 @@ from app.pipeline.render import mouth_geometry as g
 
 SILENCE = [0.0, 0.0, 0.0, 0.5]
 M_B_P = [0.0, 0.0, 0.0, 1.0]
+F_V = [0.12, 0.1, 0.0, 0.7]
 CONSONANT = [0.15, 0.0, 0.0, 0.0]
 OPEN_VOWEL = [0.9, 0.0, 0.0, 0.0]
 
@@ -25,13 +26,15 @@ def opening(source_gap: float, shape: list[float], parting: float, shows_teeth: 
     return float(motion[0, 0])
 
 
-def test_a_smile_keeps_its_teeth_while_talking_and_closes_its_lips_for_m_b_p_and_silence():
+def test_a_smile_keeps_its_teeth_while_talking_and_closes_its_lips_for_m_b_p_and_f_v():
     # Its teeth are together: a consonant's small jaw opening parts them a little.
     assert 0.0 < opening(10.0, CONSONANT, parting=0.2, shows_teeth=True) < 5.0
     assert opening(10.0, CONSONANT, parting=0.2, shows_teeth=False) < -5.0  # a closed-jaw consonant
     assert opening(10.0, M_B_P, parting=0.2, shows_teeth=True) < -10.0  # past the landmarks' gap
-    assert opening(10.0, SILENCE, parting=0.2, shows_teeth=True) < -10.0
+    assert opening(10.0, F_V, parting=0.2, shows_teeth=True) < -10.0
     assert opening(10.0, OPEN_VOWEL, parting=0.2, shows_teeth=True) > 5.0
+    # A smiling person who pauses keeps the smile, as the source shows it in silent gaps.
+    assert opening(10.0, SILENCE, parting=0.2, shows_teeth=True) == 0.0
 
 
 def test_an_open_mouth_closes_in_silence_even_with_its_upper_teeth_showing():
