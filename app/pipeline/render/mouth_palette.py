@@ -166,10 +166,16 @@ def _lower_teeth_depth(shares: np.ndarray, colours: np.ndarray, whole: np.ndarra
     profile = _luma(colours)
     bright = _teeth_rows(colours, profile, (whole_luma.max() + whole_luma.min()) / 2)
     saturation = _saturation(colours)
-    # Rows run from the lowest up: the lowest greyest run is the lower teeth; the lip starts on the
-    # row below them (a closing that brings up that row leaves no line of teeth between the lips).
-    teeth = [(start, end) for start, end in _runs(bright) if saturation[start:end].min() < _LOWER_TEETH_SATURATION]
-    return max(float(-shares[max(teeth[0][0] - 1, 0)] * gap_px), 0.0) if teeth else 0.0
+    # Rows run from the lowest up. The lower teeth are the first grey run under the inside that
+    # reaches below the mesh's lip (further down, a white beard is bright and grey too); the lip
+    # starts on the row below them (a closing that brings up that row leaves no line of teeth
+    # between the lips).
+    teeth = [
+        start
+        for start, end in _runs(bright)
+        if shares[start] < 0 and saturation[start:end].min() < _LOWER_TEETH_SATURATION
+    ]
+    return float(-shares[max(teeth[-1] - 1, 0)] * gap_px) if teeth else 0.0
 
 
 def _teeth_rows(colours: np.ndarray, profile: np.ndarray, threshold: float | None = None) -> np.ndarray:
