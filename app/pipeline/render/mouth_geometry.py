@@ -21,7 +21,7 @@ _OPEN_SOURCE = 0.08
 # A smile's lips close as the lips' closure rises from the first value to the second (silence is
 # 0.5, f/v 0.7, m/b/p 1; see `speech.visemes`): a smiling person who pauses keeps the smile, as
 # the source shows it where the audio rests (`silence_rest`), so the two fade into each other.
-_SMILE_SHUT_FROM, _SMILE_SHUT_AT = 0.5, 0.7
+_SMILE_SHUT_FROM, _SMILE_SHUT_AT = 0.5, 0.6
 # Teeth parting lower than this share of the gap fill it: teeth together.
 _SMILE_PARTING = 0.6
 # Share of the source's gap that a closing goes past the landmarks' reading of it.
