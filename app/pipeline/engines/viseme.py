@@ -155,10 +155,10 @@ class MouthDrawer:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per frame of `faces` (frame index: its face): the mouth's geometry, where it parts,
         whether its teeth are together and how tall its upper teeth show (pixels), measured on the
-        source's pixels: the chunk's median, which
-        does not flicker with the measurement's noise, but for frames whose mouth is open (a dark
-        inside): never teeth together, and re-anchored on the real lower lip where they show teeth
-        above it or lower teeth below the mesh's lower lip (`lowered_mouth_line`)."""
+        source's pixels: the chunk's median, which does not flicker with the measurement's noise,
+        but for frames whose mouth is open (a dark inside): never teeth together, and re-anchored
+        on the real lower lip where they show teeth above it or lower teeth below the mesh's lower
+        lip (`lowered_mouth_line`)."""
         geometry = np.stack([mouth_geometry(face) for face in faces.values()])
         readings = [palette.read_gap(frames, i, face) for i, face in faces.items()]
         steady_gap = palette.steady([(gap.parting, gap.shows_teeth, gap.teeth_px) for gap in readings])
@@ -172,10 +172,11 @@ class MouthDrawer:
             # An open mouth is never taken for teeth together, whatever the chunk's other frames show.
             if _shows_open(gap, geometry[row]):
                 shows_teeth[row] = False
-                # Only where the mesh reads the mouth as nearly shut: a mouth it reads as open has
-                # its lower lip right, and dark lips would pass for more of the dark inside.
                 # Lower teeth below the mesh's lower lip: the mouth is open down to them.
                 drop = gap.below_px
+                # Teeth above a dark inside: open down to its bottom, only where the mesh reads the
+                # mouth as nearly shut (a mouth it reads as open has its lower lip right, and dark
+                # lips would pass for more of the dark inside).
                 if gap.shows_teeth and geometry[row, SOURCE_GAP] < _MESH_SHUT * 2 * geometry[row, HALF_WIDTH]:
                     drop = max(drop, gap.open_px - gap.parting * geometry[row, SOURCE_GAP])
                 if drop > 0:

@@ -14,7 +14,7 @@ flicker with the measurement's noise.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -131,10 +131,7 @@ def read_gap(frames: YuvBatch, index: int, face: FaceLandmarks) -> GapReading:
     near = shares >= -_BELOW_LOWER_LIP
     reading = _upper_reading(shares[near], colours[near], gap_px, float(np.median(_luma(lips[1]))))
     under = shares < reading.parting
-    below_px = _lower_teeth_depth(shares[under], colours[under], colours, gap_px)
-    if below_px == 0:
-        return reading
-    return GapReading(reading.parting, reading.shows_teeth, reading.open_px, below_px, reading.teeth_px)
+    return replace(reading, below_px=_lower_teeth_depth(shares[under], colours[under], colours, gap_px))
 
 
 def _upper_reading(shares: np.ndarray, colours: np.ndarray, gap_px: float, lips_luma: float) -> GapReading:
