@@ -21,6 +21,7 @@ from app.pipeline.render.mouth_geometry import (
     ALONG_X,
     ALONG_Y,
     CHIN,
+    CORNER_RISE,
     CX,
     CY,
     HALF_WIDTH,
@@ -160,6 +161,9 @@ class MouthDrawer:
         on the real lower lip where they show teeth above it or lower teeth below the mesh's lower
         lip (`lowered_mouth_line`)."""
         geometry = np.stack([mouth_geometry(face) for face in faces.values()])
+        # The curve of the lips' line, as steady as the parting: the mesh's corners jitter.
+        curve = geometry[:, CORNER_RISE] / geometry[:, HALF_WIDTH]
+        geometry[:, CORNER_RISE] = float(np.median(curve)) * geometry[:, HALF_WIDTH]
         readings = [palette.read_gap(frames, i, face) for i, face in faces.items()]
         steady_gap = palette.steady([(gap.parting, gap.shows_teeth, gap.teeth_px) for gap in readings])
         # `faces` is never empty (`draw` returns before), so there are readings: never None.
@@ -211,6 +215,7 @@ class MouthDrawer:
                 lips_closed=moves[:, 4],
                 own_teeth=moves[:, 5],
                 source_gap=geo[:, SOURCE_GAP],
+                corner_rise=geo[:, CORNER_RISE],
                 jaw_share=moves[:, 6],
                 enamel=to_tensor(np.tile(np.full(3, np.nan) if enamel is None else enamel, (len(crops), 1))),
             )

@@ -2,14 +2,17 @@
 
 Coordinates per crop, in pixels: `a` runs along the mouth (corner to corner, in half mouth
 widths), `b` runs down from the mouth line (the lower lip's inner edge) toward the chin; both
-turn with the head. Opening, the lower lip and jaw move down along `b` by `opening` and the
-upper lip rises a little. Closing a mouth that is open in the source (`opening` < 0), both lips
-move with their own texture: the upper lip comes down, the lower lip rises with the jaw and chin
-(the skin between them moves as one piece, so it is never stretched into streaks). The two
-lips are two fields that meet along a line: above it the picture follows the upper lip, below
-it the lower one, so what was between them (teeth, the open interior) is covered, not squeezed
-into a line. The corners move along `a` (out to spread, in to round). The fields fade to zero
-below the chin, at the cheeks and before the nose, so nothing above the nose changes.
+turn with the head. Near the lips the mouth line is curved up to the corners, as the lips' and
+teeth's edges are (a smile's strongly): an opening parts along that curve, under the teeth.
+Opening, the lower lip and jaw move down along `b` by `opening` and the upper lip rises a
+little. Closing a mouth that is open in the source (`opening` < 0), both lips move with their own
+texture: the upper lip comes down, the lower lip rises with the jaw and chin (the skin between
+them moves as one piece, so it is never stretched into streaks). The two lips are two fields
+that meet along a line: above it the picture follows the upper lip, below it the lower one, so
+what was between them (teeth, the open interior) is covered, not squeezed into a line; opening,
+they part along the split. The corners move along `a` (out to spread, in to round). The fields
+fade to zero below the chin, at the cheeks and before the nose, so nothing above the nose
+changes.
 """
 
 from dataclasses import dataclass
@@ -34,6 +37,11 @@ NECK_FADE_OF_CHIN = 0.7
 MAX_NECK_STRETCH = 0.3
 # An opening reaches this share of the way to each corner (in half mouth widths).
 _OPENING_REACH = 0.92
+# The mouth line's curve rises to the corners by at most this share of the half mouth width (a
+# smile's teeth arc less than its corners, which rise into the cheeks), and bends down by at most
+# the second (a frown); it is whole over the lips and fades above and below them over at least
+# the lip's height (and three times the curve: the bend never folds the image).
+_MAX_CURVE, _MAX_FROWN = 0.15, 0.2
 # A closing reaches a little past the corners: a smile's gap runs dark right into them, and what
 # is left open there would stay as dark corners on the closed lips.
 _CLOSING_REACH = 1.05
@@ -60,6 +68,7 @@ class MouthParams:
     own_teeth: torch.Tensor  # (B,) pixels of the source's own upper teeth above the parting:
     #                          drawn teeth continue them, that much shorter
     source_gap: torch.Tensor  # (B,) the source's gap between the lips at the middle
+    corner_rise: torch.Tensor  # (B,) how far the mouth corners lie above the mouth line's middle
     jaw_share: torch.Tensor  # (B,) 0..1, how much of a closing's rise the jaw and chin take (0: the
     #                          lower lip rises alone, as over a smile's teeth that are together)
     enamel: torch.Tensor  # (B, 3) colour of drawn teeth, 0..1 (see `mouth_palette`)
@@ -71,7 +80,22 @@ def mouth_coordinates(params: MouthParams, ys: torch.Tensor, xs: torch.Tensor) -
     dx = xs[None, None, :] - params.center[:, 0, None, None]
     dy = ys[None, :, None] - params.center[:, 1, None, None]
     a = (dx * along[:, 0] + dy * along[:, 1]) / params.half_width[:, None, None]
-    return a, dx * down[:, 0] + dy * down[:, 1]
+    b = dx * down[:, 0] + dy * down[:, 1]
+    return a, b + _line_curve(a, b, params)
+
+
+def _line_curve(a: torch.Tensor, b: torch.Tensor, params: MouthParams) -> torch.Tensor:
+    """How far the curved mouth line lies above the straight one, where the lips part (at
+    `split`): through the parting in the middle and the corners, along a parabola that fades out
+    past the corners and above and below the lips."""
+    half_width = params.half_width[:, None, None]
+    curve = (params.corner_rise - params.split)[:, None, None]
+    curve = torch.maximum(torch.minimum(curve, _MAX_CURVE * half_width), -_MAX_FROWN * half_width)
+    across = torch.where(a.abs() <= 1, a**2, 1 - _smoothstep((a.abs() - 1) / 0.6))
+    fade = torch.maximum(torch.maximum(params.lip_depth, params.upper_depth)[:, None, None], 3 * curve.abs())
+    below = (b - params.lip_depth[:, None, None]) / fade
+    above = (-b - params.upper_depth[:, None, None]) / fade
+    return curve * across * (1 - _smoothstep(torch.maximum(below, above)))
 
 
 def displacement(
@@ -79,21 +103,20 @@ def displacement(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The upper lip's and the lower lip's fields, each (B, 2, h, w): how far each pixel moves
     (x, y; it shows what was `shift` behind it); (B, h, w) how far each sample lies below the
-    line where the two meet (pixels; the lower field applies where it is > 0); and (B, h, w)
-    where the lips part (0..1). Opening, both fields are one."""
+    line that parts them (pixels; the lower field applies where it is > 0: where an opening
+    parts, or where a closing's lips meet); and (B, h, w) where the lips part (0..1)."""
     along, down = _mouth_axes(params)
     lens = opening_lens(a, params.rounding[:, None, None])
     split = params.split[:, None, None]
     top, bottom = gap_edges(lens, params)
     rise = -split - top  # the upper lip's lift
-    opening = params.opening[:, None, None].clamp(min=0) * _lower_profile(a, b, lens, params)
-    opened = opening - rise * _upper_profile(b + split, params)
     # Closing: the lips meet where the lower one has risen to, with the gap's own shape.
     closed_lens = opening_lens(a, torch.zeros_like(a), _CLOSING_REACH)
     fall, lower_rise = _closing_shares(params)
-    upper_fall = fall * closed_lens * _upper_closing_profile(b, params)
-    lower_down = opened - lower_rise * _jaw_profile(a, b, closed_lens, params)
-    below = b + lower_rise * closed_lens
+    upper = fall * closed_lens * _upper_closing_profile(b, params) - rise * _upper_profile(b + split, params)
+    lower_down = params.opening[:, None, None].clamp(min=0) * _lower_profile(a, b, lens, params)
+    lower_down = lower_down - lower_rise * _jaw_profile(a, b, closed_lens, params)
+    below = b + split + lower_rise * closed_lens
     shift_along = params.widen[:, None, None] * _corner_profile(a, b, params)
     as_xy = lambda shift_down: torch.stack(
         [
@@ -103,7 +126,7 @@ def displacement(
         dim=1,
     )
     gap = ((b > top) & (b < bottom) & (bottom - top > 0.5)).to(a.dtype)
-    return as_xy(opened + upper_fall), as_xy(lower_down), below, gap
+    return as_xy(upper), as_xy(lower_down), below, gap
 
 
 def gap_edges(lens: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,15 +151,14 @@ def opening_lens(a: torch.Tensor, rounding: torch.Tensor, reach: float = _OPENIN
 
 
 def _lower_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:
-    """How much of an opening moves each pixel: lens-shaped at the lips, then jaw-wide down to
-    the chin (the jaw drops), fading below it. Nothing above the split moves."""
+    """How much of an opening moves each pixel below the split: lens-shaped at the lips, then
+    jaw-wide down to the chin (the jaw drops), fading below it."""
     lip_depth = params.lip_depth[:, None, None]
     opening = params.opening[:, None, None].clamp(min=0)
     # Deep enough that the blend never folds the image (slope below 1).
     to_jaw = _smoothstep(b / (2 * (lip_depth + opening)))
     across = lens * (1 - to_jaw) + _jaw_width(a) * to_jaw
-    vertical = torch.clamp(b + params.split[:, None, None], 0, 1)
-    return across * vertical * _above_chin(b, params)
+    return across * _above_chin(b, params)
 
 
 def _jaw_profile(a: torch.Tensor, b: torch.Tensor, lens: torch.Tensor, params: MouthParams) -> torch.Tensor:

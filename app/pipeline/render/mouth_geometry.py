@@ -28,11 +28,12 @@ _SMILE_PARTING = 0.6
 _CLOSING_MARGIN = 0.15
 
 # Columns of the per-frame geometry array, in frame pixels.
-CX, CY, ALONG_X, ALONG_Y, HALF_WIDTH, CHIN, LOWER_LIP, UPPER_LIP, UPPER_REACH, SOURCE_GAP = range(10)
+CX, CY, ALONG_X, ALONG_Y, HALF_WIDTH, CHIN, LOWER_LIP, UPPER_LIP, UPPER_REACH, SOURCE_GAP, CORNER_RISE = range(11)
 
 
 def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
-    """The columns above for one face: mouth line, its direction and size, lip and chin depths."""
+    """The columns above for one face: mouth line, its direction and size, lip and chin depths,
+    the source's gap and how far the corners rise above the mouth line's middle."""
     corner_a, corner_b = face.point(tracking.MOUTH_CORNER_A), face.point(tracking.MOUTH_CORNER_B)
     along = corner_b - corner_a
     half_width = max(float(np.linalg.norm(along)) / 2, 1.0)
@@ -49,6 +50,10 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
     nose = distance(tracking.NOSE_BOTTOM)
     upper_reach = max(min(2.5 * upper_lip, upper_lip + 0.75 * max(nose - upper_lip, 0.0)), 1.0)
     source_gap = distance(tracking.UPPER_LIP_INNER)
+    # The lips' line curves up to the corners (a smile's strongly): how far they lie above it.
+    down = np.array([-unit[1], unit[0]])
+    down = -down if down[1] < 0 else down
+    corner_rise = float(np.dot(lip - (corner_a + corner_b) / 2, down))
     return np.array(
         [
             *center,
@@ -59,6 +64,7 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
             upper_lip,
             upper_reach,
             source_gap,
+            corner_rise,
         ],
         dtype=np.float32,
     )
@@ -78,6 +84,7 @@ def lowered_mouth_line(geometry: np.ndarray, parting: float, drop: float) -> tup
     moved[UPPER_LIP] += drop
     moved[UPPER_REACH] += drop
     moved[SOURCE_GAP] = gap + drop
+    moved[CORNER_RISE] += drop
     return moved, (parting * gap + drop) / max(gap + drop, 1e-6)
 
 
@@ -138,7 +145,10 @@ def mouth_motion(
     own_teeth = np.maximum(source_gap - split, 0)
     if teeth_px is not None:
         own_teeth = np.minimum(own_teeth, teeth_px)
-    own_teeth = np.where((opening > 0) & shows_teeth, own_teeth, 0.0)
+        # Upper teeth that the pixels show above an open mouth's dark inside end there: they are
+        # whole (a mouth width is longer than any crown), and drawn ones would be a second row.
+        own_teeth = np.where(~shows_teeth & (teeth_px > 0), mouth_width, own_teeth)
+    own_teeth = np.where((opening > 0) & (shows_teeth | (own_teeth > 0)), own_teeth, 0.0)
     rounding = np.clip(features[:, 2], 0, 1)
     # Teeth together mean the jaw is already shut: a smile's lips close over them by themselves,
     # the chin stays (lifting it would drag the neck and collar up with it).

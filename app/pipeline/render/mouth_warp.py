@@ -1,7 +1,7 @@
 """Reshape the lips in a batch of crops: a smooth displacement field (`mouth_fields`, computed
 with torch on a coarse grid, applied with OpenCV) plus a drawn interior (`mouth_interior`)
-where the lips part. Two lip fields that meet (a closing) are applied each on its side of
-the line where the lips meet.
+where the lips part. The upper and the lower lip's fields are applied each on its side of the
+line where the lips part (an opening) or meet (a closing), found at full resolution.
 """
 
 import cv2
@@ -37,8 +37,8 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
     The cost hardly grows with the face: the displacement field (smooth) is computed with torch
     on a coarse grid, `_FIELD_MOUTH_PX` samples across the mouth, and the lip gap with its drawn
     interior on a finer one, `_INTERIOR_MOUTH_PX` across, only over the gap. Both are upsampled;
-    full-resolution pixels are resampled once, in 8 bits with OpenCV, and the interior gets its
-    grain at full resolution.
+    full-resolution pixels are resampled once per lip field that moves, in 8 bits with OpenCV,
+    and the interior gets its grain at full resolution.
     """
     _, height, width, _ = crops.shape
     device = params.center.device
@@ -57,17 +57,12 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
     changed_field = F.max_pool2d(changed_field[:, None], 3, stride=1, padding=1)
     upsample = lambda maps: F.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
     changed = upsample(changed_field)[:, 0].cpu().numpy()
-    # `below` is smooth (pixels below the lips' meeting line), so it upsamples exactly enough
-    # for a meeting line antialiased over one full-resolution pixel.
+    # `below` is smooth (pixels below the line where the lips part or meet), so it upsamples
+    # exactly enough for that line antialiased over one full-resolution pixel: the lips' edges
+    # stay as crisp as the picture's, where the coarse fields would leave steps along them.
     lower_weight = upsample(below[:, None])[:, 0].add(0.5).clamp(0, 1).cpu().numpy()
     upper_px, lower_px = upsample(upper_shift).cpu().numpy(), upsample(lower_shift).cpu().numpy()
-    closing = (params.opening < 0).cpu().numpy()
-    warped = np.stack(
-        [
-            _resample_two(crop, up, low, weight) if shut else _resample(crop, low)
-            for crop, up, low, weight, shut in zip(crops, upper_px, lower_px, lower_weight, closing)
-        ]
-    )
+    warped = np.stack([_resample_two(*args) for args in zip(crops, upper_px, lower_px, lower_weight)])
 
     extent = _extent(gap.amax(dim=0) > 0, 1)
     if extent is not None:
@@ -91,6 +86,8 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
 def _resample(crop: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """`crop` (H, W, 3) uint8 with each pixel showing what was `shift` (2, H, W) behind it;
     pixels that do not move keep their exact values."""
+    if not shift.any():  # a smile's upper lip, which stays as the jaw drops
+        return crop
     height, width = crop.shape[:2]
     map_x = np.arange(width, dtype=np.float32)[None, :] - shift[0]
     map_y = np.arange(height, dtype=np.float32)[:, None] - shift[1]
@@ -100,7 +97,8 @@ def _resample(crop: np.ndarray, shift: np.ndarray) -> np.ndarray:
 def _resample_two(
     crop: np.ndarray, upper_shift: np.ndarray, lower_shift: np.ndarray, lower_weight: np.ndarray
 ) -> np.ndarray:
-    """`crop` following the upper lip's field above the meeting line and the lower lip's below it."""
+    """`crop` following the upper lip's field above the line where the lips part or meet, and the
+    lower lip's below it."""
     upper, lower = _resample(crop, upper_shift), _resample(crop, lower_shift)
     weight = lower_weight[..., None]
     return np.round(lower * weight + upper * (1 - weight)).astype(np.uint8)

@@ -36,6 +36,8 @@ _LIP_GROWTH = 1.45
 _BELOW_JAW = 0.12
 # The blend's edge is feathered over this share of the eye distance.
 _FEATHER = 0.05
+# The pasted picture's light follows the frame's within these gains (more is another scene).
+_LIGHT_GAIN = (0.5, 2.0)
 # Weights below this change no 8-bit pixel.
 _FAINTEST = 1 / 255
 # Eye distance of the canonical pose in pixels at most (kept samples cost memory); a smaller
@@ -226,12 +228,13 @@ def _blend_mask(bank: MouthBank, kept_face: np.ndarray, frame_face: np.ndarray) 
 
 
 def _match_colour(moved: np.ndarray, underneath: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Shift the pasted picture's colour to the frame's, measured along the blend's soft edge."""
+    """Scale the pasted picture's colour to the frame's light, measured along the blend's soft
+    edge: light scales colours (an offset would darken dark skin as much as bright skin)."""
     edge = (weight > 0.05) & (weight < 0.6)
     if edge.sum() < 16:
         return moved
-    offset = underneath[edge].mean(axis=0) - moved[edge].mean(axis=0)
-    return np.clip(moved + offset, 0, 255)
+    gain = underneath[edge].mean(axis=0) / np.maximum(moved[edge].mean(axis=0), 1.0)
+    return np.clip(moved * np.clip(gain, *_LIGHT_GAIN), 0, 255)
 
 
 def _similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ OPEN_VOWEL = [0.9, 0.0, 0.0, 0.0]
 
 
 def geometry(source_gap: float, mouth_width: float = 50.0) -> np.ndarray:
-    row = np.zeros(10, np.float32)
+    row = np.zeros(g.CORNER_RISE + 1, np.float32)  # the last column
     row[g.HALF_WIDTH], row[g.CHIN], row[g.SOURCE_GAP] = mouth_width / 2, 60.0, source_gap
     return row[None]
 
@@ -93,3 +93,16 @@ def test_drawn_teeth_continue_only_the_teeth_the_pixels_show():
     by_gap = g.mouth_motion(geometry(10.0), shape, parting, teeth)[0]
     by_pixels = g.mouth_motion(geometry(10.0), shape, parting, teeth, teeth_px=np.array([3.0]))[0]
     assert np.isclose(by_gap[5], 8.0) and np.isclose(by_pixels[5], 3.0)
+
+
+def test_teeth_above_an_open_mouths_dark_inside_are_whole_crowns():
+    """An open mouth (not teeth together) whose pixels show its upper teeth above the dark inside:
+    those teeth end at their biting edge, so no drawn crown goes under them (a second row); an
+    open mouth that shows no teeth gets whole drawn crowns."""
+    shape = np.array([OPEN_VOWEL], np.float32)
+    parting, open_inside = np.array([0.85]), np.array([False])
+    with_teeth = g.mouth_motion(geometry(20.0), shape, parting, open_inside, teeth_px=np.array([3.0]))[0]
+    without = g.mouth_motion(geometry(20.0), shape, parting, open_inside, teeth_px=np.array([0.0]))[0]
+    assert with_teeth[0] > 0  # it opens further
+    assert with_teeth[5] >= 50.0  # own teeth as long as the mouth is wide: nothing drawn under them
+    assert without[5] == 0.0

@@ -18,6 +18,7 @@ def params(
     own_teeth: float = 0.0,
     jaw_share: float = 1.0,
     upper_reach: float = UPPER_REACH,
+    corner_rise: float = 0.0,
 ) -> MouthParams:
     def repeat(*values: float) -> torch.Tensor:
         return torch.tensor([values] * batch).squeeze(-1)
@@ -37,6 +38,7 @@ def params(
         lips_closed=repeat(lips_closed),
         own_teeth=repeat(own_teeth),
         source_gap=repeat(source_gap),
+        corner_rise=repeat(corner_rise),
         enamel=repeat(0.88, 0.85, 0.78),
         jaw_share=repeat(jaw_share),
     )
@@ -246,6 +248,23 @@ def test_an_opening_parts_at_the_split_above_the_mouth_line():
     )
     column = opened[0, :, :, CENTER_COL].mean(dim=0)
     assert column[CENTER_ROW - 2] < 0.45 * crops.mean()  # the new gap starts at the split
+
+
+def test_an_opening_follows_the_mouth_line_curving_up_to_the_corners():
+    """Corners 6 px above the parting's middle: the opening curves up toward them, by at most
+    0.15 of the half mouth width (1.8 px; a smile's teeth arc less than its corners), so three
+    quarters of the way to a corner it lies a pixel or two higher than along a straight line,
+    the same in the middle."""
+    crops = skin_crops()  # flat: only the drawn gap differs
+    motion = dict(opening=8.0, split=2.0, lips_closed=0.0)
+    curved, _ = open_mouths(crops, params(**motion, corner_rise=8.0))
+    straight, _ = open_mouths(crops, params(**motion))
+    assert (curved[..., CENTER_COL] - straight[..., CENTER_COL]).abs().mean() < 0.01
+    side = CENTER_COL + 9  # a = 0.75
+    rows = slice(CENTER_ROW - 12, CENTER_ROW + 20)
+    shifted = lambda up: (curved[..., rows, side] - straight[..., rows.start + up : rows.stop + up, side]).abs().mean()
+    assert min(shifted(1), shifted(2)) < 0.5 * shifted(0)
+    assert min(shifted(1), shifted(2)) < 0.5 * shifted(4)  # not the whole 6 px curve
 
 
 def test_a_large_mouth_worked_on_coarser_grids_looks_like_the_same_mouth_small():

@@ -63,16 +63,30 @@ def mean_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(float) - b.astype(float)).mean())
 
 
+def closest_shift(image: np.ndarray, truth: np.ndarray, region: tuple[slice, slice]) -> tuple[float, float]:
+    """(dx, dy), in half pixels up to 2 px each way, that moves `image` closest to `truth` in `region`."""
+    height, width = image.shape[:2]
+    steps = np.arange(-2, 2.01, 0.5)
+
+    def difference(dx: float, dy: float) -> float:
+        moved = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), (width, height), flags=cv2.INTER_LINEAR)
+        return mean_difference(moved[region], truth[region])
+
+    return min(((dx, dy) for dx in steps for dy in steps), key=lambda shift: difference(*shift))
+
+
 def test_the_kept_mouth_lands_on_the_moved_face_where_the_camera_would_show_it(frames):
     _, result = paste(frames["opened"], frames["moved"])
     mouth = mouth_box(landmarks(frames["moved"]))
-    # The truth: the opened frame seen through the same camera move. The landmarks place the
-    # mouth within a pixel of it: closer than the truth itself moved by one pixel each way.
+    # The truth: the opened frame seen through the same camera move.
     truth = frames["opened_moved"]
     unpasted = mean_difference(frames["moved"][mouth], truth[mouth])
     assert unpasted > 25
-    one_pixel_off = mean_difference(np.roll(truth, (1, 1), axis=(0, 1))[mouth], truth[mouth])
-    assert mean_difference(result[mouth], truth[mouth]) < one_pixel_off
+    assert mean_difference(result[mouth], truth[mouth]) < 0.7 * unpasted
+    # The landmarks place the mouth within a pixel of it: no shift by more brings the paste closer
+    # to the truth (what is left is the two resamplings' softening of the open mouth's edges).
+    best_dx, best_dy = closest_shift(result, truth, mouth)
+    assert abs(best_dx) <= 1 and abs(best_dy) <= 1
 
 
 def test_eyes_and_nose_stay_and_the_edge_of_the_paste_does_not_show(frames):
@@ -80,10 +94,13 @@ def test_eyes_and_nose_stay_and_the_edge_of_the_paste_does_not_show(frames):
     face = landmarks(frames["moved"])
     above_nose = int(face.point(tracking.NOSE_TIP)[1])
     assert np.array_equal(result[:above_nose], before[:above_nose])
-    # Outside the lips and jaw the picture is the moved photo's own, within compression noise.
+    # Outside both faces' lips and jaws (the frame's, and the kept one's where the camera shows
+    # it: its jaw dropped with the opening) the picture is the moved photo's own, within
+    # compression noise.
     changed = np.abs(result.astype(int) - before).max(axis=2) > 12
     rows, cols = np.nonzero(changed)
-    lips_and_jaw = face.points[[61, 291, 0, 152]]
+    kept = landmarks(frames["opened_moved"])
+    lips_and_jaw = np.concatenate([face.points[[61, 291, 0, 152]], kept.points[[61, 291, 0, 152]]])
     low, high = lips_and_jaw.min(axis=0), lips_and_jaw.max(axis=0)
     reach = 0.35 * (high[0] - low[0])
     assert cols.min() > low[0] - reach and cols.max() < high[0] + reach
@@ -91,18 +108,19 @@ def test_eyes_and_nose_stay_and_the_edge_of_the_paste_does_not_show(frames):
 
 
 def test_the_kept_mouth_takes_the_light_of_the_frame_it_lands_in(frames):
+    """Pasted onto the frame in a fifth less light, the kept lower face is a fifth darker than
+    pasted onto the frame itself: light scales colours (an offset, as a shift of the mean, would
+    leave bright skin too bright where the blend's edge runs over the dark collar)."""
     darker = (frames["moved"] * 0.8).astype(np.uint8)
-    before, result = paste(frames["opened"], darker)
-
-    def chin_skin(image: np.ndarray) -> np.ndarray:
-        """The skin between the lower lip and the chin, where the image's own landmarks put them
-        (the kept mouth's jaw is lower than the frame's)."""
-        face = landmarks(image)
-        chin = face.point(tracking.CHIN).astype(int)
-        lower_lip = face.point(tracking.LOWER_LIP_OUTER).astype(int)
-        return image[lower_lip[1] + 4 : chin[1] - 4, chin[0] - 15 : chin[0] + 15]
-
-    assert abs(chin_skin(result).mean() - chin_skin(before).mean()) < 4
+    before, in_less_light = paste(frames["opened"], darker)
+    _, in_the_light = paste(frames["opened"], frames["moved"])
+    face = landmarks(frames["moved"])
+    chin = face.point(tracking.CHIN).astype(int)
+    lower_lip = face.point(tracking.LOWER_LIP_OUTER).astype(int)
+    chin_skin = (slice(lower_lip[1] + 4, chin[1] - 4), slice(chin[0] - 15, chin[0] + 15))
+    assert not np.array_equal(in_less_light[chin_skin], before[chin_skin])  # pasted there
+    frames_ratio = darker[chin_skin].mean() / frames["moved"][chin_skin].mean()
+    assert abs(in_less_light[chin_skin].mean() / in_the_light[chin_skin].mean() - frames_ratio) < 0.02
 
 
 def test_teeth_are_measured_inside_the_lips():
