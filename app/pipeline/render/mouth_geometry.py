@@ -51,9 +51,7 @@ def mouth_geometry(face: FaceLandmarks) -> np.ndarray:
     upper_reach = max(min(2.5 * upper_lip, upper_lip + 0.75 * max(nose - upper_lip, 0.0)), 1.0)
     source_gap = distance(tracking.UPPER_LIP_INNER)
     # The lips' line curves up to the corners (a smile's strongly): how far they lie above it.
-    down = np.array([-unit[1], unit[0]])
-    down = -down if down[1] < 0 else down
-    corner_rise = float(np.dot(lip - (corner_a + corner_b) / 2, down))
+    corner_rise = float(np.dot(lip - (corner_a + corner_b) / 2, _down_across(unit)))
     return np.array(
         [
             *center,
@@ -91,7 +89,12 @@ def lowered_mouth_line(geometry: np.ndarray, parting: float, drop: float) -> tup
 def face_down(geometry: np.ndarray) -> np.ndarray:
     """Unit vectors (..., 2) down the face, across each mouth line of `geometry` (..., columns
     above; image y grows downward)."""
-    down = np.stack([-geometry[..., ALONG_Y], geometry[..., ALONG_X]], axis=-1)
+    return _down_across(geometry[..., ALONG_X : ALONG_Y + 1])
+
+
+def _down_across(along: np.ndarray) -> np.ndarray:
+    """Unit vectors (..., 2) down the face, across unit vectors `along` (..., 2) the mouth."""
+    down = np.stack([-along[..., 1], along[..., 0]], axis=-1)
     return down * np.where(down[..., 1:] < 0, -1, 1)
 
 

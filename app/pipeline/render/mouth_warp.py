@@ -86,7 +86,7 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
 def _resample(crop: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """`crop` (H, W, 3) uint8 with each pixel showing what was `shift` (2, H, W) behind it;
     pixels that do not move keep their exact values."""
-    if not shift.any():  # a smile's upper lip, which stays as the jaw drops
+    if not shift.any():  # a lip field that moves nothing (no fall, rise or widening)
         return crop
     height, width = crop.shape[:2]
     map_x = np.arange(width, dtype=np.float32)[None, :] - shift[0]
