@@ -196,9 +196,11 @@ class TaskExecutor:
                 log_event(logger, "task.superseded", logging.WARNING, duration_s=duration_s, now=status.value)
             return
         assert outcome is not None  # `ended` needs an outcome
-        self._webhooks.announce(self._registry, task_id, TaskEvent(outcome.status.value))
+        # A failed task's inputs go first: the status already says failed, and nothing waits on
+        # them (announcing can take a while).
         if outcome.status is TaskState.FAILED:
             remove_quietly(self._storage.remove_inputs, task_id)
+        self._webhooks.announce(self._registry, task_id, TaskEvent(outcome.status.value))
         if outcome.error:
             log_event(logger, f"task.{outcome.status}", duration_s=duration_s, error=outcome.error)
         else:
