@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 # The upper lip rises by this share of the opening.
-_UPPER_LIP_RISE = 0.3
+UPPER_LIP_RISE = 0.3
 # A closing is shared: the upper lip comes down this share of the way, the lower lip with the
 # jaw rises the rest (the jaw does most of it). The skin between the upper lip and `upper_reach`
 # takes the upper lip's fall: the fall is at most this share of that skin's height, or the skin
@@ -133,7 +133,7 @@ def gap_edges(lens: torch.Tensor, params: MouthParams) -> tuple[torch.Tensor, to
     """Where the parted lips' inner edges are, along `b`: the upper lip rises, the lower drops."""
     opening = params.opening[:, None, None].clamp(min=0)
     split = params.split[:, None, None]
-    return -split - _UPPER_LIP_RISE * opening * lens, -split + opening * lens
+    return -split - UPPER_LIP_RISE * opening * lens, -split + opening * lens
 
 
 def _mouth_axes(params: MouthParams) -> tuple[torch.Tensor, torch.Tensor]:

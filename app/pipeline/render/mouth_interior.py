@@ -21,6 +21,8 @@ teeth stay above the parting, and drawn ones would double them.
 import torch
 import torch.nn.functional as F
 
+from app.pipeline.render.mouth_fields import UPPER_LIP_RISE
+
 # The cavity's shade of the lips' colour (red light survives deepest in the mouth).
 _CAVITY_SHADE = torch.tensor([0.72, 0.46, 0.44])
 # The tongue's colour relative to the lips' (a little lighter and pinker), with this share of the
@@ -33,8 +35,13 @@ _TEETH_PER_SIDE = 3.6
 # Height of the upper teeth's visible crowns, as a share of the mouth width, and at most of the gap.
 _UPPER_TEETH_OF_WIDTH = 0.23
 _UPPER_TEETH_OF_GAP = 0.55
-# Where the source's lips are apart, its own teeth are continued to this share of the mouth width.
+# Where the source's lips are apart, its own teeth are continued to the first share of the mouth
+# width at least; the upper lip, rising as the mouth opens, uncovers more of them, up to the
+# second (short of a whole crown: the face mesh then reads a smile's wide openings as less open).
 _SMILE_TEETH_OF_WIDTH = 0.14
+_UNCOVERED_TEETH_OF_WIDTH = 0.18
+# Of a drawn gap, this share is the upper lip's rise (the rest is the jaw's drop).
+_RISE_OF_GAP = UPPER_LIP_RISE / (1 + UPPER_LIP_RISE)
 # Per upper tooth from the midline (central incisor, lateral incisor, canine, premolar): its
 # visible length and its shade (teeth further back sit deeper in the shadow and look yellower).
 _CROWN_BY_TOOTH = torch.tensor([1.0, 0.86, 0.96, 0.8])
@@ -69,13 +76,15 @@ def draw_interior(
     rounding: torch.Tensor,
     lips_closed: torch.Tensor,
     own_teeth: torch.Tensor,
+    light_slope: torch.Tensor,
 ) -> torch.Tensor:
     """(B, 3, H, W) interior colours in [0, 1].
 
     `u`, `depth` and `gap` (pixels) are (B, H, W); `mouth_width`, `rounding`, `lips_closed` (0..1:
-    drawn lip rims show that much; an open source's own lips stay) and `own_teeth` (pixels of the
-    source's upper teeth already showing above the gap, which drawn teeth continue) are (B,);
-    `lip_colour`, `enamel` and `skin` are (B, 3).
+    drawn lip rims show that much; an open source's own lips stay), `own_teeth` (pixels of the
+    source's upper teeth already showing above the gap, which drawn teeth continue) and
+    `light_slope` (how much brighter the face is toward u = 1 than in the middle, per unit of u)
+    are (B,); `lip_colour`, `enamel` and `skin` are (B, 3).
     """
     width = mouth_width[:, None, None]
     px = depth * gap  # pixels below the upper lip's edge
@@ -92,7 +101,9 @@ def draw_interior(
     closed = lips_closed[:, None, None]
     colour = _over(colour, _upper_teeth(u, px, gap, width, rounded, own_teeth[:, None, None], closed, enamel))
     colour = _over(colour, _lip_rims(px, from_bottom, width, lip_colour, closed))
-    return torch.clamp(colour, 0, 1)
+    # Lit from one side as the face is: evenly lit teeth on a half-shaded face look pasted on.
+    side_light = 1 + light_slope[:, None, None] * u.clamp(-1, 1)
+    return torch.clamp(colour * side_light.unsqueeze(1), 0, 1)
 
 
 def _cavity(u: torch.Tensor, depth: torch.Tensor, openness: torch.Tensor, lip_colour: torch.Tensor) -> torch.Tensor:
@@ -167,8 +178,12 @@ def _upper_teeth(
     """The upper teeth hanging into the gap: whole crowns under closed lips, or what the source's
     own teeth (`own_teeth` pixels above the gap) lack of a whole crown."""
     tooth, within, separation = _tooth_phase(u, _TEETH_PER_SIDE)
-    # Under a raised lip the crowns show longer than between a smile's parted lips.
-    longest = (_UPPER_TEETH_OF_WIDTH * lips_closed + _SMILE_TEETH_OF_WIDTH * (1 - lips_closed)) * width
+    # Under a raised lip the crowns show whole. Between a smile's parted lips they show shorter,
+    # until the upper lip, rising as the mouth opens wider, uncovers more of them: a smile opened
+    # wide shows long teeth, not a strip over a dark hole.
+    uncovered = torch.minimum(own_teeth + _RISE_OF_GAP * gap, _UNCOVERED_TEETH_OF_WIDTH * width)
+    apart = torch.maximum(_SMILE_TEETH_OF_WIDTH * width, uncovered)
+    longest = _UPPER_TEETH_OF_WIDTH * width * lips_closed + apart * (1 - lips_closed)
     whole = torch.minimum(longest, _UPPER_TEETH_OF_GAP * (gap + own_teeth))
     crown = (whole - own_teeth).clamp(min=0) * show
     # Shorter toward the corners (perspective and the arch), each tooth's biting edge rounded,

@@ -33,6 +33,11 @@ _LEFT_EYE = [263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 37
 # darker or coloured; most of the white is in the lids' shade).
 _SCLERA_PERCENTILE = 90
 _GREY_SATURATION = 0.35
+# Teeth are grey to yellow: their red exceeds their green by at most this share of the brightest
+# channel more than their green exceeds their blue. Lips are pink, however pale or lit: red far
+# above green and blue alike (pale lips on light skin, or a lipstick's highlight, are as bright
+# and nearly as grey as teeth, and taken for teeth they left a closed mouth with none drawn).
+_MAX_TEETH_PINK = 0.15
 _MIN_PIXELS = 6
 # Enamel is a little yellower than the whites of the eyes under the same light.
 _ENAMEL_OF_SCLERA = np.array([1.0, 0.98, 0.92])
@@ -68,7 +73,7 @@ def enamel_colour(frames: YuvBatch, index: int, face: FaceLandmarks) -> np.ndarr
     if mouth is not None:
         inside, around = mouth
         skin = float(np.median(_luma(around)))
-        teeth = inside[reads_as_teeth(inside, skin)]
+        teeth = inside[reads_as_teeth(inside, skin) & (_pinkness(inside) < _MAX_TEETH_PINK)]
         if len(teeth) >= _MIN_PIXELS and len(teeth) >= _OWN_TEETH_SHARE * len(inside):
             return teeth.mean(axis=0) / 255
     whites = [
@@ -176,14 +181,22 @@ def _lower_teeth_depth(shares: np.ndarray, colours: np.ndarray, whole: np.ndarra
 
 
 def _teeth_rows(colours: np.ndarray, profile: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    """Rows bright (above `threshold`, by default the middle of the profile's range) and nearly
-    grey: teeth (a lit lip is bright too, but red)."""
+    """Rows bright (above `threshold`, by default the middle of the profile's range), nearly
+    grey and not pink: teeth (a lit lip is bright too, but red)."""
     middle = (profile.max() + profile.min()) / 2 if threshold is None else threshold
-    return (profile >= middle) & (_saturation(colours) < _GREY_SATURATION)
+    return (profile >= middle) & (_saturation(colours) < _GREY_SATURATION) & (_pinkness(colours) < _MAX_TEETH_PINK)
 
 
 def _saturation(colours: np.ndarray) -> np.ndarray:
     return (colours.max(axis=1) - colours.min(axis=1)) / np.maximum(colours.max(axis=1), 1)
+
+
+def _pinkness(colours: np.ndarray) -> np.ndarray:
+    """(n,) how much further red stands above green than green above blue, over the brightest
+    channel, for (n, 3) RGB: near 0 for grey and yellow (teeth), high for pink and red (lips)."""
+    colours = colours.astype(np.float32)
+    red, green, blue = colours[:, 0], colours[:, 1], colours[:, 2]
+    return ((red - green) - (green - blue)) / np.maximum(colours.max(axis=1), 1)
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:

@@ -25,6 +25,10 @@ _BLUR_PX = (0.5, 2.0)
 _SOFT_EDGE_PX = 4
 # Grain (luma standard deviation, 0..1) of a noisy camera; skin texture beyond it is not noise.
 _MAX_GRAIN = 0.03
+# The light's slope across the mouth is read on the skin under it, this far (half mouth widths)
+# to either side of the middle; it is at most this (a side twice as bright as the other is 1/3).
+_LIGHT_SIDE_FROM = 0.3
+_MAX_LIGHT_SLOPE = 0.4
 # Samples across the mouth, at most, of the displacement field and of the drawn interior.
 _FIELD_MOUTH_PX = 24
 _INTERIOR_MOUTH_PX = 64
@@ -112,7 +116,7 @@ def _sample_centres(samples: int, start: int, stop: int, device: torch.device) -
 
 def _drawn_interior(
     params: MouthParams,
-    colours: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    colours: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
     box: tuple[int, int, int, int],
     mouth_px: float,
     seed: int,
@@ -132,7 +136,7 @@ def _drawn_interior(
     edge = max(_EDGE_PX, 1 / scale)
     inside = torch.clamp((b - upper) / edge, 0, 1) * torch.clamp((lower - b) / edge, 0, 1) * (lower - upper > 0.5)
     gap = (lower - upper).clamp(min=1)
-    lip_colour, skin, grain = colours
+    lip_colour, skin, grain, light_slope = colours
     mouth_width = 2 * params.half_width
     enamel = lit_enamel(params.enamel, skin)
     drawn = draw_interior(
@@ -146,6 +150,7 @@ def _drawn_interior(
         params.rounding,
         params.lips_closed,
         params.own_teeth,
+        light_slope,
     )
     # Softened like the picture: a share of the mouth width, in samples.
     blur = float((_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX).max()) * scale
@@ -172,18 +177,24 @@ def _extent(mask: torch.Tensor, margin: int) -> tuple[slice, slice] | None:
 
 def _lip_and_skin_colours(
     crops: np.ndarray, a: torch.Tensor, b: torch.Tensor, params: MouthParams, grid: tuple[int, int]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B, 3) mean colours (0..1) of the lips and of the skin between lip and chin, taken at the
-    pixels nearest the coarse grid's samples (`a`, `b` on that grid), and (B,) the skin's grain
-    at full resolution: the standard deviation of its luma around a 3x3 local mean (noise, film
-    grain, pores)."""
+    pixels nearest the coarse grid's samples (`a`, `b` on that grid); (B,) the skin's grain at
+    full resolution: the standard deviation of its luma around a 3x3 local mean (noise, film
+    grain, pores); and (B,) the light's slope across the mouth, from that skin's two sides:
+    (right - left) / (right + left), so a light from one side shades the drawn inside as it
+    shades the face."""
     height, width = crops.shape[1:3]
     samples = _as_tensor(crops[:, _nearest(grid[0], height)][:, :, _nearest(grid[1], width)], a.device)
     lip_depth, chin_depth = params.lip_depth[:, None, None], params.chin_depth[:, None, None]
     lips = (a.abs() < 0.8) & (b.abs() < lip_depth + 1)
     chin = (a.abs() < 1) & (b > 1.5 * lip_depth) & (b < 0.8 * chin_depth)
+    left = _masked_mean(samples, chin & (a < -_LIGHT_SIDE_FROM)).mean(dim=1)
+    right = _masked_mean(samples, chin & (a > _LIGHT_SIDE_FROM)).mean(dim=1)
+    slope = ((right - left) / (right + left).clamp(min=1e-3)).clamp(-_MAX_LIGHT_SLOPE, _MAX_LIGHT_SLOPE)
     # A beard or stubble is texture, not noise: the grain is capped at a camera's.
-    return _masked_mean(samples, lips), _masked_mean(samples, chin), _grain(crops, chin).clamp(max=_MAX_GRAIN)
+    grain = _grain(crops, chin).clamp(max=_MAX_GRAIN)
+    return _masked_mean(samples, lips), _masked_mean(samples, chin), grain, slope
 
 
 def _nearest(samples: int, pixels: int) -> np.ndarray:

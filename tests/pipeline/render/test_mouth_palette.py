@@ -90,3 +90,17 @@ def test_lower_teeth_below_the_meshs_lower_lip_tell_how_far_down_the_mouth_is_op
 def test_a_lips_red_sheen_below_the_mesh_is_not_taken_for_lower_teeth():
     batch, face = misread_mouth.tongue_filled_mouth(lower_band=(235, 160, 150))
     assert mouth_palette.read_gap(batch, 0, face).below_px == 0
+
+
+def test_pale_pink_lips_between_the_meshs_lips_are_not_taken_for_teeth():
+    """Pale lips on light skin (or a lipstick's highlight) are as bright as teeth and nearly as
+    grey, but pink: a mouth showing them has no teeth of its own, so it gets drawn ones, and they
+    do not take the lips' colour."""
+    pale_lips = (241, 176, 177)  # read between a light-skinned man's closed lips
+    lips_batch, lips_face = misread_mouth.tongue_filled_mouth(shade=pale_lips)
+    assert not mouth_palette.read_gap(lips_batch, 0, lips_face).shows_teeth
+    assert mouth_palette.enamel_colour(lips_batch, 0, lips_face) is None  # no eyes here either
+    teeth_batch, teeth_face = misread_mouth.tongue_filled_mouth(shade=misread_mouth.TEETH)
+    assert mouth_palette.read_gap(teeth_batch, 0, teeth_face).shows_teeth
+    enamel = mouth_palette.enamel_colour(teeth_batch, 0, teeth_face)
+    assert enamel is not None and np.allclose(enamel * 255, misread_mouth.TEETH, atol=6)

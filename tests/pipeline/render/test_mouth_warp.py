@@ -286,3 +286,16 @@ def test_a_large_mouth_worked_on_coarser_grids_looks_like_the_same_mouth_small()
     changed_small = small_changed > 0.5
     changed_large = torch.nn.functional.avg_pool2d(large_changed[:, None], 4)[:, 0] > 0.5
     assert (changed_small == changed_large).float().mean() > 0.97
+
+
+def test_the_drawn_inside_is_shaded_by_a_light_from_one_side_as_the_skin_is():
+    """Skin twice as bright at one corner of the mouth as at the other: the drawn inside takes
+    the same slope (teeth evenly lit on a half-shaded face look pasted on)."""
+    columns = torch.arange(80, dtype=torch.float32)
+    light = (0.5 + (columns - (CENTER_COL - 12)) / 48).clamp(0.5, 1.0)[None, None, None, :]
+    opened, _ = open_mouths(as_8_bits(skin_crops() * light), params(opening=10.0))
+    evenly, _ = open_mouths(skin_crops(), params(opening=10.0))
+    inside, left, right = slice(CENTER_ROW - 2, CENTER_ROW + 9), slice(30, 39), slice(42, 51)
+    sides = lambda crops: float(crops[0, :, inside, left].mean() / crops[0, :, inside, right].mean())
+    skin_sides = float(light[..., left].mean() / light[..., right].mean())  # 0.71
+    assert abs(sides(opened) / sides(evenly) - skin_sides) < 0.1
