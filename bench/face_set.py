@@ -54,7 +54,7 @@ def photo(face: Face, mirror: Path = DEFAULT_MIRROR, cache: Path = DEFAULT_CACHE
         return _packaged(face.package)
     cached = cache / f"{face.name}{Path(face.path).suffix}"
     if not cached.exists():
-        data = _from_mirror(face, mirror)
+        data = read_from_mirror(face.repo, face.commit, face.path, mirror, face.name)
         cache.mkdir(parents=True, exist_ok=True)
         cached.write_bytes(data)
     data = cached.read_bytes()
@@ -69,19 +69,35 @@ def photo(face: Face, mirror: Path = DEFAULT_MIRROR, cache: Path = DEFAULT_CACHE
     return np.ascontiguousarray(image[..., :3])
 
 
-def _from_mirror(face: Face, mirror: Path) -> bytes:
-    folder = mirror / face.repo.replace("/", "+")
-    git_dirs = [folder] + sorted(path.parent for path in folder.glob("**/HEAD"))
-    for git_dir in git_dirs:
-        shown = subprocess.run(
-            ["git", "--git-dir", str(git_dir), "show", f"{face.commit}:{face.path}"], capture_output=True
-        )
+def read_from_mirror(repo: str, commit: str, path: str, mirror: Path, name: str = "") -> bytes:
+    """The file `path` at `commit` of `repo`, out of its snapshot in the mirror folder."""
+    for git_dir in _git_dirs(repo, mirror):
+        shown = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], capture_output=True)
         if shown.returncode == 0:
             return shown.stdout
     raise FileNotFoundError(
-        f"{face.name}: no snapshot of {face.repo} holding {face.path} at {face.commit} under {mirror} "
+        f"{name or path}: no snapshot of {repo} holding {path} at {commit} under {mirror} "
         "(bring it with the search tool's fetch)"
     )
+
+
+def list_in_mirror(repo: str, commit: str, folder: str, mirror: Path) -> list[str]:
+    """Paths of the files under `folder` at `commit` of `repo`, out of its snapshot."""
+    for git_dir in _git_dirs(repo, mirror):
+        listed = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "ls-tree", "-r", "--name-only", commit, folder],
+            capture_output=True,
+            text=True,
+        )
+        if listed.returncode == 0:
+            return listed.stdout.split()
+    raise FileNotFoundError(f"no snapshot of {repo} at {commit} under {mirror} (bring it with the search tool's fetch)")
+
+
+def _git_dirs(repo: str, mirror: Path) -> list[Path]:
+    """Where a snapshot of `repo` may keep its git directory: `owner+name/` or a folder in it."""
+    folder = mirror / repo.replace("/", "+")
+    return [folder] + sorted(path.parent for path in folder.glob("**/HEAD"))
 
 
 def _packaged(name: str) -> np.ndarray:
