@@ -29,9 +29,12 @@ _MAX_GRAIN = 0.03
 # to either side of the middle; it is at most this (a side twice as bright as the other is 1/3).
 _LIGHT_SIDE_FROM = 0.3
 _MAX_LIGHT_SLOPE = 0.4
-# Samples across the mouth, at most, of the displacement field and of the drawn interior.
+# Samples across the mouth, at most, of the displacement field; of the drawn interior, at most
+# the first, or one per the second's pixels on a larger mouth (on a close-up, coarser samples
+# draw the teeth's edges in visible steps).
 _FIELD_MOUTH_PX = 24
 _INTERIOR_MOUTH_PX = 64
+_INTERIOR_SAMPLE_PX = 2.0
 
 
 def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +43,8 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
 
     The cost hardly grows with the face: the displacement field (smooth) is computed with torch
     on a coarse grid, `_FIELD_MOUTH_PX` samples across the mouth, and the lip gap with its drawn
-    interior on a finer one, `_INTERIOR_MOUTH_PX` across, only over the gap. Both are upsampled;
+    interior on a finer one, `_INTERIOR_MOUTH_PX` across (more only on a close-up's mouth wider
+    than twice that), only over the gap. Both are upsampled;
     full-resolution pixels are resampled once per lip field that moves, in 8 bits with OpenCV,
     and the interior gets its grain at full resolution.
     """
@@ -72,7 +76,7 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
     if extent is not None:
         rows, cols = extent
         # The gap's rectangle in crop pixels, with room for the softened edge.
-        margin = _SOFT_EDGE_PX * mouth_px / _INTERIOR_MOUTH_PX
+        margin = _SOFT_EDGE_PX / _interior_scale(mouth_px)
         top = max(int(rows.start / field_scale - margin), 0)
         bottom = min(int(rows.stop / field_scale + margin) + 1, height)
         left = max(int(cols.start / field_scale - margin), 0)
@@ -108,6 +112,11 @@ def _resample_two(
     return np.round(lower * weight + upper * (1 - weight)).astype(np.uint8)
 
 
+def _interior_scale(mouth_px: float) -> float:
+    """Samples of the drawn interior per crop pixel, for a mouth `mouth_px` wide."""
+    return min(1.0, max(_INTERIOR_MOUTH_PX / mouth_px, 1 / _INTERIOR_SAMPLE_PX))
+
+
 def _sample_centres(samples: int, start: int, stop: int, device: torch.device) -> torch.Tensor:
     """Pixel coordinates of the centres of `samples` equal cells spanning pixels [start, stop)."""
     cell = (stop - start) / samples
@@ -122,10 +131,10 @@ def _drawn_interior(
     seed: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 3, h, w) interior and (B, 1, h, w) weights over the crop-pixel box (top, bottom, left,
-    right), drawn on a grid `_INTERIOR_MOUTH_PX` across the mouth, softened like the picture,
+    right), drawn on the interior's grid (`_interior_scale`), softened like the picture,
     upsampled, and given the picture's grain."""
     top, bottom, left, right = box
-    scale = min(1.0, _INTERIOR_MOUTH_PX / mouth_px)
+    scale = _interior_scale(mouth_px)
     size = (max(1, round((bottom - top) * scale)), max(1, round((right - left) * scale)))
     device = params.center.device
     a, b = mouth_coordinates(
