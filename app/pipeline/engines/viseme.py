@@ -32,6 +32,7 @@ from app.pipeline.render.mouth_geometry import (
     lowered_mouth_line,
     mouth_geometry,
     mouth_motion,
+    shut_mouth_line,
 )
 from app.pipeline.render.mouth_warp import MouthParams, open_mouths
 from app.pipeline.render.mouth_window import feather_mask, window_origins, window_side
@@ -185,6 +186,10 @@ class MouthDrawer:
                     drop = max(drop, gap.open_px - gap.parting * geometry[row, SOURCE_GAP])
                 if drop > 0:
                     geometry[row], parting[row] = lowered_mouth_line(geometry[row], gap.parting, drop)
+            elif not shows_teeth[row] and geometry[row, SOURCE_GAP] >= palette.MIN_GAP_PX:
+                # Neither teeth nor a dark inside: the lips touch at the parting, whatever gap
+                # the mesh reads between them.
+                geometry[row], parting[row] = shut_mouth_line(geometry[row], parting[row], gap.open_px)
         return geometry, parting, shows_teeth, teeth_px
 
     def _render_crops(

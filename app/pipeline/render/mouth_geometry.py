@@ -86,6 +86,27 @@ def lowered_mouth_line(geometry: np.ndarray, parting: float, drop: float) -> tup
     return moved, (parting * gap + drop) / max(gap + drop, 1e-6)
 
 
+def shut_mouth_line(geometry: np.ndarray, parting: float, seam_px: float) -> tuple[np.ndarray, float]:
+    """One frame's geometry (row) and parting for a mouth the mesh reads apart whose pixels show
+    the lips together: they meet at `parting` (a share of the gap up from the lower lip) with a
+    dark seam `seam_px` tall between them (the mesh reads some closed smiles' lips 10-15 px
+    apart). The mouth line moves up to the seam's lower edge and the gap becomes the seam, so an
+    opening counts from lips that touch (small openings barely showed) and a closing does not
+    press them further together; it parts in the seam's middle."""
+    gap = float(geometry[SOURCE_GAP])
+    seam = min(seam_px, gap)
+    rise = max(parting * gap - seam / 2, 0.0)
+    moved = geometry.copy()
+    moved[CX : CY + 1] -= rise * face_down(geometry)
+    moved[CHIN] += rise
+    moved[LOWER_LIP] += rise
+    moved[UPPER_LIP] = max(geometry[UPPER_LIP] - rise, seam + 1)
+    moved[UPPER_REACH] = max(geometry[UPPER_REACH] - rise, moved[UPPER_LIP])
+    moved[SOURCE_GAP] = seam
+    moved[CORNER_RISE] -= rise
+    return moved, 0.5
+
+
 def face_down(geometry: np.ndarray) -> np.ndarray:
     """Unit vectors (..., 2) down the face, across each mouth line of `geometry` (..., columns
     above; image y grows downward)."""

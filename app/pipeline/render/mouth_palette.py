@@ -51,7 +51,7 @@ _OWN_TEETH_SHARE = 0.15
 # The gap's middle: columns within this share of the mouth width from its centre line.
 _MIDDLE_OF_WIDTH = 0.15
 # A gap narrower than this (pixels) has no parting of its own: the mouth parts at the lower lip.
-_MIN_GAP_PX = 3.0
+MIN_GAP_PX = 3.0
 # The search for a smile's teeth edge reaches this share of the gap below the lower lip's
 # landmark; teeth stand out of the gap's profile by this many luma levels at least.
 _BELOW_LOWER_LIP = 0.4
@@ -212,7 +212,7 @@ def _gap_profile(frames: YuvBatch, index: int, face: FaceLandmarks) -> tuple[np.
     closed mouth."""
     lower, upper = face.point(tracking.LOWER_LIP_INNER), face.point(tracking.UPPER_LIP_INNER)
     gap = float(np.linalg.norm(upper - lower))
-    if gap < _MIN_GAP_PX:
+    if gap < MIN_GAP_PX:
         return None
     along = face.point(tracking.MOUTH_CORNER_B) - face.point(tracking.MOUTH_CORNER_A)
     half = _MIDDLE_OF_WIDTH * float(np.linalg.norm(along))

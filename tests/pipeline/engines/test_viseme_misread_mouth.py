@@ -1,4 +1,5 @@
-"""The embedded engine closes an open mouth whose tongue the face mesh took for lip."""
+"""The embedded engine on mouths the face mesh misreads: it closes an open mouth whose tongue the
+mesh took for lip, and opens closed lips the mesh reads apart from where they touch."""
 
 import numpy as np
 import torch
@@ -23,3 +24,20 @@ def test_an_open_mouth_read_as_nearly_shut_closes_over_its_lower_teeth():
     as_luma = lambda colour: float(np.array(colour) @ [0.299, 0.587, 0.114])
     assert luma.max() < as_luma(misread_mouth.SKIN) + 8, luma
     assert luma.min() > as_luma(DARK_INSIDE) + 10, luma
+
+
+def changed_rows(shape: list[float]) -> int:
+    """Rows down the middle of the closed lips read apart that `shape` changes visibly."""
+    batch, face = misread_mouth.closed_lips_read_apart()
+    before = batch.rgb(0)[60:140, 96:105].astype(float).mean(axis=1)
+    MouthDrawer(torch.device("cpu")).draw(batch, {0: face}, np.array([shape], np.float32))
+    after = batch.rgb(0)[60:140, 96:105].astype(float).mean(axis=1)
+    return int((np.abs(after - before).max(axis=1) > 30).sum())
+
+
+def test_closed_lips_the_mesh_reads_apart_open_from_where_they_touch():
+    # A third of the widest opening is about 13 px: counted from the mesh's 12 px gap it would be
+    # 1 px; the lips touch, so it is 11.
+    assert changed_rows([0.3, 0.0, 0.0, 0.0]) >= 8
+    # Closing them for m/b/p presses nothing further together (the mesh's gap would be 14 px).
+    assert changed_rows(CLOSED) <= 3
