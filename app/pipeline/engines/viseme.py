@@ -160,7 +160,8 @@ class MouthDrawer:
         source's pixels: the chunk's median, which does not flicker with the measurement's noise,
         but for frames whose mouth is open (a dark inside): never teeth together, and re-anchored
         on the real lower lip where they show teeth above it or lower teeth below the mesh's lower
-        lip (`lowered_mouth_line`)."""
+        lip (`lowered_mouth_line`); and for frames that show neither teeth nor a dark inside where
+        the mesh reads the lips apart, re-anchored on the seam where they touch (`shut_mouth_line`)."""
         geometry = np.stack([mouth_geometry(face) for face in faces.values()])
         # The curve of the lips' line, as steady as the parting: the mesh's corners jitter.
         curve = geometry[:, CORNER_RISE] / geometry[:, HALF_WIDTH]
