@@ -100,6 +100,14 @@ def download_result(client: TestClient, task_id: str, path: Path) -> Path:
     return path
 
 
+def wait_until(condition: Callable[[], object], timeout_s: float, what: str, interval_s: float = 0.05) -> None:
+    """Poll `condition` until it holds, with a deadline (`what` names it in the failure)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout_s} s"
+        time.sleep(interval_s)
+
+
 def wait_for_end(client: TestClient, task_id: str, timeout_s: float = 120) -> dict:
     """Poll GET /status until the task leaves queued/processing, with a deadline."""
     deadline = time.monotonic() + timeout_s

@@ -159,13 +159,3 @@ def wait_for(
             return status
         time.sleep(0.1)
     raise AssertionError(f"task {task_id} not {states} within {timeout_s} s: {status}")
-
-
-def wait_until(condition, timeout_s: float, what: str) -> None:
-    """Poll `condition` until it holds, with a deadline."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout_s} s")

@@ -13,7 +13,8 @@ import pytest
 import redis
 from celery import Celery
 
-from tests.distributed.conftest import MAX_ATTEMPTS, MAX_QUEUED, WEBHOOK_SECRET, Cluster, submit, wait_for, wait_until
+from tests.conftest import wait_until
+from tests.distributed.conftest import MAX_ATTEMPTS, MAX_QUEUED, WEBHOOK_SECRET, Cluster, submit, wait_for
 from tests.live_server import LiveServer
 from tests.webhook_receiver import Receiver
 

@@ -14,7 +14,8 @@ import pytest
 from celery import Celery
 
 from app.services.execution.celery_queue import RENDER_TASK
-from tests.distributed.conftest import HEARTBEAT_TIMEOUT_S, Cluster, submit, wait_for, wait_until
+from tests.conftest import wait_until
+from tests.distributed.conftest import HEARTBEAT_TIMEOUT_S, Cluster, submit, wait_for
 from tests.distributed.servers import CeleryWorker
 
 pytestmark = pytest.mark.distributed

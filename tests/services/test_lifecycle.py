@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.api.routes.test_process import leftover_entries
-from tests.conftest import upload, wait_for_end
+from tests.conftest import upload, wait_for_end, wait_until
 
 
 def mode(path) -> int:
@@ -83,9 +83,7 @@ def test_failed_task_keeps_its_record_but_not_its_inputs(client, no_face_video, 
     task_dir = client.app.state.settings.upload_dir / task_id
     # The worker removes the inputs just after it publishes the failure: give it a moment (a
     # loaded machine delayed it past the first look).
-    deadline = time.monotonic() + 10
-    while len(list(task_dir.iterdir())) > 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: len(list(task_dir.iterdir())) == 1, 10, "the inputs' removal")
     assert [p.name for p in task_dir.iterdir()] == ["task.json"]
 
 

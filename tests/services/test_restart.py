@@ -1,12 +1,12 @@
 """Durability: a real uvicorn killed with SIGKILL mid-job and started again loses no task."""
 
 import json
-import time
 import uuid
 
 import httpx
 import pytest
 
+from tests.conftest import wait_until
 from tests.live_server import LiveServer
 from tests.media_tools import ffprobe, stream
 
@@ -29,25 +29,16 @@ def status(server: LiveServer, task_id: str) -> dict:
     return httpx.get(f"{server.url}/status/{task_id}", timeout=10).json()
 
 
-def wait_until(predicate, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 def test_sigkill_mid_job_then_restart_finishes_everything(tmp_path, face_video, speech_audio, short_audio):
     uploads = tmp_path / "uploads"
     env = {"UPLOAD_DIR": str(uploads), "MAX_CONCURRENT_JOBS": "1"}
     server = LiveServer(env, tmp_path / "server.log").start()
     try:
         done = submit(server, face_video, short_audio)
-        wait_until(lambda: status(server, done)["status"] == "finished")
+        wait_until(lambda: status(server, done)["status"] == "finished", 120, "the first task's end")
         running = submit(server, face_video, speech_audio)
         queued = submit(server, face_video, speech_audio)
-        wait_until(lambda: status(server, running)["progress"] > 0)
+        wait_until(lambda: status(server, running)["progress"] > 0, 120, "the second task's progress")
         assert status(server, queued)["status"] == "queued"
         server.kill()
     finally:
@@ -64,7 +55,7 @@ def test_sigkill_mid_job_then_restart_finishes_everything(tmp_path, face_video, 
     try:
         assert httpx.get(f"{server.url}/result/{done}").headers["content-type"] == "video/mp4"
         for task_id in (running, queued):
-            wait_until(lambda task_id=task_id: status(server, task_id)["status"] == "finished")
+            wait_until(lambda task_id=task_id: status(server, task_id)["status"] == "finished", 120, "every task's end")
             result = tmp_path / f"{task_id}.mp4"
             result.write_bytes(httpx.get(f"{server.url}/result/{task_id}", timeout=30).content)
             assert stream(ffprobe(result), "video")["codec_name"] == "h264"

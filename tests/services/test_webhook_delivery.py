@@ -17,6 +17,7 @@ from app.services.tasks.choices import RenderChoices
 from app.services.tasks.memory_registry import InMemoryTaskRegistry
 from app.services.tasks.model import TaskEvent, TaskInfo
 from app.services.webhooks.sender import WebhookSender
+from tests.conftest import wait_until
 from tests.webhook_receiver import RawReceiver, Receiver
 
 SECRET = "webhook-test-secret"
@@ -36,13 +37,6 @@ def announce(sender: WebhookSender, url: str, event: TaskEvent = TaskEvent.START
     )
     registry.add(task)
     sender.announce(registry, task.task_id, event)
-
-
-def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout_s} s"
-        time.sleep(0.02)
 
 
 @pytest.fixture
