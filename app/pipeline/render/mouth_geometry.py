@@ -75,15 +75,7 @@ def lowered_mouth_line(geometry: np.ndarray, parting: float, drop: float) -> tup
     moves down by `drop`; its gap then spans what the mesh missed, and it still parts where it
     did (`parting`, a share of the gap up from the lower lip)."""
     gap = float(geometry[SOURCE_GAP])
-    moved = geometry.copy()
-    moved[CX : CY + 1] += drop * face_down(geometry)
-    moved[CHIN] = max(geometry[CHIN] - drop, 2.0)
-    moved[LOWER_LIP] = max(geometry[LOWER_LIP] - drop, 1.0)
-    moved[UPPER_LIP] += drop
-    moved[UPPER_REACH] += drop
-    moved[SOURCE_GAP] = gap + drop
-    moved[CORNER_RISE] += drop
-    return moved, (parting * gap + drop) / max(gap + drop, 1e-6)
+    return _moved_mouth_line(geometry, drop, gap + drop), (parting * gap + drop) / max(gap + drop, 1e-6)
 
 
 def shut_mouth_line(geometry: np.ndarray, parting: float, seam_px: float) -> tuple[np.ndarray, float]:
@@ -96,15 +88,23 @@ def shut_mouth_line(geometry: np.ndarray, parting: float, seam_px: float) -> tup
     gap = float(geometry[SOURCE_GAP])
     seam = min(seam_px, gap)
     rise = max(parting * gap - seam / 2, 0.0)
+    return _moved_mouth_line(geometry, -rise, seam), 0.5
+
+
+def _moved_mouth_line(geometry: np.ndarray, down: float, gap: float) -> np.ndarray:
+    """One frame's geometry (row) with its mouth line moved `down` pixels down the face (up where
+    negative) and its gap `gap`: the depths measured from the line change by as much, the chin
+    and lips keep some depth, and the upper lip's outer edge stays above its inner edge (as
+    `mouth_fields` takes it), the rising lip's reach above that."""
     moved = geometry.copy()
-    moved[CX : CY + 1] -= rise * face_down(geometry)
-    moved[CHIN] += rise
-    moved[LOWER_LIP] += rise
-    moved[UPPER_LIP] = max(geometry[UPPER_LIP] - rise, seam + 1)
-    moved[UPPER_REACH] = max(geometry[UPPER_REACH] - rise, moved[UPPER_LIP])
-    moved[SOURCE_GAP] = seam
-    moved[CORNER_RISE] -= rise
-    return moved, 0.5
+    moved[CX : CY + 1] += down * face_down(geometry)
+    moved[CHIN] = max(geometry[CHIN] - down, 2.0)
+    moved[LOWER_LIP] = max(geometry[LOWER_LIP] - down, 1.0)
+    moved[UPPER_LIP] = max(geometry[UPPER_LIP] + down, gap + 1)
+    moved[UPPER_REACH] = max(geometry[UPPER_REACH] + down, moved[UPPER_LIP])
+    moved[SOURCE_GAP] = gap
+    moved[CORNER_RISE] += down
+    return moved
 
 
 def face_down(geometry: np.ndarray) -> np.ndarray:
