@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from app.pipeline.engines.viseme import MouthDrawer
-from app.pipeline.face.tracking import FaceLandmarks, FaceTracker
 from app.pipeline.media.yuv import YuvBatch
 from bench import face_set, mouth_look
 
@@ -44,14 +43,14 @@ _HELD_OUT_FACE_PX = 200.0
 def drawn_row(drawer: MouthDrawer, photo: np.ndarray, face_px: float, label: str) -> np.ndarray | None:
     """The row of crops for one photo (None where no face is found in it)."""
     image = _even(photo)
-    face = _face(image)
+    face = mouth_look.track_faces(image[None])[0]
     if face is None:
         return None
     scale = face_px / float(np.ptp(face.points[:, 0]))
     image = _even(
         cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
     )
-    face = _face(image)
+    face = mouth_look.track_faces(image[None])[0]
     if face is None:
         return None
     features = np.array([(0.0, 0.0, 0.0, 0.0), *SHAPES.values()], np.float32)
@@ -75,23 +74,18 @@ def held_out(count: int, seed: int, mirror: Path) -> list[tuple[str, np.ndarray]
         if _HELD_OUT_PATHS.fullmatch(path) and path not in used
     ]
     chosen = random.Random(seed).sample(sorted(paths), min(count, len(paths)))
+    # Grey or with alpha as they come: `drawn_row` makes them RGB.
     return [
-        (
-            Path(path).stem,
-            np.asarray(iio.imread(face_set.read_from_mirror(_HELD_OUT_REPO, commit, path, mirror)))[..., :3],
-        )
+        (Path(path).stem, np.asarray(iio.imread(face_set.read_from_mirror(_HELD_OUT_REPO, commit, path, mirror))))
         for path in chosen
     ]
 
 
 def _even(image: np.ndarray) -> np.ndarray:
+    """RGB (grey repeated, alpha dropped), cut to even sides as YUV 4:2:0 needs."""
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     return np.ascontiguousarray(image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2, :3])
-
-
-def _face(image: np.ndarray) -> FaceLandmarks | None:
-    return FaceTracker().track(YuvBatch.from_rgb(image[None]))[0]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from app.config import Settings
-from app.pipeline.face.tracking import FaceTracker
 from app.pipeline.media.ffmpeg_binary import ffmpeg_exe
-from app.pipeline.media.yuv import YuvBatch
 from bench import face_set, mouth_look, quality
 from bench.contact_sheet import write_sheet
 from tests import media_factory
@@ -45,7 +43,7 @@ def centred_on_face(image: np.ndarray) -> np.ndarray:
     """The photo padded (edges repeated) so the face is in its middle: the camera, which moves
     about the photo's middle, then keeps the face in frame."""
     even = np.ascontiguousarray(image[: image.shape[0] // 2 * 2, : image.shape[1] // 2 * 2])
-    found = FaceTracker().track(YuvBatch.from_rgb(even[None]))[0]
+    found = mouth_look.track_faces(even[None])[0]
     if found is None:
         return image
     centre_x, centre_y = found.points.mean(axis=0)
