@@ -8,7 +8,8 @@ corner; `depth` down the gap, 0 at the upper lip, 1 at the lower lip):
 - lower teeth at the bottom of the gap at wider openings, in the shadow of the upper jaw;
 - upper teeth as a row of single teeth: soft dark gaps between them, rounded biting edges,
   narrower and darker toward the corners, shadowed under the upper lip;
-- the moist inner rim of both lips.
+- the moist inner rim of both lips; the lower one also over the lower lip's own edge just below
+  the gap (`LOWER_RIM_OVER_LIP`).
 Every colour comes from this face: the cavity, tongue and rims from its lips (so their contrast
 is relative to the lips and the light on them, never an absolute dark), the teeth from its own
 teeth or the whites of its eyes (`mouth_palette`). The drawing is then softened and given
@@ -59,6 +60,11 @@ _JAW_SHADOW_DEPTH = 0.3
 _SHADOW_GREYING = 0.6
 # A gap this wide (share of the mouth width) lets the most light into the cavity.
 _LIT_OPENNESS = 0.4
+# The lower lip's rim is drawn this many rim heights further down, over the lip's own edge below
+# the gap: the lower lip carries down what lay just under the parting in the source (the blurred
+# bottom edge of a smile's upper teeth, its own lower teeth), which under the drawn lower teeth
+# read as a second, ragged row of teeth.
+LOWER_RIM_OVER_LIP = 2.0
 # The tongue shows from this opening on (a smile's narrow gap between the teeth included) and
 # reaches its full height over the next _TONGUE_GROWTH.
 _TONGUE_FROM = 0.04
@@ -219,6 +225,11 @@ def _tooth_phase(u: torch.Tensor, teeth_per_side: float) -> tuple[torch.Tensor, 
     return tooth.long(), within, torch.exp(-((edge / 0.06) ** 2))
 
 
+def lip_rim_px(mouth_width: torch.Tensor) -> torch.Tensor:
+    """How tall the lips' moist inner rims are drawn (pixels) on a mouth `mouth_width` wide."""
+    return (0.025 * mouth_width).clamp(min=0.8)
+
+
 def _lip_rims(
     px: torch.Tensor,
     from_bottom: torch.Tensor,
@@ -227,9 +238,10 @@ def _lip_rims(
     upper_shown: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The wet inner edge of the lips: the lips' colour, a little darker, with a faint sheen. The
-    lower lip always bounds the gap; the upper one only `upper_shown` (a smile parts under its
-    teeth, not under its lip)."""
-    rim = (0.025 * width).clamp(min=0.8)
+    lower lip always bounds the gap (and, where the interior is drawn below the gap, covers the
+    lip's own edge: `from_bottom` < 0 there); the upper one only `upper_shown` (a smile parts
+    under its teeth, not under its lip)."""
+    rim = lip_rim_px(width)
     upper = torch.clamp(1 - px / rim, 0, 1) * upper_shown
     coverage = torch.maximum(upper, torch.clamp(1 - from_bottom / rim, 0, 1))
     sheen = 0.12 * torch.clamp(1 - (from_bottom / rim - 0.5).abs() * 2, 0, 1)

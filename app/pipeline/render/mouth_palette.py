@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 from app.pipeline.face import tracking
 from app.pipeline.face.tracking import FaceLandmarks
 from app.pipeline.media.yuv import YuvBatch, even_box
-from app.pipeline.render.own_mouths import INNER_LIPS, reads_as_teeth
+from app.pipeline.render.own_mouths import INNER_LIPS, luma, reads_as_teeth
 
 # mediapipe's eye contours (FACEMESH_RIGHT_EYE, FACEMESH_LEFT_EYE), in order around each eye.
 _RIGHT_EYE = [33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7]
@@ -72,7 +72,7 @@ def enamel_colour(frames: YuvBatch, index: int, face: FaceLandmarks) -> np.ndarr
     mouth = _region_pixels(frames, index, face, INNER_LIPS)
     if mouth is not None:
         inside, around = mouth
-        skin = float(np.median(_luma(around)))
+        skin = float(np.median(luma(around)))
         teeth = inside[reads_as_teeth(inside, skin) & (_pinkness(inside) < _MAX_TEETH_PINK)]
         if len(teeth) >= _MIN_PIXELS and len(teeth) >= _OWN_TEETH_SHARE * len(inside):
             return teeth.mean(axis=0) / 255
@@ -92,16 +92,16 @@ def lit_enamel(enamel: torch.Tensor, skin: torch.Tensor) -> torch.Tensor:
     light = (skin.mean(dim=1, keepdim=True) / _REFERENCE_SKIN).clamp(0.7, 1.3)
     guess = (torch.as_tensor(_ENAMEL, dtype=skin.dtype, device=skin.device) * light).clamp(0, 1)
     enamel = torch.where(enamel.isnan(), guess, enamel)
-    luma = lambda colours: colours @ torch.tensor([0.299, 0.587, 0.114], dtype=colours.dtype, device=colours.device)
+    luma_of = lambda colours: colours @ torch.tensor([0.299, 0.587, 0.114], dtype=colours.dtype, device=colours.device)
     # Teeth are nearly grey: a small face's eye whites blend with the skin around them.
-    grey = luma(enamel)[:, None]
+    grey = luma_of(enamel)[:, None]
     brightest, darkest = enamel.max(dim=1, keepdim=True).values, enamel.min(dim=1, keepdim=True).values
     # Chroma scaled by k about the luma gives saturation k·spread / (grey + k·(brightest - grey));
     # k is chosen so that this is at most the limit.
     limit, spread = _MAX_ENAMEL_SATURATION, brightest - darkest
     k = limit * grey / (spread - limit * (brightest - grey)).clamp(min=1e-6)
     enamel = grey + (enamel - grey) * k.clamp(max=1)
-    lift = (_TEETH_OVER_SKIN * luma(skin) / luma(enamel).clamp(min=1e-3)).clamp(min=1)
+    lift = (_TEETH_OVER_SKIN * luma_of(skin) / luma_of(enamel).clamp(min=1e-3)).clamp(min=1)
     return (enamel * lift[:, None]).clamp(0, 1)
 
 
@@ -134,14 +134,14 @@ def read_gap(frames: YuvBatch, index: int, face: FaceLandmarks) -> GapReading:
         return _CLOSED
     shares, colours, gap_px = gap
     near = shares >= -_BELOW_LOWER_LIP
-    reading = _upper_reading(shares[near], colours[near], gap_px, float(np.median(_luma(lips[1]))))
+    reading = _upper_reading(shares[near], colours[near], gap_px, float(np.median(luma(lips[1]))))
     under = shares < reading.parting
     return replace(reading, below_px=_lower_teeth_depth(shares[under], colours[under], colours, gap_px))
 
 
 def _upper_reading(shares: np.ndarray, colours: np.ndarray, gap_px: float, lips_luma: float) -> GapReading:
     """Parting, teeth and dark height from the profile within the gap and a little below it."""
-    profile = _luma(colours)
+    profile = luma(colours)
     dark = profile < _INTERIOR_OF_LIPS * lips_luma
     open_px = float(dark.sum() * gap_px * (shares[1] - shares[0]))
     inside = shares >= 0
@@ -162,10 +162,10 @@ def _lower_teeth_depth(shares: np.ndarray, colours: np.ndarray, whole: np.ndarra
     saturated than `_LOWER_TEETH_SATURATION`, which a lip's sheen is not."""
     if len(shares) == 0:
         return 0.0
-    whole_luma = _luma(whole)
+    whole_luma = luma(whole)
     if whole_luma.max() - whole_luma.min() < _TEETH_CONTRAST:
         return 0.0
-    profile = _luma(colours)
+    profile = luma(colours)
     bright = _teeth_rows(colours, profile, (whole_luma.max() + whole_luma.min()) / 2)
     saturation = _saturation(colours)
     # Rows run from the lowest up. The lower teeth are the first grey run under the inside that
@@ -256,8 +256,8 @@ def _sclera(frames: YuvBatch, index: int, face: FaceLandmarks, eye: list[int]) -
     grey = inside[(brightest - inside.min(axis=1)) < _GREY_SATURATION * np.maximum(brightest, 1)]
     if len(grey) < _MIN_PIXELS:
         return None
-    luma = _luma(grey)
-    return grey[luma >= np.percentile(luma, _SCLERA_PERCENTILE)].mean(axis=0)
+    grey_luma = luma(grey)
+    return grey[grey_luma >= np.percentile(grey_luma, _SCLERA_PERCENTILE)].mean(axis=0)
 
 
 def _region_pixels(
@@ -276,7 +276,3 @@ def _region_pixels(
     if inside.sum() < _MIN_PIXELS:
         return None
     return rgb[inside], rgb[~inside]
-
-
-def _luma(values: np.ndarray) -> np.ndarray:
-    return values.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)

@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from app.pipeline.render.mouth_fields import MouthParams, displacement, gap_edges, mouth_coordinates, opening_lens
-from app.pipeline.render.mouth_interior import add_grain, draw_interior, soften
+from app.pipeline.render.mouth_interior import LOWER_RIM_OVER_LIP, add_grain, draw_interior, lip_rim_px, soften
 from app.pipeline.render.mouth_palette import lit_enamel
+from app.pipeline.render.own_mouths import luma
 
 # Antialiasing width of the interior's edges, in pixels.
 _EDGE_PX = 1.2
@@ -35,6 +36,9 @@ _MAX_LIGHT_SLOPE = 0.4
 _FIELD_MOUTH_PX = 24
 _INTERIOR_MOUTH_PX = 64
 _INTERIOR_SAMPLE_PX = 2.0
+# The lower lip's rim covers the lip's own edge below the gap where it is paler than the lips
+# (luma, 0..1) by more than the first (a lip's own sheen), fully from the second on.
+_PALE_OVER_LIPS = (0.1, 0.2)
 
 
 def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.ndarray]:
@@ -77,18 +81,29 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
         rows, cols = extent
         # The gap's rectangle in crop pixels, with room for the softened edge.
         margin = _SOFT_EDGE_PX / _interior_scale(mouth_px)
+        over_lip = LOWER_RIM_OVER_LIP * float(lip_rim_px(torch.tensor(mouth_px)))
         top = max(int(rows.start / field_scale - margin), 0)
-        bottom = min(int(rows.stop / field_scale + margin) + 1, height)
+        bottom = min(int(rows.stop / field_scale + margin + over_lip) + 1, height)
         left = max(int(cols.start / field_scale - margin), 0)
         right = min(int(cols.stop / field_scale + margin) + 1, width)
         colours = _lip_and_skin_colours(crops, a, b, params, field_size)
         drawn, drawn_weight = _drawn_interior(params, colours, (top, bottom, left, right), mouth_px, height * width)
         interior = drawn.permute(0, 2, 3, 1).cpu().numpy() * 255
-        weight = drawn_weight.permute(0, 2, 3, 1).cpu().numpy()
+        in_gap, on_lip = drawn_weight.permute(0, 2, 3, 1).cpu().numpy()[..., :1], drawn_weight[:, 1:]
         band = (slice(None), slice(top, bottom), slice(left, right))
+        # Over the lower lip's own edge, only where it is paler than the lips (LOWER_RIM_OVER_LIP).
+        weight = in_gap + on_lip.permute(0, 2, 3, 1).cpu().numpy() * _paler_than(warped[band], colours[0])
         warped[band] = np.round(warped[band] * (1 - weight) + interior * weight).astype(np.uint8)
         changed[band] = np.maximum(changed[band], weight[..., 0])
     return warped, changed
+
+
+def _paler_than(pixels: np.ndarray, colour: torch.Tensor) -> np.ndarray:
+    """(B, h, w, 1) 0..1: how much paler each pixel of `pixels` (B, h, w, 3) uint8 is than
+    `colour` (B, 3, 0..1), in luma, between the bounds of `_PALE_OVER_LIPS`."""
+    lips = luma(colour.cpu().numpy())[:, None, None]
+    start, full = _PALE_OVER_LIPS
+    return np.clip((luma(pixels) / 255 - lips - start) / (full - start), 0, 1)[..., None]
 
 
 def _resample(crop: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -130,9 +145,9 @@ def _drawn_interior(
     mouth_px: float,
     seed: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, 3, h, w) interior and (B, 1, h, w) weights over the crop-pixel box (top, bottom, left,
-    right), drawn on the interior's grid (`_interior_scale`), softened like the picture,
-    upsampled, and given the picture's grain."""
+    """(B, 3, h, w) interior and (B, 2, h, w) weights, over the gap and over the lower lip's own
+    edge below it, within the crop-pixel box (top, bottom, left, right); drawn on the interior's
+    grid (`_interior_scale`), softened like the picture, upsampled, and given the picture's grain."""
     top, bottom, left, right = box
     scale = _interior_scale(mouth_px)
     size = (max(1, round((bottom - top) * scale)), max(1, round((right - left) * scale)))
@@ -141,12 +156,16 @@ def _drawn_interior(
         params, _sample_centres(size[0], top, bottom, device), _sample_centres(size[1], left, right, device)
     )
     upper, lower = gap_edges(opening_lens(a, params.rounding[:, None, None]), params)
-    # The gap, antialiased over at least one sample.
+    mouth_width = 2 * params.half_width
+    # The gap, antialiased over at least one sample, and the lower lip's rim drawn over its own
+    # edge below it (`LOWER_RIM_OVER_LIP`).
     edge = max(_EDGE_PX, 1 / scale)
-    inside = torch.clamp((b - upper) / edge, 0, 1) * torch.clamp((lower - b) / edge, 0, 1) * (lower - upper > 0.5)
+    over_lip = LOWER_RIM_OVER_LIP * lip_rim_px(mouth_width)[:, None, None]
+    below_upper = torch.clamp((b - upper) / edge, 0, 1) * (lower - upper > 0.5)
+    in_gap = below_upper * torch.clamp((lower - b) / edge, 0, 1)
+    on_lip = below_upper * torch.clamp((lower + over_lip - b) / edge, 0, 1) - in_gap
     gap = (lower - upper).clamp(min=1)
     lip_colour, skin, grain, light_slope = colours
-    mouth_width = 2 * params.half_width
     enamel = lit_enamel(params.enamel, skin)
     drawn = draw_interior(
         a,
@@ -163,7 +182,7 @@ def _drawn_interior(
     )
     # Softened like the picture: a share of the mouth width, in samples.
     blur = float((_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX).max()) * scale
-    drawn, weight = soften(drawn, inside[:, None], blur)
+    drawn, weight = soften(drawn, torch.stack([in_gap, on_lip], dim=1), blur)
     if scale < 1:
         full = (bottom - top, right - left)
         drawn = F.interpolate(drawn, size=full, mode="bilinear", align_corners=False)

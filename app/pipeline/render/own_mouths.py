@@ -175,7 +175,7 @@ def teeth_share(image: np.ndarray, points: np.ndarray) -> float:
     inside = inner_lips_mask(image.shape, points)
     if inside.sum() < _MIN_INSIDE_PX:
         return 0.0
-    skin = float(np.median(_luma(image[~inside])))
+    skin = float(np.median(luma(image[~inside])))
     return float(reads_as_teeth(image[inside], skin).mean())
 
 
@@ -191,10 +191,11 @@ def reads_as_teeth(values: np.ndarray, skin_luma: float) -> np.ndarray:
     values = values.astype(np.float32)
     brightest = values.max(axis=1)
     saturation = (brightest - values.min(axis=1)) / np.maximum(brightest, 1)
-    return (_luma(values) > _TEETH_OVER_SKIN * skin_luma) & (saturation < _TEETH_SATURATION)
+    return (luma(values) > _TEETH_OVER_SKIN * skin_luma) & (saturation < _TEETH_SATURATION)
 
 
-def _luma(values: np.ndarray) -> np.ndarray:
+def luma(values: np.ndarray) -> np.ndarray:
+    """Luma (BT.601 weights) of colours in the last axis, in their own scale."""
     return values.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 

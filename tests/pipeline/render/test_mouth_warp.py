@@ -299,3 +299,33 @@ def test_the_drawn_inside_is_shaded_by_a_light_from_one_side_as_the_skin_is():
     sides = lambda crops: float(crops[0, :, inside, left].mean() / crops[0, :, inside, right].mean())
     skin_sides = float(light[..., left].mean() / light[..., right].mean())  # 0.71
     assert abs(sides(opened) / sides(evenly) - skin_sides) < 0.1
+
+
+def test_a_pale_edge_the_lower_lip_carries_down_is_covered_by_its_drawn_rim():
+    """A smile's lower lip starts with a pale edge (the blurred bottom of the teeth above it, or
+    its own lower teeth) that opening carries down with it: under the drawn lower teeth it read as
+    a second, ragged row. The drawn rim covers it: the opened mouth looks nearly as it would over
+    a lip without it, where the lip keeps its own pixels."""
+    scale = 3  # a mouth 72 px wide: its rim is 1.8 px, drawn down to 3.6 px over the lip
+    line, lip = CENTER_ROW * scale, torch.tensor([0.6, 0.3, 0.3])
+
+    def opened_column(pale_edge: bool) -> torch.Tensor:
+        crops = torch.nn.functional.interpolate(skin_crops(), scale_factor=scale).clone()
+        crops[:, :, line : line + 15] = lip[:, None, None]
+        if pale_edge:
+            crops[:, :, line : line + 2] = 0.9
+        motion = params(opening=10.0 * scale, lips_closed=0.0)
+        motion.center, motion.half_width = motion.center * scale, motion.half_width * scale
+        motion.chin_depth, motion.lip_depth = motion.chin_depth * scale, motion.lip_depth * scale
+        motion.upper_depth, motion.upper_reach = motion.upper_depth * scale, motion.upper_reach * scale
+        opened, _ = open_mouths(as_8_bits(crops), motion)
+        return luma_column(opened, CENTER_COL * scale)
+
+    with_edge, without = opened_column(True), opened_column(False)
+    # The lower lip moved down by the opening (30 px): the pale edge was carried to rows +30, +31.
+    below_gap = slice(line + 26, line + 38)
+    # The rim takes the lips' mean colour, here a little paler than the lip under it.
+    assert (with_edge[below_gap] - without[below_gap]).abs().max() < 0.15  # 0.48 where it showed
+    assert abs(float(with_edge[line + 38]) - float(lip.mean())) < 0.02
+    # A lip no paler than the lips keeps its own pixels under the rim's reach (rows +30 to +33).
+    assert abs(float(without[line + 32]) - float(lip.mean())) < 0.02
