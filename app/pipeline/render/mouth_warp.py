@@ -89,10 +89,10 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
         colours = _lip_and_skin_colours(crops, a, b, params, field_size)
         drawn, drawn_weight = _drawn_interior(params, colours, (top, bottom, left, right), mouth_px, height * width)
         interior = drawn.permute(0, 2, 3, 1).cpu().numpy() * 255
-        in_gap, on_lip = drawn_weight.permute(0, 2, 3, 1).cpu().numpy()[..., :1], drawn_weight[:, 1:]
+        in_gap_and_on_lip = drawn_weight.permute(0, 2, 3, 1).cpu().numpy()
         band = (slice(None), slice(top, bottom), slice(left, right))
         # Over the lower lip's own edge, only where it is paler than the lips (LOWER_RIM_OVER_LIP).
-        weight = in_gap + on_lip.permute(0, 2, 3, 1).cpu().numpy() * _paler_than(warped[band], colours[0])
+        weight = in_gap_and_on_lip[..., :1] + in_gap_and_on_lip[..., 1:] * _paler_than(warped[band], colours[0])
         warped[band] = np.round(warped[band] * (1 - weight) + interior * weight).astype(np.uint8)
         changed[band] = np.maximum(changed[band], weight[..., 0])
     return warped, changed

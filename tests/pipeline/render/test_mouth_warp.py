@@ -44,6 +44,15 @@ def params(
     )
 
 
+def scaled_geometry(motion: MouthParams, factor: float, shift: float = 0.0) -> MouthParams:
+    """`motion` on a face `factor` times as large (its middle moved by `shift` pixels): the
+    mouth's place and size scaled, its movements as given."""
+    motion.center, motion.half_width = motion.center * factor + shift, motion.half_width * factor
+    motion.chin_depth, motion.lip_depth = motion.chin_depth * factor, motion.lip_depth * factor
+    motion.upper_depth, motion.upper_reach = motion.upper_depth * factor, motion.upper_reach * factor
+    return motion
+
+
 def textured_crops(batch: int = 1) -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
     return as_8_bits(torch.rand((batch, 3, 90, 80), generator=generator) * 0.5 + 0.4)
@@ -275,10 +284,7 @@ def test_a_large_mouth_worked_on_coarser_grids_looks_like_the_same_mouth_small()
     large = torch.nn.functional.interpolate(small, scale_factor=4, mode="bilinear")
     motion = dict(opening=8.0, widen=2.0, split=1.0)
     small_out, small_changed = open_mouths(small, params(**motion))
-    big = params(**{name: 4 * value for name, value in motion.items()})
-    big.center, big.half_width = big.center * 4 + 1.5, big.half_width * 4
-    big.chin_depth, big.lip_depth = big.chin_depth * 4, big.lip_depth * 4
-    big.upper_depth, big.upper_reach = big.upper_depth * 4, big.upper_reach * 4
+    big = scaled_geometry(params(**{name: 4 * value for name, value in motion.items()}), 4, shift=1.5)
     large_out, large_changed = open_mouths(large, big)
     shrunk = torch.nn.functional.avg_pool2d(large_out, 4)
     # Drawn teeth and grain differ in detail; a misplacement by one small pixel would cost 0.025.
@@ -314,10 +320,7 @@ def test_a_pale_edge_the_lower_lip_carries_down_is_covered_by_its_drawn_rim():
         crops[:, :, line : line + 15] = lip[:, None, None]
         if pale_edge:
             crops[:, :, line : line + 2] = 0.9
-        motion = params(opening=10.0 * scale, lips_closed=0.0)
-        motion.center, motion.half_width = motion.center * scale, motion.half_width * scale
-        motion.chin_depth, motion.lip_depth = motion.chin_depth * scale, motion.lip_depth * scale
-        motion.upper_depth, motion.upper_reach = motion.upper_depth * scale, motion.upper_reach * scale
+        motion = scaled_geometry(params(opening=10.0 * scale, lips_closed=0.0), scale)
         opened, _ = open_mouths(as_8_bits(crops), motion)
         return luma_column(opened, CENTER_COL * scale)
 
