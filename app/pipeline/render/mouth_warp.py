@@ -81,7 +81,8 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
         rows, cols = extent
         # The gap's rectangle in crop pixels, with room for the softened edge.
         margin = _SOFT_EDGE_PX / _interior_scale(mouth_px)
-        over_lip = LOWER_RIM_OVER_LIP * float(lip_rim_px(torch.tensor(mouth_px)))
+        rim_px = float(lip_rim_px(torch.tensor(mouth_px)))
+        over_lip = LOWER_RIM_OVER_LIP * rim_px
         top = max(int(rows.start / field_scale - margin), 0)
         bottom = min(int(rows.stop / field_scale + margin + over_lip) + 1, height)
         left = max(int(cols.start / field_scale - margin), 0)
@@ -92,18 +93,26 @@ def open_mouths(crops: np.ndarray, params: MouthParams) -> tuple[np.ndarray, np.
         in_gap_and_on_lip = drawn_weight.permute(0, 2, 3, 1).cpu().numpy()
         band = (slice(None), slice(top, bottom), slice(left, right))
         # Over the lower lip's own edge, only where it is paler than the lips (LOWER_RIM_OVER_LIP).
-        weight = in_gap_and_on_lip[..., :1] + in_gap_and_on_lip[..., 1:] * _paler_than(warped[band], colours[0])
+        pale = _pale_cover(warped[band], colours[0], rim_px, _blur_px(mouth_px))
+        weight = in_gap_and_on_lip[..., :1] + in_gap_and_on_lip[..., 1:] * pale
         warped[band] = np.round(warped[band] * (1 - weight) + interior * weight).astype(np.uint8)
         changed[band] = np.maximum(changed[band], weight[..., 0])
     return warped, changed
 
 
-def _paler_than(pixels: np.ndarray, colour: torch.Tensor) -> np.ndarray:
-    """(B, h, w, 1) 0..1: how much paler each pixel of `pixels` (B, h, w, 3) uint8 is than
-    `colour` (B, 3, 0..1), in luma, between the bounds of `_PALE_OVER_LIPS`."""
+def _pale_cover(pixels: np.ndarray, colour: torch.Tensor, rim_px: float, blur_px: float) -> np.ndarray:
+    """(B, h, w, 1) 0..1: how much of each pixel of `pixels` (B, h, w, 3) uint8 the lower rim
+    covers: where it is paler than `colour` (B, 3, 0..1), in luma, between the bounds of
+    `_PALE_OVER_LIPS`; grown by `rim_px` and softened by `blur_px` like the drawing, so that a pale
+    edge's blurred fringe is covered with it (covered pixel by pixel, the fringe, a little less
+    pale, stayed as a ragged white outline around the covered teeth)."""
     lips = luma(colour.cpu().numpy())[:, None, None]
     start, full = _PALE_OVER_LIPS
-    return np.clip((luma(pixels) / 255 - lips - start) / (full - start), 0, 1)[..., None]
+    paler = np.clip((luma(pixels) / 255 - lips - start) / (full - start), 0, 1).astype(np.float32)
+    size = 2 * max(1, round(rim_px)) + 1
+    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    covered = [cv2.GaussianBlur(cv2.dilate(crop, grow), (0, 0), blur_px) for crop in paler]
+    return np.stack(covered)[..., None]
 
 
 def _resample(crop: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -130,6 +139,11 @@ def _resample_two(
 def _interior_scale(mouth_px: float) -> float:
     """Samples of the drawn interior per crop pixel, for a mouth `mouth_px` wide."""
     return min(1.0, max(_INTERIOR_MOUTH_PX / mouth_px, 1 / _INTERIOR_SAMPLE_PX))
+
+
+def _blur_px(mouth_px: float) -> float:
+    """How much the drawn interior is softened (pixels) on a mouth `mouth_px` wide."""
+    return float(np.clip(_BLUR_OF_WIDTH * mouth_px, *_BLUR_PX))
 
 
 def _sample_centres(samples: int, start: int, stop: int, device: torch.device) -> torch.Tensor:
@@ -180,8 +194,8 @@ def _drawn_interior(
         params.own_teeth,
         light_slope,
     )
-    # Softened like the picture: a share of the mouth width, in samples.
-    blur = float((_BLUR_OF_WIDTH * mouth_width).clamp(*_BLUR_PX).max()) * scale
+    # Softened like the picture, in samples.
+    blur = _blur_px(mouth_px) * scale
     drawn, weight = soften(drawn, torch.stack([in_gap, on_lip], dim=1), blur)
     if scale < 1:
         full = (bottom - top, right - left)

@@ -307,24 +307,30 @@ def test_the_drawn_inside_is_shaded_by_a_light_from_one_side_as_the_skin_is():
     assert abs(sides(opened) / sides(evenly) - skin_sides) < 0.1
 
 
+PALE_EDGE_SCALE = 3  # a mouth 72 px wide: its rim is 1.8 px, drawn down to 3.6 px over the lip
+PALE_EDGE_LINE, PALE_EDGE_LIP = CENTER_ROW * PALE_EDGE_SCALE, torch.tensor([0.6, 0.3, 0.3])
+
+
+def opened_lip_column(edge: list[float]) -> torch.Tensor:
+    """The middle column's luma of a lower lip whose first rows are `edge` (grey levels, pale
+    over the lip), opened by 30 px on a mouth 72 px wide."""
+    scale, line = PALE_EDGE_SCALE, PALE_EDGE_LINE
+    crops = torch.nn.functional.interpolate(skin_crops(), scale_factor=scale).clone()
+    crops[:, :, line : line + 15] = PALE_EDGE_LIP[:, None, None]
+    for row, grey in enumerate(edge):
+        crops[:, :, line + row] = grey
+    motion = scaled_geometry(params(opening=10.0 * scale, lips_closed=0.0), scale)
+    opened, _ = open_mouths(as_8_bits(crops), motion)
+    return luma_column(opened, CENTER_COL * scale)
+
+
 def test_a_pale_edge_the_lower_lip_carries_down_is_covered_by_its_drawn_rim():
     """A smile's lower lip starts with a pale edge (the blurred bottom of the teeth above it, or
     its own lower teeth) that opening carries down with it: under the drawn lower teeth it read as
     a second, ragged row. The drawn rim covers it: the opened mouth looks nearly as it would over
     a lip without it, where the lip keeps its own pixels."""
-    scale = 3  # a mouth 72 px wide: its rim is 1.8 px, drawn down to 3.6 px over the lip
-    line, lip = CENTER_ROW * scale, torch.tensor([0.6, 0.3, 0.3])
-
-    def opened_column(pale_edge: bool) -> torch.Tensor:
-        crops = torch.nn.functional.interpolate(skin_crops(), scale_factor=scale).clone()
-        crops[:, :, line : line + 15] = lip[:, None, None]
-        if pale_edge:
-            crops[:, :, line : line + 2] = 0.9
-        motion = scaled_geometry(params(opening=10.0 * scale, lips_closed=0.0), scale)
-        opened, _ = open_mouths(as_8_bits(crops), motion)
-        return luma_column(opened, CENTER_COL * scale)
-
-    with_edge, without = opened_column(True), opened_column(False)
+    line, lip = PALE_EDGE_LINE, PALE_EDGE_LIP
+    with_edge, without = opened_lip_column([0.9, 0.9]), opened_lip_column([])
     # The lower lip moved down by the opening (30 px): the pale edge was carried to rows +30, +31.
     below_gap = slice(line + 26, line + 38)
     # The rim takes the lips' mean colour, here a little paler than the lip under it.
@@ -332,3 +338,15 @@ def test_a_pale_edge_the_lower_lip_carries_down_is_covered_by_its_drawn_rim():
     assert abs(float(with_edge[line + 38]) - float(lip.mean())) < 0.02
     # A lip no paler than the lips keeps its own pixels under the rim's reach (rows +30 to +33).
     assert abs(float(without[line + 32]) - float(lip.mean())) < 0.02
+
+
+def test_a_pale_edges_blurred_fringe_is_covered_with_it():
+    """A pale edge in a picture is blurred: its fringe, a little less pale, lies between it and
+    the lip. Covered pixel by pixel, the fringe stayed as a pale line under the covered edge
+    (an outline around the covered teeth); it is covered with them: below the gap the column
+    darkens from the rim into the lip, it never brightens again."""
+    line = PALE_EDGE_LINE
+    # Carried down by the opening to rows +30 to +32; the gap ends at row +30.
+    column = opened_lip_column([0.9, 0.9, 0.62])
+    below_gap = column[line + 29 : line + 38]
+    assert (below_gap[1:] - below_gap[:-1]).max() < 0.03  # 0.11 where the fringe stayed
