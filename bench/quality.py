@@ -47,6 +47,10 @@ SENTENCES = [
 ]
 # Speech that animates the "talking" source before it is lip-synced again.
 TALKING_TEXT = "Well, I would rather go home today, you know, and wait for you there."
+# The CRF the "talking" source is encoded at, whatever the service's: every source stays the same
+# when the service's encoder settings change, so only what is measured changes (the other sources
+# are made by `media_factory` at fixed CRFs too).
+TALKING_SOURCE_CRF = 17
 SOURCES = ("astronaut", "hopper", "talking")
 BILABIALS = {"m", "b", "p"}
 OPEN_VOWELS = {"a", "a#", "A:", "aI", "aU", "V", "0", "O:", "A@", "aa"}
@@ -64,8 +68,11 @@ def frames_of(phonemes: list[Phoneme], names: set[str], frame_count: int) -> np.
     return np.nonzero(inside)[0]
 
 
-def lip_sync(video: Path, audio: Path, output: Path) -> Path:
+def lip_sync(video: Path, audio: Path, output: Path, encoder_crf: int | None = None) -> Path:
+    """The service's lip-sync with its settings; `encoder_crf` overrides its CRF."""
     settings = Settings(_env_file=None)
+    if encoder_crf is not None:
+        settings = settings.model_copy(update={"encoder_crf": encoder_crf})
     catalog = wiring.engine_catalog(settings)
     run_lipsync(
         build_job(settings, catalog, video, audio, output, RenderChoices(SyncMode.CUT_OFF)), catalog.load("viseme")
@@ -83,7 +90,7 @@ def source_video(folder: Path, name: str, seconds: float) -> Path:
     if name == "hopper":
         return still
     speech = media_factory.speech_wav(folder / f"{name}_speech.wav", TALKING_TEXT, trailing_silence_s=seconds)
-    return lip_sync(still, speech, path)
+    return lip_sync(still, speech, path, encoder_crf=TALKING_SOURCE_CRF)
 
 
 def measure(folder: Path, source_name: str, text: str, index: int, sheet_dir: Path | None) -> dict:

@@ -58,7 +58,7 @@ class LipSyncJob:
     face_detect_interval: int = 8
     landmark_step: int = 1
     encoder_preset: str = "veryfast"
-    encoder_crf: int = 17
+    encoder_crf: int = 15
     # The output's height (aspect kept, even sizes); None: the source's.
     output_height: int | None = None
     # Encode with NVENC when ffmpeg can open it (a CUDA engine); libx264 otherwise.

@@ -11,7 +11,7 @@ MAX_OUTPUT_HEIGHT = 2160
 
 class VideoQuality(StrEnum):
     DRAFT = "draft"  # a quick look: fastest encode, smaller file, visible blocking on fine detail
-    STANDARD = "standard"  # ENCODER_PRESET / ENCODER_CRF: visually lossless (about 40 dB on faces)
+    STANDARD = "standard"  # ENCODER_PRESET / ENCODER_CRF: visually lossless (40 dB or more on faces)
     HIGH = "high"  # a slower preset at a lower CRF: for a master that is edited further
 
 
