@@ -161,7 +161,9 @@ class MouthDrawer:
         but for frames whose mouth is open (a dark inside): never teeth together, and re-anchored
         on the real lower lip where they show teeth above it or lower teeth below the mesh's lower
         lip (`lowered_mouth_line`); and for frames that show neither teeth nor a dark inside where
-        the mesh reads the lips apart, re-anchored on the seam where they touch (`shut_mouth_line`)."""
+        the mesh reads the lips apart, re-anchored on the seam where they touch (`shut_mouth_line`),
+        unless most of the chunk's mouths show a dark inside: then the mouth is open, and where
+        a frame shows none a tongue as pink as the lips fills it."""
         geometry = np.stack([mouth_geometry(face) for face in faces.values()])
         # The curve of the lips' line, as steady as the parting: the mesh's corners jitter.
         curve = geometry[:, CORNER_RISE] / geometry[:, HALF_WIDTH]
@@ -174,9 +176,13 @@ class MouthDrawer:
         parting = np.full(len(faces), share)
         shows_teeth = np.full(len(faces), teeth >= 0.5)
         teeth_px = np.full(len(faces), teeth_height)
+        shows_open = [_shows_open(gap, row) for gap, row in zip(readings, geometry)]
+        # A mouth open mid-word over a tongue reads as lips together in some frames: whether the
+        # lips may be shut is the chunk's, as steady as the parting.
+        mostly_open = np.mean(shows_open) >= 0.5
         for row, gap in enumerate(readings):
             # An open mouth is never taken for teeth together, whatever the chunk's other frames show.
-            if _shows_open(gap, geometry[row]):
+            if shows_open[row]:
                 shows_teeth[row] = False
                 # Lower teeth below the mesh's lower lip: the mouth is open down to them.
                 drop = gap.below_px
@@ -187,7 +193,7 @@ class MouthDrawer:
                     drop = max(drop, gap.open_px - gap.parting * geometry[row, SOURCE_GAP])
                 if drop > 0:
                     geometry[row], parting[row] = lowered_mouth_line(geometry[row], gap.parting, drop)
-            elif not shows_teeth[row] and geometry[row, SOURCE_GAP] >= palette.MIN_GAP_PX:
+            elif not shows_teeth[row] and not mostly_open and geometry[row, SOURCE_GAP] >= palette.MIN_GAP_PX:
                 # Neither teeth nor a dark inside: the lips touch at the parting, whatever gap
                 # the mesh reads between them.
                 geometry[row], parting[row] = shut_mouth_line(geometry[row], parting[row], gap.open_px)

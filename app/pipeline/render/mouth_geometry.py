@@ -18,10 +18,11 @@ _MAX_OPENING_OF_CHIN = 0.7
 _MAX_WIDEN = 0.1
 # A source gap this wide (share of the mouth width) already shows its own teeth or interior.
 _OPEN_SOURCE = 0.08
-# A smile's lips close as the lips' closure rises from the first value to the second (silence is
-# 0.5, f/v 0.7, m/b/p 1; see `speech.visemes`): a smiling person who pauses keeps the smile, as
-# the source shows it where the audio rests (`silence_rest`), so the two fade into each other.
-_SMILE_SHUT_FROM, _SMILE_SHUT_AT = 0.5, 0.6
+# The lips shut as the lips' closure rises from the first value to the second (silence is 0.5,
+# f/v 0.7, m/b/p 1; see `speech.visemes`; a short m/b/p, glided, peaks near 0.7): they meet
+# whatever is left of the jaw's opening. A smiling person who pauses keeps the smile, as the
+# source shows it where the audio rests (`silence_rest`), so the two fade into each other.
+_LIPS_SHUT_FROM, _LIPS_SHUT_AT = 0.5, 0.6
 # Teeth parting lower than this share of the gap fill it: teeth together.
 _SMILE_PARTING = 0.6
 # Share of the source's gap that a closing goes past the landmarks' reading of it.
@@ -146,17 +147,20 @@ def mouth_motion(
     source_gap = geometry[:, SOURCE_GAP]
     widest = np.minimum(_MAX_OPENING * mouth_width, _MAX_OPENING_OF_CHIN * geometry[:, CHIN])
     wanted_gap = np.clip(features[:, 0], 0, 1) * widest
+    # The lips' closures (m/b/p, f/v) press the lips together: the jaw's opening that the sound's
+    # energy leaves (a short, glided m/b/p keeps a third of it) does not part them. A smile's
+    # lips close with these closures only, not for every consonant whose jaw is nearly shut, nor
+    # in silence.
+    lips_shut = _smoothstep((features[:, 3] - _LIPS_SHUT_FROM) / (_LIPS_SHUT_AT - _LIPS_SHUT_FROM))
+    lips_gap = (1 - lips_shut) * wanted_gap
     # The landmarks read a gap a little short of its edges: a closing goes that much further,
     # or slivers of the source's teeth and interior stay between the lips.
     full_closing = -(1 + _CLOSING_MARGIN) * source_gap
     opening = np.where(
-        wanted_gap < source_gap, full_closing * (1 - wanted_gap / np.maximum(source_gap, 1e-6)), wanted_gap - source_gap
+        lips_gap < source_gap, full_closing * (1 - lips_gap / np.maximum(source_gap, 1e-6)), lips_gap - source_gap
     )
-    # A smile's lips close with the lips' closures (m/b/p, f/v), not for every consonant whose
-    # jaw is nearly shut, nor in silence.
-    lips_shut = _smoothstep((features[:, 3] - _SMILE_SHUT_FROM) / (_SMILE_SHUT_AT - _SMILE_SHUT_FROM))
-    # Its teeth are together: they part by the whole jaw opening.
-    smile = (1 - lips_shut) * wanted_gap + lips_shut * full_closing
+    # A smile's teeth are together: they part by the whole jaw opening.
+    smile = lips_gap + lips_shut * full_closing
     # Teeth that fill most of the gap are teeth together (a smile); teeth over a deep dark gap
     # are an open mouth, which closes as any other.
     smiling = shows_teeth & (parting < _SMILE_PARTING)

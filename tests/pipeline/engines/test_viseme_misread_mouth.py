@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from app.pipeline.engines.viseme import MouthDrawer, mouth_is_open
+from app.pipeline.media.yuv import YuvBatch
 from tests import misread_mouth
 
 CLOSED = [0.0, 0.0, 0.0, 1.0]
@@ -41,3 +42,18 @@ def test_closed_lips_the_mesh_reads_apart_open_from_where_they_touch():
     assert changed_rows([0.3, 0.0, 0.0, 0.0]) >= 8
     # Closing them for m/b/p presses nothing further together (the mesh's gap would be 14 px).
     assert changed_rows(CLOSED) <= 3
+
+
+def test_a_mouth_open_over_a_tongue_closes_in_the_frames_that_show_no_dark_inside():
+    """A mouth open mid-word, filmed: in most frames a dark inside shows above the tongue, in
+    some the tongue fills the gap and its pixels alone read as lips together. Those close too."""
+    open_frame, face = misread_mouth.tongue_filled_mouth(shade=DARK_INSIDE)
+    tongue_frame, _ = misread_mouth.tongue_filled_mouth(shade=misread_mouth.TONGUE)
+    assert not mouth_is_open(tongue_frame, 0, face)
+    batch = YuvBatch.from_rgb(np.stack([open_frame.rgb(0), open_frame.rgb(0), tongue_frame.rgb(0)]))
+    before = batch.rgb(2).astype(float)
+    MouthDrawer(torch.device("cpu")).draw(batch, {i: face for i in range(3)}, np.array([CLOSED] * 3, np.float32))
+    # The lips closed over the tongue: rows down the middle changed as the lips moved (none
+    # where it was taken for lips that touch).
+    changed = np.abs(batch.rgb(2).astype(float) - before)[60:140, 96:105].max(axis=(1, 2)) > 8
+    assert changed.sum() >= 6, changed.sum()

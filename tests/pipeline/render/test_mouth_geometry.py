@@ -43,6 +43,14 @@ def test_an_open_mouth_closes_in_silence_even_with_its_upper_teeth_showing():
     assert opening(20.0, SILENCE, parting=0.5, shows_teeth=False) < -20.0
 
 
+def test_a_short_m_b_p_presses_the_lips_together_whatever_jaw_it_leaves():
+    # Glided over its neighbours, a short m/b/p peaks near closure 0.7 with a little jaw left.
+    short_m_b_p = [0.1, 0.0, 0.0, 0.7]
+    # An open mouth shuts as far as for a full m/b/p (past the landmarks gap), a closed one stays.
+    assert opening(20.0, short_m_b_p, parting=0.5, shows_teeth=False) == opening(20.0, M_B_P, 0.5, False)
+    assert opening(0.0, short_m_b_p, parting=0.5, shows_teeth=False) == 0.0
+
+
 def test_the_opening_has_no_step_where_the_wanted_gap_passes_the_sources():
     gaps = [opening(10.0, [jaw, 0.0, 0.0, 0.0], parting=0.5, shows_teeth=False) for jaw in np.linspace(0, 1, 201)]
     assert np.abs(np.diff(gaps)).max() < 0.5
