@@ -4,7 +4,9 @@ The fixtures (`tests/fixtures/latentsync`, see `make_audio_fixtures.py`) hold th
 log-mel, whisper features and per-frame embeddings for `speech.wav`, computed with the checkpoint
 `tests.latentsync_weights.whisper` writes (seed 0, small dims). Here the same file is written
 again, loaded by our code, and every stage must match on CPU float32 (max abs differences seen:
-0 for the log-mel, about 2e-6 for features and embeddings of values up to about 6).
+0 for the log-mel on the AVX2 machine that made the fixtures, 1.7e-5 on an AVX-512 one, whose
+float32 FFT and matrix products sum in another order, the log of quiet bins magnifying it; about
+2e-6 for features and embeddings of values up to about 6).
 """
 
 from pathlib import Path
@@ -30,6 +32,9 @@ from tests.latentsync_weights.whisper import SMALL_WHISPER_DIMS, write_whisper
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "latentsync"
 TOLERANCE = {"atol": 1e-5, "rtol": 1e-5}
+# The log-mel (values about -1 to 1.5) within float32 summation order; a real difference is far
+# larger (a symmetric Hann window instead of whisper's periodic one moves it by 0.07).
+MEL_TOLERANCE = {"atol": 1e-4, "rtol": 0}
 CPU = torch.device("cpu")
 # Hidden states (embeddings + each block) times the 10 encoder frames of a window.
 TOKENS = WINDOW * (SMALL_WHISPER_DIMS["n_audio_layer"] + 1)
@@ -69,7 +74,7 @@ def test_mel_filters_are_whispers_librosa_filterbank():
 
 
 def test_log_mel_matches_the_reference(speech, reference):
-    torch.testing.assert_close(log_mel(speech), torch.from_numpy(reference["mel"]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(log_mel(speech), torch.from_numpy(reference["mel"]), **MEL_TOLERANCE)
 
 
 def test_whisper_features_match_the_reference(features, reference):
