@@ -72,6 +72,16 @@ def test_a_smile_parts_below_its_upper_teeth_and_a_closed_mouth_at_the_lower_lip
     assert mouth_palette.read_gap(closed_batch, 0, closed_face) == mouth_palette.GapReading(0.0, False, 0.0)
 
 
+def test_a_smile_reads_as_teeth_in_a_dim_photograph_too():
+    """Teeth stand out of the gap by a share of its light, not by fixed levels: the astronaut at
+    60 % brightness (her teeth 30 levels above her lips' edge, where 40 were needed) still shows
+    teeth and parts in the gap's lower part, below them, so her lips close over them."""
+    dim = (skimage.data.astronaut().astype(np.float32) * 0.6).astype(np.uint8)
+    batch, face = face_batch(dim)
+    gap = mouth_palette.read_gap(batch, 0, face)
+    assert gap.shows_teeth and gap.parting < 0.4
+
+
 def test_steady_takes_the_median_and_skips_missing_measures():
     values = [np.array([0.5, 0.5, 0.5]), None, np.array([0.7, 0.7, 0.7]), np.array([0.9, 0.9, 0.9])]
     assert np.allclose(mouth_palette.steady(values), 0.7)
