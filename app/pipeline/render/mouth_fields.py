@@ -42,10 +42,6 @@ _OPENING_REACH = 0.92
 # the second (a frown); it is whole over the lips and fades above and below them over at least
 # the lip's height (and three times the curve: the bend never folds the image).
 _MAX_CURVE, _MAX_FROWN = 0.15, 0.2
-# A smile's lips closing over its teeth meet along the lips' own line, which rises to the corners
-# by up to this share of the half mouth width (0.2-0.5 on the smiles we measured): along the
-# teeth's flatter arc the closing left the teeth's top at the sides uncovered, a white line.
-_MAX_LIPS_CURVE = 0.5
 # A closing reaches a little past the corners: a smile's gap runs dark right into them, and what
 # is left open there would stay as dark corners on the closed lips.
 _CLOSING_REACH = 1.05
@@ -90,15 +86,11 @@ def mouth_coordinates(params: MouthParams, ys: torch.Tensor, xs: torch.Tensor) -
 
 def _line_curve(a: torch.Tensor, b: torch.Tensor, params: MouthParams) -> torch.Tensor:
     """How far the curved mouth line lies above the straight one, where the lips part (at
-    `split`) or meet: through the parting in the middle and the corners, along a parabola that
-    fades out past the corners and above and below the lips."""
+    `split`): through the parting in the middle and the corners, along a parabola that fades out
+    past the corners and above and below the lips."""
     half_width = params.half_width[:, None, None]
     curve = (params.corner_rise - params.split)[:, None, None]
-    # Lips that close alone over teeth together (a smile's) meet along their own line, which
-    # rises into the corners further than the teeth's edge that an opening parts under.
-    lips_alone = (params.jaw_share == 0) & (params.opening < 0)
-    rise = torch.where(lips_alone, _MAX_LIPS_CURVE, _MAX_CURVE)[:, None, None] * half_width
-    curve = torch.maximum(torch.minimum(curve, rise), -_MAX_FROWN * half_width)
+    curve = torch.maximum(torch.minimum(curve, _MAX_CURVE * half_width), -_MAX_FROWN * half_width)
     across = torch.where(a.abs() <= 1, a**2, 1 - _smoothstep((a.abs() - 1) / 0.6))
     fade = torch.maximum(torch.maximum(params.lip_depth, params.upper_depth)[:, None, None], 3 * curve.abs())
     below = (b - params.lip_depth[:, None, None]) / fade

@@ -212,34 +212,6 @@ def test_closing_covers_what_was_between_the_lips_instead_of_squeezing_it():
     assert middle.max() < 0.7
 
 
-def smile_arcing_to_its_corners(rise: float) -> torch.Tensor:
-    """Skin with a smile: white teeth between lips 3 px thick, 6 px tall in the middle and
-    narrowing to the corners, the lower lip's edge curving up `rise` pixels to the corners (along
-    a parabola) from the mouth line's middle."""
-    crops = skin_crops().clone()
-    lip = torch.tensor([0.6, 0.3, 0.3])
-    for col in range(CENTER_COL - 11, CENTER_COL + 12):
-        across = (col - CENTER_COL) / 12
-        row, teeth = CENTER_ROW - round(rise * across**2), max(round(6 * (1 - across**2)), 1)
-        crops[0, :, row - teeth - 3 : row - teeth, col] = lip[:, None]
-        crops[0, :, row - teeth : row, col] = 0.95
-        crops[0, :, row : row + 3, col] = lip[:, None]
-    return as_8_bits(crops)
-
-
-def test_a_smiles_lips_close_over_its_teeth_along_their_own_arc():
-    """Lips closing alone over teeth together meet along the lips' line, which rises into the
-    corners (here 0.5 of the half width): no white line of teeth is left toward the corners,
-    where along the flatter arc an opening parts under the teeth's top stayed uncovered."""
-    crops = smile_arcing_to_its_corners(6.0)
-    motion = params(opening=-6.9, source_gap=6.0, lips_closed=0.0, jaw_share=0.0, corner_rise=6.0, upper_reach=30.0)
-    closed, _ = open_mouths(crops, motion)
-    mouth = lambda images: images[0, :, CENTER_ROW - 20 : CENTER_ROW + 6, CENTER_COL - 11 : CENTER_COL + 12]
-    assert mouth(crops).mean(dim=0).max() > 0.9
-    # Brighter than skin and lips (0.62 at most) only where teeth are left.
-    assert mouth(closed).mean(dim=0).max() < 0.7
-
-
 def test_closing_moves_the_skin_below_the_lip_as_one_piece():
     """The skin between the lower lip and the chin keeps its texture (no vertical smear)."""
     crops = textured_crops()
